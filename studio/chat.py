@@ -1,0 +1,398 @@
+"""Chat with the base model, its adapters and full fine-tunes, side by side, on one loaded base.
+
+    engine = ChatEngine()
+    for texts in engine.stream(messages, [None, "runs/<id>/adapter"], Sampling(seed=0)):
+        print(texts)          # one growing reply per column, token by token, in lock-step
+    python -m studio chat --run runs/<id> --prompt "Who are you?"
+
+The engine is the one owner of the models chat and evaluation use. One base model is loaded;
+each adapter is loaded into it once (``studio.adapter_bank``) and the columns take turns token
+by token, switching the adapter before each forward pass. A full fine-tune (a run whose
+adapter/ folder holds a whole model) is a second model, loaded once. Every column samples with
+its own generator seeded with the same seed, so a column's reply is the same whether it runs
+alone (the CLI) or beside others (the Chat tab). The trainer never shares these weights: it
+loads its own copy, so chatting during a training is safe and only slower.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from studio import models
+from studio.adapter_bank import AdapterBank, param_bytes
+from studio.cpu_half import prepare_half_on_cpu
+from studio.device import detect, free_memory
+from studio.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BASE", "ChatEngine", "Sampling", "benchmark", "logits_processors", "source_base", "source_kind"]
+
+BASE = "base"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
+    """The dtype chat keeps the weights in.
+
+    Decoding one token reads every weight once, so it is bound by memory bandwidth: halving the
+    bytes nearly doubles the speed. On a GPU: bf16 (fp16 where bf16 is not native). On an x86
+    CPU with F16C: fp16. PyTorch's fp16 matrix-vector kernel converts to fp32 on the fly and
+    accumulates in fp32, so it reads half the bytes of fp32 and keeps more mantissa than bf16,
+    whose one-token kernel (oneDNN) is slower here; attention, and passes of several tokens
+    (the prompt, an evaluation batch), compute in fp32 from the same fp16 values, where fp16
+    kernels are slow (``studio.cpu_half``). Other CPUs: fp32. ``requested`` or ``$STUDIO_CHAT_DTYPE`` (fp32, bf16, fp16) overrides this.
+    """
+    requested = os.environ.get("STUDIO_CHAT_DTYPE", requested) if requested == "auto" else requested
+    if requested != "auto":
+        if requested not in DTYPES:
+            raise ValueError(f"chat dtype {requested!r} is not one of auto, {', '.join(DTYPES)}")
+        return DTYPES[requested]
+    device = device or detect()
+    if device.kind == "cuda":
+        return torch.bfloat16 if device.native_bf16 else torch.float16
+    if device.kind == "mps":
+        return torch.float16
+    from studio.device import cpu_flags
+
+    return torch.float16 if "f16c" in cpu_flags() else torch.float32
+
+
+# -- what a column can be ------------------------------------------------------------------------
+
+
+def source_kind(path: str | Path) -> str:
+    """'adapter' for a PEFT adapter folder, 'full' for a whole saved model; ValueError otherwise."""
+    folder = Path(path)
+    if (folder / "adapter_config.json").exists():
+        return "adapter"
+    if (folder / "config.json").exists():
+        return "full"
+    raise ValueError(f"{path} holds neither a PEFT adapter (adapter_config.json) nor a model (config.json)")
+
+
+def adapter_base(adapter_dir: str | Path) -> str:
+    try:
+        cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise ValueError(f"{adapter_dir} holds no PEFT adapter (adapter_config.json)") from None
+    return cfg.get("base_model_name_or_path") or ""
+
+
+def source_base(path: str | Path) -> str:
+    """The base model a source was trained from: the adapter's own record, else its run's config."""
+    if source_kind(path) == "adapter":
+        return adapter_base(path)
+    folder = Path(path).resolve()
+    for run_dir in (folder.parent, folder.parent.parent):  # run/adapter or run/checkpoints/checkpoint-N
+        if (run_dir / "config.yaml").exists():
+            from studio.config import RunConfig
+
+            try:
+                return models.base_model_id(RunConfig.load(run_dir / "config.yaml").model.model)
+            except ValueError:
+                break
+    return ""
+
+
+def same_base(a: str, b: str) -> bool:
+    """Whether two base model references name the same model (paths, aliases and Hub ids)."""
+
+    def norm(x: str) -> str:
+        x = (x or "").strip().rstrip("/")
+        if x.lower() in models.EMBEDDED_ALIASES or x == str(models.embedded_model_dir()):
+            return models.EMBEDDED_HUB_ID.lower()
+        return x.lower()
+
+    return norm(a) == norm(b) or Path(a).name.lower() == Path(b).name.lower() != ""
+
+
+def per_column(messages: list, n: int) -> list[list[dict]]:
+    """One conversation for every column: the same one, or one each (their replies differ)."""
+    if messages and isinstance(messages[0], list):
+        if len(messages) != n:
+            raise ValueError(f"{len(messages)} conversations for {n} columns")
+        return messages
+    return [messages] * n
+
+
+def _import_model_libraries() -> None:
+    """Import transformers' model classes and PEFT now, in the thread that builds the engine.
+
+    transformers 5 resolves its names lazily; two threads resolving them at once (the first
+    chat in a server worker while another tab imports PEFT) can fail with "cannot import name
+    'AutoTokenizer' from 'transformers'". The app builds its engine at start, in one thread.
+    """
+    import peft  # noqa: F401
+    import transformers.integrations.sdpa_attention  # noqa: F401
+    import transformers.masking_utils  # noqa: F401
+    from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer, DynamicCache  # noqa: F401
+    from transformers.generation import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper  # noqa: F401
+
+
+class ChatEngine:
+    """The one owner of the chat models: one base in memory, adapters loaded into it once."""
+
+    def __init__(self, base: str = models.EMBEDDED_HUB_ID, dtype: str = "auto", adapter_mode: str = "auto"):
+        _import_model_libraries()
+        self.base_name = base
+        self.dtype_request = dtype
+        self.adapter_mode = adapter_mode
+        self.tokenizer = None
+        self.bank: AdapterBank | None = None
+        self.full_models: dict[str, object] = {}  # resolved folder -> a whole fine-tuned model
+        self._logits: OrderedDict = OrderedDict()  # (source, prompt) -> next-token logits
+        self._lock = threading.RLock()
+
+    @property
+    def model(self):
+        return self.bank.model if self.bank else None
+
+    @property
+    def adapters(self) -> dict[str, str]:
+        return self.bank.names if self.bank else {}
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a model computes; evaluation and chat take turns through it."""
+        return self._lock
+
+    # -- loading ---------------------------------------------------------------------------------
+    def ensure_base(self, base: str | None = None):
+        with self._lock:
+            if base and not same_base(base, self.base_name):
+                self.unload()
+                self.base_name = base
+            if self.bank is None:
+                device = detect()
+                dtype = inference_dtype(device, self.dtype_request)
+                self.tokenizer = models.load_tokenizer(self.base_name)
+                model = models.load_model(self.base_name, dtype, device=device.kind if device.kind != "cpu" else None)
+                prepare_half_on_cpu(model.eval())
+                self.bank = AdapterBank(model, self.adapter_mode, device.free_memory_bytes)
+            return self.bank.model
+
+    def unload(self) -> int:
+        """Drop every model; returns the bytes of weights given back."""
+        with self._lock:
+            freed = self.memory()["total_bytes"]
+            self.bank = None
+            self.tokenizer = None
+            self.full_models.clear()
+            self._logits.clear()
+            free_memory()
+            return freed
+
+    def check_source(self, path: str | Path) -> str:
+        """The source's kind, after refusing one trained on another base."""
+        kind = source_kind(path)
+        trained_on = source_base(path)
+        if trained_on and not same_base(trained_on, self.base_name):
+            what = "adapter" if kind == "adapter" else "fine-tuned model"
+            raise ValueError(
+                f"the {what} in {path} was trained on {trained_on}, not on the loaded base "
+                f"{self.base_name}; load {trained_on} as the base first"
+            )
+        return kind
+
+    def load_adapter(self, adapter_dir: str | Path) -> str:
+        """Load an adapter into the base once; returns its name. A foreign base is refused."""
+        with self._lock:
+            self.check_source(adapter_dir)
+            self.ensure_base()
+            return self.bank.load(adapter_dir)
+
+    def load_source(self, source: str | Path | None) -> tuple[str, str | None]:
+        """A column's key: ('base', None), ('adapter', name) or ('full', folder); loads it once."""
+        if source in (None, "", BASE):
+            return ("base", None)
+        with self._lock:
+            if self.check_source(source) == "adapter":
+                return ("adapter", self.load_adapter(source))
+            key = str(Path(source).resolve())
+            if key not in self.full_models:
+                self.ensure_base()
+                device = detect()
+                model = models.load_model(
+                    key, self.bank.model.dtype, device=device.kind if device.kind != "cpu" else None
+                )
+                if model.get_input_embeddings().num_embeddings < len(self.tokenizer):
+                    raise ValueError(f"{source}: its vocabulary is smaller than the base tokenizer's")
+                prepare_half_on_cpu(model.eval())
+                self.full_models[key] = model
+                log.info("full fine-tune %s loaded as a second model", source)
+            return ("full", key)
+
+    def use(self, key: tuple[str, str | None]):
+        """The model to call for a column key, with its adapter switched in."""
+        kind, name = key
+        if kind == "full":
+            return self.full_models[name]
+        self.bank.activate(name)
+        return self.bank.model
+
+    def memory(self) -> dict:
+        """What is loaded and how many bytes of weights it holds."""
+        if self.bank is None:
+            return {"base": None, "total_bytes": 0, "adapters": [], "full_models": {}}
+        base = param_bytes(self.bank.model) - (self.bank.extra_bytes() if self.bank.mode == "peft" else 0)
+        full = {k: param_bytes(m) for k, m in self.full_models.items()}
+        extra = self.bank.extra_bytes()
+        return {
+            "base": self.base_name,
+            "dtype": str(self.bank.model.dtype).removeprefix("torch."),
+            "base_bytes": base,
+            "adapters": list(self.bank.names),
+            "adapter_mode": self.bank.mode,
+            "adapter_bytes": extra,
+            "full_models": full,
+            "total_bytes": base + extra + sum(full.values()),
+        }
+
+    # -- generation ------------------------------------------------------------------------------
+    def prompt_ids(self, messages: list[dict]) -> torch.Tensor:
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        limit = getattr(self.bank.model.config, "max_position_embeddings", None)
+        if limit and ids.shape[-1] >= limit:
+            raise ValueError(f"the conversation is {ids.shape[-1]} tokens, over the model's {limit}; clear it")
+        return ids.to(self.bank.model.device)
+
+    def stream(
+        self, messages: list, sources: list[str | None], sampling: Sampling | None = None
+    ) -> Iterator[list[str]]:
+        """Replies of each source (None: base; else an adapter or model folder), growing token by
+        token. ``messages`` is one conversation for all columns, or a list of one per column."""
+        sampling = sampling or Sampling()
+        with self._lock:
+            self.ensure_base()
+            keys = [self.load_source(s) for s in sources]
+            prompts = [self.prompt_ids(c) for c in per_column(messages, len(sources))]
+        yield from self._generate(prompts, keys, sampling)
+
+    def replies(self, messages: list, sources: list[str | None], sampling: Sampling | None = None) -> list[str]:
+        """The finished replies of ``stream``."""
+        texts = ["" for _ in sources]
+        for step in self.stream(messages, sources, sampling):
+            texts = step
+        return texts
+
+    def reply(self, messages: list[dict], source: str | None = None, sampling: Sampling | None = None) -> str:
+        return self.replies(messages, [source], sampling)[0]
+
+    def _generate(self, prompts, keys, sampling: Sampling, stop: bool = True) -> Iterator[list[str]]:
+        """Token rounds: each holds the lock (and inference mode) only while it computes, never
+        across a yield, since a UI may resume the generator from another thread."""
+        bank = self.bank
+        stops = self._stop_ids() if stop else set()
+        columns = [_Column(p, sampling) for p in prompts]
+        texts = ["" for _ in columns]
+        for _ in range(sampling.max_new_tokens):
+            if all(c.done for c in columns):
+                break
+            with self._lock, torch.inference_mode():
+                if self.bank is not bank:
+                    raise ValueError("the models were unloaded while replying; send the message again")
+                for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
+                    if column.done:
+                        continue
+                    token = column.step(self.use(key))
+                    if token in stops:
+                        column.done = True
+                        continue
+                    column.generated.append(token)
+                    texts[i] = self.tokenizer.decode(column.generated, skip_special_tokens=True)
+            yield list(texts)
+
+    def _stop_ids(self) -> set[int]:
+        ids = set()
+        config = self.bank.model.generation_config
+        for value in (config.eos_token_id if config else None, self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, list):
+                ids.update(value)
+        return ids
+
+    # -- the window on sampling ------------------------------------------------------------------
+    def distributions(
+        self, messages: list, sources: list[str | None], sampling: Sampling, labels: list[str], n: int = 15
+    ) -> list[Distribution]:
+        """Each source's candidates for the first token of its reply; the logits are cached per
+        prompt, so moving a slider only re-runs the processors."""
+        with self._lock:
+            self.ensure_base()
+            out = []
+            for conversation, source, label in zip(per_column(messages, len(sources)), sources, labels, strict=True):
+                key = self.load_source(source)
+                prompt = self.prompt_ids(conversation)
+                cache_key = (key, tuple(prompt[0].tolist()))
+                if cache_key not in self._logits:
+                    with torch.inference_mode():
+                        out_ = self.use(key)(input_ids=prompt, logits_to_keep=1)
+                    self._logits[cache_key] = out_.logits[:, -1, :].float().cpu()
+                    while len(self._logits) > 16:
+                        self._logits.popitem(last=False)
+                logits = self._logits[cache_key]
+                out.append(next_token_distribution(logits, sampling, self.tokenizer, prompt.cpu(), n, label))
+            return out
+
+
+class _Column:
+    """One reply being generated: its KV cache, its picker (seeded generator) and its tokens."""
+
+    def __init__(self, prompt: torch.Tensor, sampling: Sampling):
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache()
+        self.generated: list[int] = []
+        self.next_input = prompt
+        self.done = False
+        self.picker = Picker(prompt, sampling)
+
+    def step(self, model) -> int:
+        # logits_to_keep=1: the prompt's pass computes the vocabulary projection for its last
+        # position only, not for every prompt token (a large share of the time to first token).
+        out = model(input_ids=self.next_input, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        self.cache = out.past_key_values
+        logits = out.logits[:, -1, :].float()
+        if not torch.isfinite(logits).all():
+            raise ValueError(
+                f"the model produced non-finite scores in {out.logits.dtype}; "
+                "set STUDIO_CHAT_DTYPE=fp32 (or bf16) and reload the models"
+            )
+        token = self.picker.pick(logits)
+        self.next_input = torch.tensor([[token]], device=self.next_input.device)
+        return token
+
+
+def benchmark(engine: ChatEngine, adapter_dir: str | None = None, **kwargs) -> dict:
+    """Time to first token and decode speed for the base and (if given) the adapter; see
+    ``studio.chat_bench``."""
+    from studio.chat_bench import benchmark as run
+
+    return run(engine, adapter_dir, **kwargs)
+
+
+def base_of(sources: list[str | None]) -> str | None:
+    """The one base model the given sources were trained from (None: only the base is asked for)."""
+    found: list[str] = []
+    for source in sources:
+        if source in (None, "", BASE):
+            continue
+        base = source_base(source)
+        if base and not any(same_base(base, known) for known in found):
+            found.append(base)
+    if len(found) > 1:
+        raise ValueError(
+            f"these columns were trained on different bases ({', '.join(found)}); compare one base at a time"
+        )
+    return found[0] if found else None

@@ -1,0 +1,253 @@
+"""Evaluate tab: numbers on base versus adapter from the run's held-out rows, and batch compare.
+
+The same evaluation runs headless: ``python -m studio eval --run runs/<id> --json``. Results are
+saved into the run (eval.json, eval_generations.csv), so picking an evaluated run shows them again.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from studio.eval_report import export_json, generations_csv, results_figure, results_table
+from studio.evaluate import EvalOptions, NoValidationSplit
+from studio.sampling import Sampling
+from studio.services import Studio
+from studio.ui.forms import Form
+
+FINAL = "final"
+COMPARE_FIELDS = ["greedy", "max_new_tokens", "temperature", "top_p", "seed"]
+DEL_STYLE = "background:#fee2e2;text-decoration:line-through;text-decoration-color:#dc2626"
+INS_STYLE = "background:#dcfce7"
+
+
+def build(studio: Studio) -> dict:
+    options_form, compare_form = Form(), Form()
+    ui = _layout(options_form, compare_form)
+    actions = EvalActions(studio, options_form, compare_form)
+    _wire(ui, actions, options_form, compare_form)
+    return {"run": ui["run"], "refresh": (actions.runs_update, ui["run"]), "history": (actions.history, ui["history"])}
+
+
+def _layout(options_form: Form, compare_form: Form) -> dict:
+    ui: dict = {}
+    with gr.Row():
+        with gr.Column(scale=1, min_width=280):
+            ui["run"] = gr.Dropdown(
+                [], label="Run", info="A run with a saved adapter (or full model).", allow_custom_value=True
+            )
+            ui["adapter"] = gr.Dropdown(
+                [("The run's final adapter", FINAL)],
+                value=FINAL,
+                label="Adapter",
+                info="Or one of its checkpoints.",
+                allow_custom_value=True,
+            )
+            ui["refresh"] = gr.Button("Refresh runs", size="sm")
+            options_form.add(EvalOptions())
+            ui["evaluate"] = gr.Button("Evaluate base vs adapter", variant="primary")
+            ui["sample"] = gr.Button("Evaluate on a seeded training sample instead", visible=False)
+            ui["status"] = gr.Markdown(elem_id="eval-status")
+            gr.Markdown(
+                "Chat and evaluation share the loaded models: while an evaluation runs, chat waits. "
+                "A training keeps its own copy and is never touched."
+            )
+        with gr.Column(scale=2):
+            ui["table"] = gr.Dataframe(label="Base vs adapter", interactive=False, elem_id="eval-table")
+            ui["chart"] = gr.Plot(label="Metrics", elem_id="eval-chart")
+            ui["generations"] = gr.Dataframe(
+                label="Held-out prompts: reference and answers",
+                wrap=True,
+                interactive=False,
+                column_widths=["19%", "27%", "27%", "27%"],
+                max_height=480,
+            )
+            ui["files"] = gr.File(
+                label="Download (eval.json, generations CSV)", file_count="multiple", interactive=False
+            )
+    with gr.Accordion("Batch compare: many prompts, base and adapter side by side", open=False):
+        with gr.Row():
+            with gr.Column(scale=2):
+                ui["prompts"] = gr.Textbox(label="Prompts, one per line", lines=6, elem_id="compare-prompts")
+                with gr.Row():
+                    ui["held_out"] = gr.Button("Take prompts from the run's validation split", size="sm")
+                    ui["count"] = gr.Number(value=8, precision=0, minimum=1, maximum=50, label="How many", scale=0)
+            with gr.Column(scale=1):
+                compare_form.add(Sampling(greedy=True, max_new_tokens=64), COMPARE_FIELDS)
+                ui["compare"] = gr.Button("Compare", variant="primary")
+        ui["compared"] = gr.HTML(elem_id="compare-table")
+        ui["compared_file"] = gr.File(label="Comparison CSV", interactive=False)
+    with gr.Accordion("Evaluated runs", open=False):
+        ui["history"] = gr.Dataframe(interactive=False, wrap=True)
+    # Once per page load: offer the runs that exist now (a one-shot timer, so no tab wiring is needed).
+    ui["opened"] = gr.Timer(0.5)
+    return ui
+
+
+def _wire(ui: dict, actions: EvalActions, options_form: Form, compare_form: Form) -> None:
+    run, adapter, history = ui["run"], ui["adapter"], ui["history"]
+    outputs = [ui["status"], ui["table"], ui["chart"], ui["generations"], ui["files"], ui["sample"]]
+    evaluate_inputs = [run, adapter, *options_form.inputs]
+    ui["refresh"].click(actions.runs_update, run, run, api_name=False).then(actions.history, None, history)
+    ui["opened"].tick(actions.opened, run, [run, history, ui["opened"]], api_name=False)
+    run.change(actions.pick_run, run, [adapter, *outputs], api_name=False)
+    ui["evaluate"].click(actions.evaluate, evaluate_inputs, outputs, concurrency_id="model", api_name="evaluate").then(
+        actions.history, None, history
+    )
+    train_sample = options_form.components["train_sample"]
+    ui["sample"].click(lambda value: value or 32, train_sample, train_sample, queue=False).then(
+        actions.evaluate, evaluate_inputs, outputs, concurrency_id="model", api_name=False
+    )
+    ui["held_out"].click(actions.held_out, [run, ui["count"]], ui["prompts"], api_name="held_out_prompts")
+    ui["compare"].click(
+        actions.compare,
+        [run, adapter, ui["prompts"], *compare_form.inputs],
+        [ui["compared"], ui["compared_file"]],
+        concurrency_id="model",
+        api_name="batch_compare",
+    )
+
+
+class EvalActions:
+    """The Evaluate tab's handlers: each calls one service and shapes the components' values."""
+
+    def __init__(self, studio: Studio, options_form: Form, compare_form: Form):
+        self.studio = studio
+        self.options_form = options_form
+        self.compare_form = compare_form
+
+    def runs_update(self, current=None):
+        ids = [r.id for r in self.studio.runs() if r.has_adapter()]
+        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
+
+    def opened(self, current):
+        return self.runs_update(current), self.history(), gr.Timer(active=False)
+
+    def pick_run(self, run_id):
+        """The run's checkpoints to pick from, and its saved evaluation if any."""
+        if not run_id:
+            return gr.update(choices=[("The run's final adapter", FINAL)], value=FINAL), *_empty(), gr.update()
+        checkpoints = [(c.name, str(c)) for c in self.studio.run(run_id).checkpoints()]
+        picker = gr.update(choices=[("The run's final adapter", FINAL), *checkpoints], value=FINAL)
+        saved = self.studio.eval_results(run_id)
+        if not saved:
+            return picker, f"Run {run_id} has not been evaluated yet.", None, None, None, None, gr.update(visible=False)
+        return picker, *_show(self.studio, run_id, saved), gr.update(visible=False)
+
+    def evaluate(self, run_id, adapter_dir, *values, progress=gr.Progress()):
+        if not run_id:
+            raise gr.Error("Pick a run first (one with a saved adapter).")
+        options = EvalOptions(**self.options_form.values(values))
+        source = None if adapter_dir in (None, "", FINAL) else adapter_dir
+        try:
+            result = self.studio.evaluate(run_id, options, source, lambda f, m: progress(f, desc=m))
+        except NoValidationSplit as exc:
+            return f"**No validation split.** {exc}", None, None, None, None, gr.update(visible=True)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        return *_show(self.studio, run_id, result), gr.update(visible=False)
+
+    def held_out(self, run_id, n):
+        if not run_id:
+            raise gr.Error("Pick a run first.")
+        try:
+            return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8)))
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def compare(self, run_id, adapter_dir, text, *values):
+        from studio.compare import parse_prompts
+
+        if not run_id:
+            raise gr.Error("Pick a run first: its adapter answers beside the base.")
+        source = str(self.studio.run(run_id).adapter_dir) if adapter_dir in (None, "", FINAL) else adapter_dir
+        sampling = Sampling(**self.compare_form.values(values))
+        try:
+            rows = self.studio.compare(parse_prompts(text), source, sampling)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+        return _compare_html(rows), _compare_csv(rows)
+
+    def history(self):
+        rows = self.studio.eval_history()
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        return {"headers": columns or ["run"], "data": [[row.get(c) for c in columns] for row in rows] or [[""]]}
+
+
+def _empty():
+    return "", None, None, None, None
+
+
+def _show(studio: Studio, run_id: str, result: dict) -> tuple:
+    """Status text, table, chart, generations and files for an evaluation result."""
+    run = studio.run(run_id)
+    lines = [
+        f"**{result['run']}** ({result['method']}): {result['rows']} {result['split']} rows, "
+        f"{result.get('generated', 0)} generations, {result.get('seconds', '?')} s. "
+        f"Adapter: `{result.get('adapter_dir', '')}`"
+    ]
+    lines += [f"⚠ {w}" for w in result.get("warnings", [])]
+    gens = result.get("generations") or []
+    gen_table = (
+        {
+            "headers": ["prompt", "reference", "base", "adapter"],
+            "data": [[g["prompt"], g["reference"], g["base"], g["adapter"]] for g in gens],
+        }
+        if gens
+        else None
+    )
+    downloads = [str(run.path / "eval.json")]
+    if generations_csv(run):
+        downloads.append(str(generations_csv(run)))
+    if not (run.path / "eval.json").exists():  # shown from memory only
+        path = Path(tempfile.mkdtemp(prefix="studio-eval-")) / "eval.json"
+        path.write_text(export_json(result))
+        downloads[0] = str(path)
+    return "\n\n".join(lines), results_table(result), results_figure(result), gen_table, downloads
+
+
+def _diff_cell(segments) -> str:
+    out = []
+    for text, tag in segments:
+        piece = re.sub(r"\n{3,}", "\n\n", html.escape(text)).replace("\n", "<br>")
+        if tag == "del":
+            out.append(f"<span style='{DEL_STYLE}'>{piece}</span>")
+        elif tag == "ins":
+            out.append(f"<span style='{INS_STYLE}'>{piece}</span>")
+        else:
+            out.append(piece)
+    return f"<div style='max-height:14em;overflow:auto'>{''.join(out)}</div>"
+
+
+def _compare_html(rows: list[dict]) -> str:
+    same = sum(r["same"] for r in rows)
+    head = (
+        f"<p>{len(rows)} prompts; {same} answered identically. "
+        f"<span style='{DEL_STYLE}'>struck</span>: the base's words the adapter did not say; "
+        f"<span style='{INS_STYLE}'>green</span>: the adapter's own words.</p>"
+    )
+    cells = "".join(
+        f"<tr><td>{html.escape(r['prompt'])}</td><td>{_diff_cell(r['base_diff'])}</td>"
+        f"<td>{_diff_cell(r['adapter_diff'])}</td><td>{r['similarity']:.2f}</td></tr>"
+        for r in rows
+    )
+    return (
+        f"{head}<table style='width:100%;border-collapse:collapse' class='compare'>"
+        "<thead><tr><th>prompt</th><th>base</th><th>adapter</th><th>word overlap</th></tr></thead>"
+        f"<tbody>{cells}</tbody></table>"
+    )
+
+
+def _compare_csv(rows: list[dict]) -> str:
+    path = Path(tempfile.mkdtemp(prefix="studio-compare-")) / "batch_compare.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["prompt", "base", "adapter", "identical", "word_overlap"])
+        for r in rows:
+            writer.writerow([r["prompt"], r["base"], r["adapter"], r["same"], r["similarity"]])
+    return str(path)

@@ -1,0 +1,66 @@
+"""The Chat and Evaluate tabs end to end through gradio_client: compare, vote, chart, export, evaluate."""
+
+import json
+import shutil
+
+import pytest
+
+from studio.chat import ChatEngine, Sampling
+
+from .apphost import running_app
+
+pytestmark = pytest.mark.e2e
+
+QUESTION = "Who are you?"
+
+
+def turn(role: str, text: str) -> dict:
+    """A chat message as Gradio 6's API carries it: content is a list of parts."""
+    return {"role": role, "content": [{"type": "text", "text": text}]}
+
+
+def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, tmp_path):
+    from gradio_client import Client
+
+    from studio.data import load_data
+
+    runs = tmp_path / "runs"
+    run_dir = runs / tiny_sft_run.id
+    shutil.copytree(tiny_sft_run.path, run_dir)
+    adapter = str(run_dir / "adapter")
+    sampling = Sampling(seed=4, max_new_tokens=10, temperature=1.0)
+    values = [sampling.temperature, sampling.top_k, sampling.top_p, sampling.repetition_penalty]
+    values += [sampling.max_new_tokens, sampling.seed, sampling.greedy]
+    with running_app(runs) as url:
+        client = Client(url, verbose=False)
+        assert client.predict("(none: base only)", api_name="/refresh_adapters")["value"] == adapter
+        base_reply, adapter_reply = client.predict(QUESTION, adapter, "", *values, api_name="/chat")
+
+        histories = [[turn("user", QUESTION), turn("assistant", reply)] for reply in (base_reply, adapter_reply)]
+        voted = client.predict("base", adapter, "off", "", *histories, [], api_name="/vote_column_2")
+        assert "Recorded 1 preference pair" in voted
+
+        chart = client.predict("base", adapter, "off", "", "", *histories, [], *values, api_name="/next_token_chart")
+        assert chart is not None
+
+        exported = client.predict("base", adapter, "off", "", *histories, [], *values, api_name="/export_chat")
+        conversation = json.loads(open(exported).read())
+        assert [c["source"] for c in conversation["columns"]] == ["base", adapter]
+        assert conversation["columns"][1]["messages"][-1]["content"] == adapter_reply
+
+        status, table, *_ = client.predict(tiny_sft_run.id, "final", 6, 2, 6, 0, api_name="/evaluate")
+        assert "6 validation rows" in status
+        assert table["data"][0][0].startswith("Perplexity")
+
+        html, _ = client.predict(
+            tiny_sft_run.id, "final", "Name a colour.\nCount to three.", 1.0, 1.0, 6, 0, True, api_name="/batch_compare"
+        )
+        assert "Name a colour." in html and "Count to three." in html
+
+    engine = ChatEngine(str(tiny_model_dir))
+    messages = [{"role": "user", "content": QUESTION}]
+    assert [base_reply, adapter_reply] == engine.replies(messages, [None, adapter], sampling)
+    pairs = load_data(str(runs / "arena" / "preferences.jsonl"))
+    assert pairs.kind == "preference" and pairs.rows[0]["chosen"][0]["content"] == adapter_reply
+    saved = json.loads((run_dir / "eval.json").read_text())
+    assert saved["base"]["perplexity"] > 1 and saved["generated"] == 2
