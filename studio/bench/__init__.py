@@ -1,0 +1,105 @@
+"""``python -m studio bench [--quick] [--json]``: every speed claim as a ratio measured in one run.
+
+Sections (each a figure and, where there is a reference, a ratio):
+
+- sft / dpo: studio vs the bare PyTorch floor vs the plain TRL script (studio.bench.throughput);
+- tokens: useful-token share of the studio's batching vs plain padding;
+- startup: ``python app.py`` to the page answering, model load from the cache, first GGUF conversion;
+- chat: time to first token and decode tokens/s, base and adapter;
+- responsiveness: p95 latency of a dataset preview while a training runs;
+- memory: peak memory of LoRA, QLoRA and full fine-tuning next to the estimator's prediction;
+- data: exact + near-duplicate removal rows/s.
+
+``--quick`` runs every section at a size that takes a couple of minutes (the tiny random model
+for training), so CI keeps the benchmark from rotting; its figures say nothing about speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "smollm2-135m-instruct"
+
+
+def _sizes(quick: bool) -> dict:
+    if quick:
+        return dict(steps=2, warmup=1, dpo_steps=2, chat_tokens=8, preview_calls=4, dedup_rows=2000, plain=True)
+    return dict(steps=10, warmup=2, dpo_steps=6, chat_tokens=64, preview_calls=20, dedup_rows=100_000, plain=True)
+
+
+def sections(quick: bool, model: str, workdir: Path) -> dict[str, Callable[[], dict]]:
+    from studio.bench import startup, throughput
+
+    size = _sizes(quick)
+    sft_data, dpo_data = throughput.default_dataset("sft"), throughput.default_dataset("dpo")
+    return {
+        "sft": lambda: throughput.compare(model, sft_data, "sft", size["steps"], size["warmup"], size["plain"]),
+        "dpo": lambda: throughput.compare(model, dpo_data, "dpo", size["dpo_steps"], size["warmup"], size["plain"]),
+        "tokens": lambda: throughput.useful_token_share(model, sft_data, batches=5 if quick else 20),
+        "startup": lambda: {
+            "app_start_s": startup.app_startup_seconds(),
+            "model_load_s": startup.model_load_seconds(EMBEDDED),
+            "gguf_conversion_s": startup.conversion_seconds(),
+        },
+        "chat": lambda: _chat(EMBEDDED if not quick else model, size["chat_tokens"], workdir),
+        "responsiveness": lambda: startup.preview_latency_during_training(model, sft_data, calls=size["preview_calls"]),
+        "memory": lambda: _memory(model, quick),
+        "data": lambda: _data(size["dedup_rows"]),
+    }
+
+
+def _chat(model: str, tokens: int, workdir: Path) -> dict:
+    from studio.bench.chat import chat_figures
+
+    return chat_figures(model, tokens, workdir)
+
+
+def _memory(model: str, quick: bool) -> dict:
+    from studio.bench.memory import memory_figures
+
+    return memory_figures(model, quick)
+
+
+def _data(rows: int) -> dict:
+    from studio.data.dedup import benchmark
+
+    return benchmark(rows)
+
+
+def run(quick: bool = False, only: list[str] | None = None) -> dict:
+    """Run the sections (all, or those named) and return one JSON-able report."""
+    from studio.device import detect
+
+    device = detect()
+    report = {
+        "quick": quick,
+        "machine": {"device": device.describe(), "python": platform.python_version(), "platform": platform.platform()},
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
+        workdir = Path(tmp)
+        model = EMBEDDED
+        if quick:
+            from studio.bench.tiny import make_tiny_model
+
+            model = str(make_tiny_model(workdir / "tiny-llama"))
+        report["model"] = "tiny random Llama (quick)" if quick else EMBEDDED
+        for name, section in sections(quick, model, workdir).items():
+            if only and name not in only:
+                continue
+            start = time.perf_counter()
+            log.warning("bench: %s...", name)
+            try:
+                report[name] = section()
+            except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
+                log.exception("bench section %s failed", name)
+                report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            report[name]["section_seconds"] = round(time.perf_counter() - start, 1)
+    return report
