@@ -1,0 +1,82 @@
+"""The command line over the same services the app uses.
+
+    python -m studio train configs/quick_lora_sft.yaml     # train headless, print the run dir last
+    python -m studio chat --run runs/<id> --prompt "Hi"    # one reply from the adapter (--base: the base)
+    python -m studio runs                                  # the run history
+    python -m studio model prepare                         # convert the embedded model once
+
+Each command lives in its own module with a ``register(subparsers)`` that adds its parser and
+sets ``func``; ``func(args)`` returns the exit code (0 ok, 1 failed, 2 bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+COMMANDS = ["train", "chat", "runs", "model"]
+# Commands added as they are written; a module may register several (export_cmd: export and push).
+OPTIONAL_COMMANDS = ["data", "estimate", "eval", "export", "bench"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m studio", description="Fine-tuning Studio, headless.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Show library logs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS + OPTIONAL_COMMANDS:
+        try:
+            module = importlib.import_module(f"studio.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:
+            if name in OPTIONAL_COMMANDS and exc.name == f"studio.cli.{name}_cmd":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def quiet_libraries() -> None:
+    """Progress bars and advisory warnings of the libraries would drown the command's output."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    # bitsandbytes warns at import that an optional CPU kernel package is absent; 4-bit works without it.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    console = logging.StreamHandler()
+    console.setLevel(logging.INFO if args.verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(console)
+    logging.getLogger().setLevel(logging.INFO)  # run logs (train.log) keep INFO; the console shows less
+    if not args.verbose:
+        quiet_libraries()
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,30 @@
+"""``python -m studio model prepare``: convert the embedded model once into the user cache."""
+
+from __future__ import annotations
+
+import time
+
+from studio.cli.common import fail
+
+
+def register(sub) -> None:
+    p = sub.add_parser("model", help="Prepare or locate base models.", description=__doc__)
+    p.add_argument(
+        "action", choices=["prepare", "path"], help="prepare: convert the embedded GGUF once; path: print the folder."
+    )
+    p.add_argument("--model", default="smollm2-135m-instruct", help="Model alias, folder or Hub id.")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from studio.models import ModelNotAvailable, resolve_model
+
+    try:
+        start = time.perf_counter()
+        folder = resolve_model(args.model)
+        if args.action == "prepare":
+            print(f"ready in {time.perf_counter() - start:.1f}s")
+        print(folder)
+    except ModelNotAvailable as exc:
+        return fail(exc)
+    return 0

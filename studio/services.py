@@ -1,0 +1,205 @@
+"""The process-wide service object the UI holds: the one job manager and the one chat engine.
+
+UI handlers call these methods and nothing deeper; each returns plain data (dataclasses,
+dicts, plotly figures) and raises ValueError with a message meant for the user.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from studio import models
+from studio.chat import ChatEngine, Sampling
+from studio.config import RunConfig
+from studio.data import LoadedData, load_data
+from studio.data.preview import Preview, preview
+from studio.jobs import JobManager
+from studio.progress import Progress
+from studio.runs import Run, list_runs, open_run
+
+
+class Studio:
+    def __init__(self, runs_root: str | Path | None = None):
+        self.runs_root = Path(runs_root) if runs_root else None
+        self.jobs = JobManager(self.runs_root)
+        self.chat = ChatEngine()
+        self._tokenizers: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    # -- models ----------------------------------------------------------------------------------
+    def tokenizer(self, model: str):
+        with self._lock:
+            if model not in self._tokenizers:
+                self._tokenizers[model] = models.load_tokenizer(model)
+            return self._tokenizers[model]
+
+    # -- data ------------------------------------------------------------------------------------
+    def load_data(self, source: str, fmt: str = "auto", columns: str = "", system_prompt: str = "") -> LoadedData:
+        return load_data(source, fmt, columns, system_prompt)
+
+    def preview(self, data: LoadedData, model: str, max_length: int | None = None, n: int = 5) -> Preview:
+        return preview(data, self.tokenizer(model), max_length, n)
+
+    # -- training --------------------------------------------------------------------------------
+    def start_training(self, config: RunConfig) -> Run:
+        return self.jobs.start(config)
+
+    def resume_training(self, run_id: str) -> Run:
+        return self.jobs.start(None, resume=self._run(run_id).path)
+
+    def stop_training(self) -> bool:
+        return self.jobs.stop()
+
+    def progress(self) -> Progress:
+        return self.jobs.snapshot()
+
+    def review(self, config: RunConfig):
+        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.review)."""
+        from studio.review import review
+
+        return review(config, runs_root=self.runs_root)
+
+    def device(self):
+        from studio.device import detect
+
+        return detect()
+
+    def warm_up(self) -> None:
+        """Resolve the model libraries' lazy imports now, in this thread (see studio.review)."""
+        from studio.review import warm_imports
+
+        warm_imports()
+
+    def delete_run(self, run_id: str) -> None:
+        from studio.runs import delete_run
+
+        run = self._run(run_id)
+        if self.jobs.active and self.jobs.run is not None and self.jobs.run.path == run.path:
+            raise ValueError(f"run {run.id} is training; stop it first")
+        delete_run(run)
+
+    # -- runs ------------------------------------------------------------------------------------
+    def runs(self) -> list[Run]:
+        return list_runs(self.runs_root)
+
+    def _run(self, run_id: str) -> Run:
+        return open_run(run_id, self.runs_root)
+
+    def run(self, run_id: str) -> Run:
+        return self._run(run_id)
+
+    def adapter_choices(self) -> list[tuple[str, str]]:
+        """(label, adapter folder) for every run with a saved adapter, newest first."""
+        out = []
+        for run in self.runs():
+            if run.has_adapter():
+                out.append((run.id, str(run.adapter_dir)))
+            for checkpoint in run.checkpoints():
+                if (checkpoint / "adapter_config.json").exists() or (checkpoint / "config.json").exists():
+                    out.append((f"{run.id} @ {checkpoint.name}", str(checkpoint)))
+        # A full fine-tune saves a whole model: say so, it is a second model in memory.
+        return [
+            (label if (Path(folder) / "adapter_config.json").exists() else f"{label} (full model)", folder)
+            for label, folder in out
+        ]
+
+    # -- chat ------------------------------------------------------------------------------------
+    def chat_stream(self, messages: list[dict], sources: list[str | None], sampling: Sampling):
+        """Replies of the sources side by side; the base column is always the adapters' own base.
+        ``messages`` is one conversation, or one per column."""
+        from studio.chat import base_of
+
+        base = base_of(sources)
+        if base:
+            self.chat.ensure_base(base)
+        yield from self.chat.stream(messages, sources, sampling)
+
+    # -- playground and evaluation (studio.sampling, arena, compare, evaluate) ----------------------
+    def next_token_figure(self, messages: list, sources: list[str | None], labels: list[str], sampling: Sampling):
+        """The sampling window: each source's candidates for its reply's first token."""
+        from studio.chat import base_of
+        from studio.sampling import distribution_figure
+
+        base = base_of(sources)
+        if base:
+            self.chat.ensure_base(base)
+        return distribution_figure(self.chat.distributions(messages, sources, sampling, labels), sampling)
+
+    @property
+    def arena_path(self) -> Path:
+        from studio.arena import arena_path
+
+        return arena_path(self.runs_root)
+
+    def vote(self, prompt: list[dict], answers: list[tuple[str, str]], winner: int, extra: dict | None = None) -> int:
+        from studio.arena import record_vote
+
+        return record_vote(self.arena_path, prompt, answers, winner, extra)
+
+    def compare(self, prompts: list[str], adapter: str, sampling: Sampling, system: str = "") -> list[dict]:
+        from studio.chat import base_of
+        from studio.compare import compare_prompts
+
+        self.chat.ensure_base(base_of([adapter]))
+        return compare_prompts(self.chat, prompts, adapter, sampling, system)
+
+    def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0) -> list[str]:
+        from studio.evaluate import held_out_prompts
+
+        return held_out_prompts(self._run(run_id), n, train_sample)
+
+    def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None) -> dict:
+        from studio.evaluate import evaluate_run
+
+        return evaluate_run(self.chat, self._run(run_id), options, adapter, progress)
+
+    def eval_results(self, run_id: str) -> dict | None:
+        from studio.eval_report import load_results
+
+        return load_results(self._run(run_id))
+
+    def eval_history(self) -> list[dict]:
+        from studio.eval_report import history_row
+
+        return [row for row in (history_row(run) for run in self.runs()) if row]
+
+    def chat_memory(self) -> dict:
+        """What the chat engine holds, and whether a training (with its own copy) runs beside it."""
+        return {**self.chat.memory(), "training": self.jobs.active}
+
+    def unload_models(self) -> int:
+        return self.chat.unload()
+
+    # -- export and the Hub (studio.export, studio.modelcard, studio.hub) ---------------------------
+    def export_zip(self, run_id: str) -> Path:
+        from studio.export import zip_adapter
+
+        return zip_adapter(self._run(run_id))
+
+    def merge(self, run_id: str, dtype: str = "bf16", progress=None):
+        from studio.export import merge, merged_dir
+
+        run = self._run(run_id)
+        return merge(run, merged_dir(run, dtype), dtype, overwrite=True, progress=progress)
+
+    def model_card(self, run_id: str) -> Path:
+        from studio.modelcard import write_card
+
+        return write_card(self._run(run_id))
+
+    def push(self, run_id: str, repo: str, token: str | None = None, progress=None, **options):
+        """Push to the Hub; options: private, merged, dtype, update, verify (see studio.hub.push_run)."""
+        from studio.hub import push_run
+
+        return push_run(self._run(run_id), repo, token, progress=progress, **options)
+
+
+_studio: Studio | None = None
+
+
+def get_studio() -> Studio:
+    global _studio
+    if _studio is None:
+        _studio = Studio()
+    return _studio
