@@ -1,0 +1,106 @@
+"""The trainer's side of the progress contract: metrics out, stop in.
+
+:class:`MetricsCallback` appends every log and evaluation to the run's ``metrics.jsonl`` (one
+JSON object per line, flushed, so a killed process loses at most the line being written) and
+mirrors them into the job's :class:`~studio.progress.Tracker`. Stop is cooperative: the job sets
+an event, and the callback turns it into ``control.should_training_stop`` at the next step and
+saves a checkpoint there, so a stopped run resumes exactly where it stopped. A loss that turns
+NaN or infinite stops the run before it can be saved over the last good checkpoint.
+
+Under a distributed launch every process runs the callback (so all stop together on a NaN,
+whose logged value is the mean over processes), but only the main one writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from studio.progress import Tracker
+
+# Keys only the closing summary log carries (every step log also carries train_runtime).
+SUMMARY_KEYS = {"train_loss", "train_samples_per_second"}
+
+
+class MetricsCallback(TrainerCallback):
+    def __init__(
+        self,
+        tracker: Tracker,
+        metrics_path: Path,
+        stop_event: threading.Event | None = None,
+        peak_memory: Callable[[], int] | None = None,
+    ):
+        self.tracker = tracker
+        self.metrics_path = Path(metrics_path)
+        self.stop_event = stop_event or threading.Event()
+        self.peak_memory = peak_memory
+        self.non_finite_step: int | None = None
+        self._t0 = time.monotonic()
+        self._last_tokens = (0, self._t0)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _append(self, record: dict) -> None:
+        with open(self.metrics_path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+        self.tracker.add_metrics(record)
+
+    # -- trainer events --------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.tracker.update(status="running", phase="training", total_steps=state.max_steps, step=state.global_step)
+        self._last_tokens = (state.num_input_tokens_seen, time.monotonic())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.tracker.step_done(state.global_step, state.max_steps, float(state.epoch or 0.0))
+        if self.peak_memory is not None:
+            self.tracker.update(peak_memory_bytes=self.peak_memory())
+        if self.stop_event.is_set() and not control.should_training_stop:
+            control.should_training_stop = True
+            control.should_save = True  # a checkpoint at the stop step: resume continues from here
+            self.tracker.update(status="stopping", message="stopping after this step")
+        return control
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        self.tracker.activity("evaluating")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        if SUMMARY_KEYS & logs.keys():
+            return control  # the closing summary is written by the job, not as a curve point
+        loss = logs.get("loss")
+        if isinstance(loss, (int, float)) and not math.isfinite(loss):
+            self._non_finite(state, control, float(loss))
+        if state.is_world_process_zero:
+            self._record(state, logs)
+        return control
+
+    def _record(self, state, logs: dict) -> None:
+        record = {"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 4)}
+        record["time"] = round(time.monotonic() - self._t0, 3)
+        for key, value in logs.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                record[key] = float(value)
+        tokens = state.num_input_tokens_seen
+        last_tokens, last_time = self._last_tokens
+        now = time.monotonic()
+        if tokens > last_tokens and now > last_time and "loss" in record:
+            record["tokens_per_s"] = round((tokens - last_tokens) / (now - last_time), 2)
+            self._last_tokens = (tokens, now)
+        self._append(record)
+        update = {key: record[key] for key in ("loss", "learning_rate", "grad_norm", "tokens_per_s") if key in record}
+        self.tracker.update(**update)
+
+    def _non_finite(self, state, control, loss: float) -> None:
+        self.non_finite_step = state.global_step
+        control.should_training_stop = True
+        control.should_save = False  # keep the last good checkpoint as the newest
+        self.tracker.update(
+            error=f"loss became {loss} at step {state.global_step}; the run was stopped and the last good "
+            "checkpoint kept. Lower the learning rate, set max_grad_norm (e.g. 1.0), or use fp32."
+        )

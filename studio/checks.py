@@ -1,0 +1,275 @@
+"""Checks before a run starts: each problem names its field, says what is wrong and the fix.
+
+``validate`` needs only the config (instant, run as the user types); ``model_problems`` needs
+the model's module names (read on the meta device, no weights); ``template_problems`` needs the
+tokenizer; ``preflight_sft`` / ``preflight_dpo`` render every row under the chat template and
+refuse the rows that cannot train (with their row numbers) before any model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig, probe_list
+from studio.schema import Problem, bounds_problems
+
+# Which optimizers are honest on which hardware: the paged variants only help where GPU memory
+# can spill into CPU RAM; bitsandbytes 0.50 runs its 8-bit AdamW on CPU too, not on Apple GPUs.
+OPTIMIZERS_BY_DEVICE = {
+    "cuda": OPTIMIZERS,
+    "cpu": ["adamw_torch", "adamw_torch_fused", "adamw_8bit", "sgd", "adafactor"],
+    "mps": ["adamw_torch", "sgd", "adafactor"],
+}
+# Losses that read dpo_label_smoothing, and its legal range for each.
+SMOOTHED_LOSSES = {"robust": (0.0, 0.5), "exo_pair": (1e-9, 1.0)}
+
+
+def optimizer_choices(device_kind: str) -> list[str]:
+    return OPTIMIZERS_BY_DEVICE.get(device_kind, OPTIMIZERS_BY_DEVICE["cpu"])
+
+
+def validate(config: RunConfig, device_kind: str = "cpu") -> list[Problem]:
+    """Problems visible from the config alone, each at its field."""
+    problems: list[Problem] = []
+    for section in config.sections():
+        problems += bounds_problems(getattr(config, section))
+    problems += _train_problems(config)
+    problems += _adapter_problems(config, device_kind)
+    problems += _hardware_problems(config, device_kind)
+    problems += _dpo_problems(config)
+    return problems
+
+
+def _train_problems(config: RunConfig) -> list[Problem]:
+    t, d = config.train, config.data
+    out = []
+    if t.learning_rate <= 0:
+        out.append(Problem("learning_rate", "must be positive, e.g. 2e-4 for LoRA"))
+    if t.max_steps <= 0 and t.epochs <= 0:
+        out.append(Problem("epochs", "set epochs above 0, or max_steps above 0"))
+    if t.eval_steps > 0 and d.val_fraction <= 0:
+        out.append(Problem("eval_steps", "evaluation needs a validation split: set val_fraction, e.g. 0.05"))
+    if t.early_stopping_patience > 0 and (t.eval_steps <= 0 or d.val_fraction <= 0):
+        out.append(Problem("early_stopping_patience", "needs eval_steps > 0 and a validation split (val_fraction)"))
+    if t.packing and t.method == "dpo":
+        out.append(Problem("packing", "packing applies to SFT only; it is ignored for DPO", "warning"))
+    if probe_list(config.probes.probe_prompts) and t.eval_steps <= 0:
+        out.append(
+            Problem(
+                "probe_prompts", "probes are answered at each evaluation; with eval_steps 0 only at the end", "warning"
+            )
+        )
+    return out
+
+
+def _adapter_problems(config: RunConfig, device_kind: str) -> list[Problem]:
+    a, t = config.adapter, config.train
+    out = []
+    if a.adapter == "full":
+        if t.learning_rate > 1e-4:
+            out.append(
+                Problem(
+                    "learning_rate",
+                    f"{t.learning_rate:g} is high for full fine-tuning; 1e-5 to 5e-5 is usual",
+                    "warning",
+                )
+            )
+        return out
+    if a.lora_alpha < 1:
+        out.append(Problem("lora_alpha", "must be at least 1; alpha = 2 x r is a common start"))
+    if not a.target_modules.strip():
+        out.append(Problem("target_modules", f"name at least one module, or a preset: {', '.join(TARGET_PRESETS)}"))
+    if a.use_dora and a.adapter == "qlora":
+        out.append(Problem("use_dora", "DoRA on a 4-bit base is slow and memory-hungry; consider LoRA", "warning"))
+    if a.adapter == "qlora" and device_kind == "mps":
+        out.append(Problem("adapter", "QLoRA needs bitsandbytes, which has no Apple GPU backend; use lora"))
+    return out
+
+
+def _hardware_problems(config: RunConfig, device_kind: str) -> list[Problem]:
+    t = config.train
+    out = []
+    allowed = optimizer_choices(device_kind)
+    if t.optim not in allowed:
+        why = "needs a CUDA GPU" if t.optim.startswith("paged") or device_kind == "mps" else "is not available"
+        out.append(Problem("optim", f"{t.optim} {why} on this {device_kind}; choose one of {', '.join(allowed)}"))
+    if config.model.precision == "fp16" and device_kind == "cpu":
+        out.append(Problem("precision", "fp16 mixed precision needs a GPU; use auto or fp32 on a CPU"))
+    return out
+
+
+def _dpo_problems(config: RunConfig) -> list[Problem]:
+    dpo = config.dpo
+    if config.train.method != "dpo":
+        return []
+    out = []
+    if dpo.beta <= 0:
+        out.append(Problem("beta", "must be positive; 0.1 is the usual start (higher stays closer to the reference)"))
+    if dpo.dpo_loss in SMOOTHED_LOSSES:
+        low, high = SMOOTHED_LOSSES[dpo.dpo_loss]
+        if not low <= dpo.dpo_label_smoothing < high:
+            hint = "above 0, e.g. 0.001" if dpo.dpo_loss == "exo_pair" else "below 0.5, e.g. 0.1"
+            out.append(Problem("dpo_label_smoothing", f"the {dpo.dpo_loss} loss needs it {hint}"))
+    elif dpo.dpo_label_smoothing:
+        out.append(
+            Problem("dpo_label_smoothing", f"only robust and exo_pair use it; {dpo.dpo_loss} ignores it", "warning")
+        )
+    if config.adapter.adapter == "full" and config.train.learning_rate > 1e-5:
+        out.append(Problem("learning_rate", "full DPO usually wants 5e-7 to 5e-6", "warning"))
+    return out
+
+
+# -- the model -----------------------------------------------------------------------------------
+
+
+def linear_names(module_names: set[str], linear: set[str] | None = None) -> list[str]:
+    """Leaf names of the layers an adapter can target (from the model's Linear modules when given)."""
+    names = linear if linear is not None else module_names
+    leaves = {name.rsplit(".", 1)[-1] for name in names}
+    if linear is None:
+        leaves = {n for n in leaves if n.endswith("proj") or n in ("fc1", "fc2", "c_attn", "c_proj", "c_fc")}
+    return sorted(leaves - {"lm_head"})
+
+
+def target_problems(spec: str, module_names: set[str], linear: set[str] | None = None) -> list[Problem]:
+    """Target modules (a preset's or a custom list) must exist in the model."""
+    spec = spec.strip()
+    if spec == "all-linear":
+        return []
+    wanted = TARGET_PRESETS.get(spec) or [m.strip() for m in spec.split(",") if m.strip()]
+    leaves = {name.rsplit(".", 1)[-1] for name in module_names}
+    missing = [m for m in wanted if m not in leaves and m not in module_names]
+    if not missing:
+        return []
+    available = linear_names(module_names, linear)
+    what = f"the preset {spec!r} needs" if spec in TARGET_PRESETS else "the list names"
+    return [
+        Problem(
+            "target_modules",
+            f"{what} {', '.join(missing)}, not in this model; its layers are {', '.join(available[:16])} "
+            "(or use all-linear)",
+        )
+    ]
+
+
+def template_overhead(tokenizer) -> int:
+    """Tokens the chat template spends on an empty user turn and the assistant header."""
+    text = tokenizer.apply_chat_template([{"role": "user", "content": ""}], add_generation_prompt=True, tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def template_problems(tokenizer, config: RunConfig, data_kind: str, data_format: str = "") -> list[Problem]:
+    """max_length must leave room after the chat template's own tokens; DPO needs pairs."""
+    t = config.train
+    out = []
+    if t.method == "dpo" and data_kind != "preference":
+        out.append(
+            Problem(
+                "method",
+                f"DPO needs preference pairs (prompt, chosen, rejected); this dataset is {data_format or data_kind}",
+            )
+        )
+    if data_kind != "text":
+        overhead = template_overhead(tokenizer)
+        if t.max_length <= overhead + 8:
+            out.append(
+                Problem(
+                    "max_length",
+                    f"{t.max_length} leaves no room: the chat template alone takes {overhead} tokens; "
+                    f"use at least {overhead + 64}",
+                )
+            )
+    return out
+
+
+# -- the rows ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Preflight:
+    examples: list[dict] = field(default_factory=list)  # what the trainer receives, one per kept row
+    row_numbers: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)  # source row -> reason
+    problems: list[Problem] = field(default_factory=list)
+    trained_tokens: int = 0
+    total_tokens: int = 0
+    longest: int = 0  # tokens of the longest kept example (a DPO pair counts its longer side)
+
+    def refused_text(self, limit: int = 10) -> str:
+        items = list(self.refused.items())[:limit]
+        more = f" and {len(self.refused) - limit} more" if len(self.refused) > limit else ""
+        return "; ".join(f"row {r}: {why}" for r, why in items) + more
+
+
+def preflight_sft(tokenizer, rows: list[dict], numbers: list[int], max_length: int, assistant_only: bool) -> Preflight:
+    from studio.data.render import render_row
+
+    out = Preflight()
+    for row, number in zip(rows, numbers, strict=True):
+        rendered = render_row(tokenizer, row, max_length, assistant_only)
+        if not rendered.input_ids:
+            out.refused[number] = "renders to no tokens"
+            continue
+        if rendered.trained_tokens == 0:
+            reason = (
+                f"its prompt alone takes {rendered.prompt_tokens} tokens, over max_length {max_length}"
+                if rendered.prompt_tokens >= max_length
+                else "has nothing to train on (empty answer)"
+            )
+            out.refused[number] = reason
+            continue
+        out.examples.append({"input_ids": rendered.input_ids, "assistant_masks": rendered.assistant_masks})
+        out.row_numbers.append(number)
+        out.trained_tokens += rendered.trained_tokens
+        out.total_tokens += len(rendered.input_ids)
+        out.longest = max(out.longest, len(rendered.input_ids))
+    return _conclude(out, "dataset")
+
+
+def _pair_problem(row: dict, n_prompt: int, n_chosen: int, n_rejected: int, max_length: int) -> str | None:
+    if "prompt" not in row:
+        return "is not a preference pair (needs prompt, chosen and rejected)"
+    if n_prompt >= max_length:
+        return f"its prompt alone takes {n_prompt} tokens, over max_length {max_length}"
+    if not n_chosen or not n_rejected:
+        return "chosen or rejected is empty"
+    if row["chosen"] == row["rejected"]:
+        return "chosen and rejected are identical: there is nothing to prefer"
+    return None
+
+
+def preflight_dpo(tokenizer, rows: list[dict], numbers: list[int], max_length: int) -> Preflight:
+    from studio.data.render import chat_text
+
+    out = Preflight()
+
+    def count(messages: list[dict]) -> int:
+        text = "".join(m["content"] for m in messages if m.get("content", "").strip())
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+    for row, number in zip(rows, numbers, strict=True):
+        n_prompt = n_chosen = n_rejected = 0
+        if "prompt" in row:
+            prompt_text = chat_text(tokenizer, row["prompt"], add_generation_prompt=True)
+            n_prompt = len(tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
+            n_chosen, n_rejected = count(row["chosen"]), count(row["rejected"])
+        reason = _pair_problem(row, n_prompt, n_chosen, n_rejected, max_length)
+        if reason:
+            out.refused[number] = reason
+            continue
+        out.examples.append({"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]})
+        out.row_numbers.append(number)
+        longest = min(max_length, n_prompt + max(n_chosen, n_rejected))
+        out.trained_tokens += min(n_chosen, max_length - n_prompt) + min(n_rejected, max_length - n_prompt)
+        out.total_tokens += min(max_length, n_prompt + n_chosen) + min(max_length, n_prompt + n_rejected)
+        out.longest = max(out.longest, longest)
+    return _conclude(out, "dataset")
+
+
+def _conclude(out: Preflight, field_name: str) -> Preflight:
+    if out.refused:
+        level = "error" if not out.examples else "warning"
+        out.problems.append(Problem(field_name, f"{len(out.refused)} rows refused: {out.refused_text()}", level))
+    if not out.examples:
+        out.problems.append(Problem(field_name, "no row is left to train on"))
+    return out

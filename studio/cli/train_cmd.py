@@ -1,0 +1,143 @@
+"""``python -m studio train CONFIG.yaml``: train headless, print progress, print the run dir last.
+
+    python -m studio train configs/quick_lora_sft.yaml --max-steps 20 --learning-rate 1e-4
+    python -m studio train --adapter qlora --lora-r 16          # no file: defaults plus flags
+    python -m studio train --resume runs/<id>                   # continue from its last checkpoint
+    accelerate launch --num_processes 2 -m studio train run.yaml   # the same, one process per GPU
+    torchrun --nproc_per_node 2 -m studio train run.yaml           # CPU processes over gloo (tests)
+
+Every field of the config has a flag (``--lora-r``, ``--batch-size``...) that overrides the file.
+Ctrl-C stops at the next step and keeps a checkpoint and the adapter trained so far.
+
+Under ``accelerate launch`` (or torchrun) the main process validates the config and creates the
+run directory, then hands its path to the other processes; only the main one writes into it and
+prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from studio.cli.common import fail
+from studio.config import RunConfig
+from studio.schema import add_arguments, apply_overrides
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="Train from a YAML config (or defaults plus flags); prints the run directory last.",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", nargs="?", help="A run config YAML (see configs/); omit it to start from the defaults.")
+    p.add_argument("--resume", metavar="RUN_DIR", help="Resume a stopped or killed run from its last checkpoint.")
+    p.add_argument(
+        "--runs-dir", metavar="DIR", help="Where run directories are created (default: $STUDIO_RUNS_DIR or ./runs)."
+    )
+    p.add_argument("--quiet", action="store_true", help="Print only the run directory.")
+    fields = p.add_argument_group("config overrides (each overrides the same field of the YAML)")
+    add_arguments(fields, RunConfig)
+    p.set_defaults(func=run)
+
+
+def _line(p) -> str:
+    parts = [f"step {p.step}/{p.total_steps}"]
+    if p.loss is not None:
+        parts.append(f"loss {p.loss:.4f}")
+    if p.learning_rate is not None:
+        parts.append(f"lr {p.learning_rate:.2e}")
+    if p.tokens_per_s:
+        parts.append(f"{p.tokens_per_s:.0f} tok/s")
+    if p.seconds_per_step:
+        parts.append(f"{p.seconds_per_step:.2f} s/step")
+    if p.eta_s is not None:
+        parts.append(f"eta {p.eta_s:.0f}s")
+    return "  ".join(parts)
+
+
+def _config(args) -> RunConfig | None:
+    if args.resume:
+        return None
+    config = RunConfig.load(args.config) if args.config else RunConfig()
+    apply_overrides(config, vars(args))
+    return config
+
+
+def _distributed():
+    """accelerate's process state when launched with several processes, else None."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+
+    # Without GPUs the processes talk over gloo; accelerate only picks it when told cpu=True,
+    # and the Trainer reuses this (process-wide) state.
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def _start(jobs, config, args, state):
+    """Start the job; under a distributed launch the main process goes first and shares the run dir."""
+    if state is None:
+        return jobs.start(config, resume=args.resume)
+    from accelerate.utils import broadcast_object_list
+
+    payload = [None]
+    run_ = error = None
+    if state.is_main_process:
+        try:
+            run_ = jobs.start(config, resume=args.resume)
+            payload = [str(run_.path)]
+        except ValueError as exc:
+            error, payload = exc, [f"error: {exc}"]
+    broadcast_object_list(payload, from_process=0)
+    if error is not None:
+        raise error
+    if payload[0].startswith("error: "):
+        raise ValueError(f"the main process refused the run ({payload[0][7:]})")
+    if state.is_main_process:
+        return run_
+    resume = payload[0] if args.resume else None
+    return jobs.start(config, resume=resume, run_dir=payload[0], main_process=False)
+
+
+def run(args) -> int:
+    from studio.jobs import JobManager
+
+    state = _distributed()
+    main = state is None or state.is_main_process
+    quiet = args.quiet or not main
+    try:
+        jobs = JobManager(args.runs_dir)
+        run_ = _start(jobs, _config(args), args, state)
+    except ValueError as exc:
+        return fail(exc) if main else 2
+    if not quiet:
+        print(f"run {run_.id}: training ({run_.path})", flush=True)
+    printed = 0
+    try:
+        while jobs.active:
+            time.sleep(0.5)
+            p = jobs.snapshot()
+            if not quiet and p.step > printed:
+                printed = p.step
+                print(_line(p), flush=True)
+    except KeyboardInterrupt:
+        if main:
+            print("stopping after the current step...", flush=True)
+        jobs.stop()
+    p = jobs.wait()
+    if not main:
+        return 1 if p.status == "failed" else 0
+    for warning in p.warnings:
+        print(f"warning: {warning}")
+    if p.status == "failed":
+        print(f"error: {p.error}")
+        print(run_.path)
+        return 1
+    if not args.quiet:
+        print(f"{p.status} at step {p.step}; adapter in {run_.adapter_dir}")
+    print(run_.path)
+    return 0

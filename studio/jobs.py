@@ -1,0 +1,216 @@
+"""The one training job of this process: a thread, a stop event and a progress snapshot.
+
+    jobs = JobManager()
+    run = jobs.start(RunConfig.load("configs/quick_lora_sft.yaml"))  # validates, then trains in a thread
+    jobs.snapshot()   # Progress: step, loss, ETA, the whole curve; any tab, any reload
+    jobs.stop()       # cooperative: ends at the next step, saves a checkpoint and the adapter
+    jobs.start(None, resume=run.path)   # continues from the last checkpoint at the right step
+
+The job lives on the server, not in a browser session, so a reloaded page re-attaches to it.
+Only one job trains at a time; a second start is refused with the running one untouched. The
+interface is narrow (start, stop, snapshot, wait) so a subprocess backend could replace the
+thread. Under a distributed launch each process runs a job on the same run directory; only the
+main process (``main_process=True``) writes into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from studio.config import RunConfig, probe_list
+from studio.progress import Progress, Tracker
+from studio.runrecord import attach_log, environment, resume_problems, trim_after, write_records
+from studio.runs import Run, new_run, open_run
+from studio.schema import ConfigError
+from studio.training import Plan, plan_run
+
+log = logging.getLogger(__name__)
+
+
+class JobBusy(RuntimeError):
+    """Another training is running in this process."""
+
+
+class JobManager:
+    def __init__(self, runs_root: str | Path | None = None):
+        self.runs_root = Path(runs_root) if runs_root else None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._tracker = Tracker()
+        self.run: Run | None = None
+        self.main_process = True
+
+    # -- the narrow interface ----------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> Progress:
+        return self._tracker.snapshot()
+
+    def stop(self) -> bool:
+        if not self.active:
+            return False
+        self._stop.set()
+        self._tracker.update(status="stopping", message="stopping after the current step")
+        return True
+
+    def wait(self, timeout: float | None = None) -> Progress:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.snapshot()
+
+    def start(
+        self,
+        config: RunConfig | None,
+        resume: str | Path | None = None,
+        background: bool = True,
+        run_dir: str | Path | None = None,
+        main_process: bool = True,
+    ) -> Run:
+        """Validate and plan (raising ConfigError), then train in a thread, or here if not background.
+
+        ``run_dir``: an existing run directory to train into (a distributed launch's other
+        processes get the one the main process created).
+        """
+        with self._lock:
+            if self.active:
+                raise JobBusy(
+                    f"a training is already running ({self.run.id if self.run else '?'}); stop it or wait for it"
+                )
+            resuming = resume is not None
+            if resuming:
+                run = open_run(resume, self.runs_root)
+                config = run.config()
+            plan = plan_run(config)
+            if resuming and main_process:  # other processes follow the main one's verdict
+                problems = resume_problems(run, plan)
+                if problems:
+                    raise ConfigError(problems)
+            elif run_dir is not None:
+                run = open_run(run_dir, self.runs_root)
+            else:
+                run = new_run(config, self.runs_root)
+            self._prepare(plan, run, resuming, main_process)
+            if background:
+                self._thread = threading.Thread(
+                    target=self._train, args=(plan, run, resuming), name=f"train-{run.id}", daemon=True
+                )
+                self._thread.start()
+            else:
+                self._thread = None
+        if not background:
+            self._train(plan, run, resuming)
+        return run
+
+    def _prepare(self, plan: Plan, run: Run, resuming: bool, main_process: bool) -> None:
+        self.run, self.main_process = run, main_process
+        self._stop = threading.Event()
+        self._tracker = Tracker(run.id, str(run.path))
+        self._tracker.update(status="starting", total_steps=plan.total_steps, message="loading the model")
+        for problem in plan.warnings:
+            self._tracker.warn(str(problem))
+        if resuming:
+            self._tracker.update(metrics=run.metrics())
+        if main_process:
+            run.set_status(status="starting", pid=os.getpid(), started=time.time(), error="")
+
+    # -- the job body --------------------------------------------------------------------------
+    def _train(self, plan: Plan, run: Run, resuming: bool) -> None:
+        from studio.training import build_trainer, trainable_parameters
+
+        main = self.main_process
+        handler = attach_log(run) if main else None
+        tracker = self._tracker
+        try:
+            if main:
+                write_records(run, plan, environment(plan))
+                self._record_estimate(plan, run)
+            log.info("run %s: %s on %s, %s", run.id, plan.config.train.method, plan.device.describe(), plan.precision)
+            callbacks, peak = self._callbacks(plan, run)
+            trainer = build_trainer(plan, str(run.checkpoints_dir), callbacks)
+            peak.reset()  # the peak of loading (reading the checkpoint file) is not training memory
+            trainable, total = trainable_parameters(trainer.model)
+            log.info("trainable parameters: %d of %d (%.3f%%)", trainable, total, 100 * trainable / total)
+            checkpoint = run.last_checkpoint() if resuming else None
+            if checkpoint is not None:
+                step = int(checkpoint.name.split("-")[-1])
+                if main:
+                    trim_after(run, step)
+                tracker.update(metrics=[m for m in run.metrics() if m.get("step", 0) <= step])
+                log.info("resuming from %s (step %d)", checkpoint, step)
+            tracker.update(status="running", message="training")
+            if main:
+                run.set_status(status="running", total_steps=plan.total_steps, pid=os.getpid())
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+            self._finish(trainer, run, callbacks[0], peak)
+        except Exception as exc:  # noqa: BLE001 - the job thread's last word: record why it died
+            log.error("run failed:\n%s", traceback.format_exc())
+            message = f"{type(exc).__name__}: {exc}"
+            tracker.update(status="failed", error=message, message="failed")
+            if main:
+                run.set_status(status="failed", error=message, ended=time.time())
+        finally:
+            if handler is not None:
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+
+    def _callbacks(self, plan: Plan, run: Run):
+        from studio.callbacks import MetricsCallback
+        from studio.measure import PeakMemory
+
+        peak = PeakMemory().start()
+        callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak)]
+        prompts = probe_list(plan.config.probes.probe_prompts)
+        if prompts:
+            from studio.probes import ProbeCallback
+
+            callbacks.append(
+                ProbeCallback(
+                    plan.tokenizer, prompts, run.probes_path, self._tracker, plan.config.probes.probe_max_new_tokens
+                )
+            )
+        return callbacks, peak
+
+    def _record_estimate(self, plan: Plan, run: Run) -> None:
+        from studio.estimate import estimate
+
+        try:
+            est = estimate(plan.config, plan.device, length=plan.train.longest or None)
+        except (ValueError, RuntimeError) as exc:  # an architecture the estimator cannot build
+            log.warning("no memory estimate: %s", exc)
+            return
+        run.write_json("estimate.json", est.to_dict())
+        self._tracker.update(estimated_memory_bytes=est.total_bytes)
+
+    def _finish(self, trainer, run: Run, callback, peak) -> None:
+        tracker, main = self._tracker, self.main_process
+        snapshot = tracker.snapshot()
+        step = trainer.state.global_step
+        if callback.non_finite_step is not None:
+            tracker.update(status="failed", message="stopped: loss is not finite")
+            if main:
+                run.set_status(status="failed", error=snapshot.error, ended=time.time(), step=step)
+            return
+        trainer.save_model(str(run.adapter_dir))  # every process: FSDP/DeepSpeed gather here
+        status = "stopped" if self._stop.is_set() else "completed"
+        summary = {
+            "step": step,
+            "total_steps": trainer.state.max_steps,
+            "train_seconds": round(snapshot.elapsed_s, 2),
+            "seconds_per_step": snapshot.seconds_per_step,
+            "peak_memory_bytes": peak.stop(),
+            "estimated_memory_bytes": snapshot.estimated_memory_bytes or None,
+        }
+        tracker.update(peak_memory_bytes=summary["peak_memory_bytes"])
+        if main:
+            run.write_json("summary.json", summary)
+            run.set_status(status=status, ended=time.time(), **summary)
+        log.info("run %s %s at step %d; adapter saved to %s", run.id, status, step, run.adapter_dir)
+        tracker.update(status=status, message=f"{status} at step {step}")

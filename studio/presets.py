@@ -1,0 +1,78 @@
+"""Named starting points that fill the whole Train form (and configs for the CLI).
+
+    config = preset("Quick CPU demo: LoRA SFT")      # a RunConfig
+    python -m studio train configs/quick_lora_sft.yaml   # the same as a file
+
+Each preset states what it is for in one line; everything it does not set keeps its default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from studio.config import EMBEDDED_MODEL, RunConfig
+
+
+def _quick_sft() -> RunConfig:
+    c = RunConfig(run_name="quick-lora-sft")
+    c.model.model = EMBEDDED_MODEL
+    c.adapter.lora_r, c.adapter.lora_alpha, c.adapter.target_modules = 8, 16, "all-linear"
+    c.data.dataset, c.data.val_fraction = "assets/sample_sft.jsonl", 0.05
+    t = c.train
+    t.max_steps, t.batch_size, t.learning_rate, t.warmup_ratio = 40, 4, 5e-4, 0.05
+    t.eval_steps, t.save_steps = 20, 20
+    c.probes.probe_prompts = "Who are you?\nWhat is the capital of France?"
+    c.probes.probe_max_new_tokens = 32
+    return c
+
+
+def _quick_dpo() -> RunConfig:
+    c = _quick_sft()
+    c.run_name = "quick-lora-dpo"
+    c.data.dataset = "assets/sample_dpo.jsonl"
+    c.train.method = "dpo"
+    c.train.max_steps, c.train.batch_size, c.train.learning_rate = 30, 2, 1e-4
+    c.train.eval_steps, c.train.save_steps = 10, 10
+    c.dpo.beta = 0.1
+    return c
+
+
+def _qlora_8b() -> RunConfig:
+    """The common single-GPU recipe: 4-bit base, r=16 on every linear layer, cosine schedule."""
+    c = RunConfig(run_name="qlora-8b")
+    c.model.model = "meta-llama/Llama-3.1-8B-Instruct"
+    a = c.adapter
+    a.adapter, a.lora_r, a.lora_alpha, a.lora_dropout, a.target_modules = "qlora", 16, 32, 0.05, "all-linear"
+    c.data.val_fraction = 0.02
+    t = c.train
+    t.epochs, t.max_steps, t.batch_size, t.grad_accum = 2.0, -1, 2, 8
+    t.learning_rate, t.scheduler, t.warmup_ratio, t.weight_decay = 2e-4, "cosine", 0.03, 0.0
+    t.optim, t.max_length, t.gradient_checkpointing = "paged_adamw_8bit", 2048, True
+    t.logging_steps, t.eval_steps, t.save_steps, t.save_total_limit = 10, 100, 100, 3
+    return c
+
+
+def _full_small() -> RunConfig:
+    c = _quick_sft()
+    c.run_name = "full-sft-small"
+    c.adapter.adapter = "full"
+    c.train.learning_rate, c.train.max_steps, c.train.warmup_ratio = 2e-5, 40, 0.1
+    c.train.gradient_checkpointing = True
+    return c
+
+
+PRESETS: dict[str, tuple[str, Callable[[], RunConfig]]] = {
+    "Quick CPU demo: LoRA SFT": ("The embedded model learns the sample pirate persona in 40 steps.", _quick_sft),
+    "Quick CPU demo: LoRA DPO": ("The same persona from preference pairs; the base is the reference.", _quick_dpo),
+    "Typical 8B QLoRA recipe (GPU)": (
+        "Llama-3.1-8B-Instruct in 4-bit, r=16 all-linear, effective batch 16, cosine, 2048 tokens.",
+        _qlora_8b,
+    ),
+    "Full fine-tune of a small model": ("Every weight of the embedded model, low learning rate.", _full_small),
+}
+
+
+def preset(name: str) -> RunConfig:
+    if name not in PRESETS:
+        raise ValueError(f"preset: {name!r} is not one of {', '.join(PRESETS)}")
+    return PRESETS[name][1]()

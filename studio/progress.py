@@ -1,0 +1,182 @@
+"""The typed snapshot that is the whole contract between a training job and its viewers.
+
+The trainer's callback writes into a :class:`Tracker`; the UI (any tab, any reload) and the
+CLI read :meth:`Tracker.snapshot`, a plain :class:`Progress` copy, so nothing on the viewer
+side touches the trainer. The snapshot also carries two judgements read off the curves: the
+watchdog (no step for much longer than steps have taken) and the overfitting warning (eval
+loss rising while train loss falls).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+
+ACTIVE = ("starting", "running", "stopping")
+# The watchdog speaks when no step (nor evaluation batch, nor probe) finished for this many
+# step times, and never before STALL_FLOOR_S; before the first step it allows FIRST_STEP_S.
+STALL_FACTOR = 10
+STALL_FLOOR_S = 60.0
+FIRST_STEP_S = 900.0
+
+
+@dataclass
+class Progress:
+    run_id: str = ""
+    run_dir: str = ""
+    status: str = "idle"  # idle, starting, running, stopping, completed, stopped, failed, interrupted
+    phase: str = ""  # training, evaluating, probing
+    step: int = 0
+    total_steps: int = 0
+    epoch: float = 0.0
+    loss: float | None = None
+    learning_rate: float | None = None
+    grad_norm: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    seconds_per_step: float | None = None
+    since_last_step_s: float = 0.0
+    peak_memory_bytes: int = 0
+    estimated_memory_bytes: int = 0
+    message: str = ""
+    error: str = ""
+    stalled: str = ""  # the watchdog's plain sentence, empty while steps keep coming
+    overfitting: str = ""
+    warnings: list[str] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)  # the whole curve so far
+    probes: list[dict] = field(default_factory=list)  # {"step", "prompt", "answer"}; step 0 is the base
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def stall_message(p: Progress, idle_s: float) -> str:
+    """The watchdog: a plain sentence when no step completed for much longer than usual, else ''."""
+    if p.status != "running":
+        return ""
+    if p.seconds_per_step is None:
+        if idle_s < FIRST_STEP_S:
+            return ""
+        return (
+            f"No step has completed {duration(idle_s)} after training started: the first step may be stuck "
+            "(data loading, a hang, or far too little memory). Stop the run and check the log."
+        )
+    limit = max(STALL_FLOOR_S, STALL_FACTOR * p.seconds_per_step)
+    if idle_s < limit:
+        return ""
+    return (
+        f"No step has completed for {duration(idle_s)}, while steps took {p.seconds_per_step:.1f} s so far: "
+        "data loading may be stuck, or the process hung. Stop the run if this goes on."
+    )
+
+
+def overfitting_message(metrics: list[dict], window: int = 3) -> str:
+    """A warning when the last evaluations rose while the train loss over the same span fell."""
+    evals = [(m["step"], m["eval_loss"]) for m in metrics if m.get("eval_loss") is not None]
+    if len(evals) < window:
+        return ""
+    recent = evals[-window:]
+    rising = all(b[1] > a[1] for a, b in zip(recent, recent[1:], strict=False))
+    if not rising:
+        return ""
+    first_step, last_step = recent[0][0], recent[-1][0]
+
+    def train_mean(lo: int, hi: int) -> float | None:
+        values = [m["loss"] for m in metrics if "loss" in m and lo < m["step"] <= hi]
+        return sum(values) / len(values) if values else None
+
+    span = max(1, (last_step - first_step) // (window - 1))
+    before, after = train_mean(first_step - span, first_step), train_mean(last_step - span, last_step)
+    if before is None or after is None or after >= before:
+        return ""
+    return (
+        f"Possible overfitting: eval loss rose from {recent[0][1]:.4f} (step {first_step}) to {recent[-1][1]:.4f} "
+        f"(step {last_step}) while train loss fell from {before:.4f} to {after:.4f}. Consider fewer epochs, "
+        "a lower learning rate, more data, or early stopping."
+    )
+
+
+class Tracker:
+    """Thread-safe holder of one run's progress."""
+
+    def __init__(self, run_id: str = "", run_dir: str = ""):
+        self._lock = threading.Lock()
+        self._p = Progress(run_id=run_id, run_dir=run_dir)
+        self._started = time.monotonic()
+        self._last_activity = self._started
+        self._first_step_at: float | None = None
+        self._first_step = 0
+
+    def update(self, **fields) -> None:
+        with self._lock:
+            for key, value in fields.items():
+                setattr(self._p, key, value)
+            if fields.get("status") == "running" and self._first_step_at is None:
+                self._last_activity = time.monotonic()  # loading is over; the first step starts now
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            if message not in self._p.warnings:
+                self._p.warnings.append(message)
+
+    def activity(self, phase: str | None = None) -> None:
+        """Something finished that is not a step (an evaluation batch, a probe): not stuck."""
+        with self._lock:
+            self._last_activity = time.monotonic()
+            if phase is not None:
+                self._p.phase = phase
+
+    def add_metrics(self, record: dict) -> None:
+        with self._lock:
+            self._p.metrics.append(record)
+            if "eval_loss" in record:
+                self._p.overfitting = overfitting_message(self._p.metrics)
+
+    def add_probes(self, answers: list[dict]) -> None:
+        with self._lock:
+            self._p.probes.extend(answers)
+
+    def step_done(self, step: int, total: int, epoch: float) -> None:
+        """Record a finished optimizer step and derive the step time and ETA."""
+        now = time.monotonic()
+        with self._lock:
+            if self._first_step_at is None:
+                # The first step includes warm-up; time the rest from its end.
+                self._first_step_at, self._first_step = now, step
+            p = self._p
+            p.step, p.total_steps, p.epoch, p.phase = step, total, epoch, "training"
+            done = step - self._first_step
+            if done > 0:
+                p.seconds_per_step = (now - self._first_step_at) / done
+            elif step > 0 and p.seconds_per_step is None:
+                p.seconds_per_step = now - self._last_activity
+            if p.seconds_per_step is not None and total:
+                p.eta_s = max(0.0, (total - step) * p.seconds_per_step)
+            self._last_activity = now
+
+    def snapshot(self) -> Progress:
+        with self._lock:
+            p = copy.deepcopy(self._p)
+            last = self._last_activity
+        now = time.monotonic()
+        p.elapsed_s = now - self._started
+        p.since_last_step_s = now - last
+        p.stalled = stall_message(p, p.since_last_step_s)
+        return p

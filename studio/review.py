@@ -1,0 +1,161 @@
+"""Everything the Train form shows before Start, recomputed as the user types.
+
+    r = review(config)
+    r.problems            # every field-level problem: config, model (meta device), data, template
+    r.batch_text          # "effective batch 4 x 2 = 8; 212 rows -> 27 steps per epoch x 2 = 54 steps"
+    r.estimate, r.fit     # parameters and memory, and the traffic light with what would make it fit
+    r.time_text           # the step count, with a time once a similar run has been timed
+
+It never raises for a bad value: problems are returned at their fields. Data and tokenizers
+are cached, so a keystroke costs milliseconds once the model and dataset were read once.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio import checks
+from studio.config import RunConfig
+from studio.schema import Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Review:
+    problems: list[Problem] = field(default_factory=list)
+    precision: str = ""
+    device: str = ""
+    rows: int | None = None
+    train_rows: int | None = None
+    steps: int | None = None
+    batch_text: str = ""
+    estimate: object = None  # studio.estimate.Estimate
+    fit: object = None  # studio.estimate.Fit
+    time_text: str = ""
+    layers: list[str] = field(default_factory=list)  # the model's Linear layer names (targets)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+
+@functools.lru_cache(maxsize=8)
+def _data(source: str, fmt: str, columns: str, system: str, max_rows: int | None, stamp: float):
+    from studio.data import load_data
+
+    return load_data(source, fmt, columns, system, max_rows)
+
+
+def _mtime(source: str) -> float:
+    try:
+        return os.path.getmtime(source)
+    except OSError:
+        return 0.0
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(model: str):
+    from studio import models
+
+    return models.load_tokenizer(model)
+
+
+def _data_problems(config: RunConfig, r: Review) -> None:
+    d = config.data
+    try:
+        data = _data(d.dataset, d.format, d.columns, d.system_prompt, d.max_rows, _mtime(d.dataset))
+    except ValueError as exc:
+        r.problems.append(Problem("dataset", str(exc)))
+        return
+    r.rows = len(data.rows)
+    n_val = 0 if d.val_fraction <= 0 or r.rows < 2 else min(r.rows - 1, max(1, round(r.rows * d.val_fraction)))
+    r.train_rows = r.rows - n_val
+    try:
+        tokenizer = _tokenizer(config.model.model)
+    except ValueError as exc:
+        r.problems.append(Problem("model", str(exc)))
+        return
+    r.problems += checks.template_problems(tokenizer, config, data.kind, data.format)
+
+
+def _model_problems(config: RunConfig, r: Review) -> bool:
+    from studio.modelmeta import module_names
+
+    try:
+        names, linear = module_names(config.model.model.strip())
+    except ValueError as exc:
+        r.problems.append(Problem("model", str(exc)))
+        return False
+    r.layers = checks.linear_names(set(names), set(linear))
+    if config.adapter.adapter != "full" and config.adapter.target_modules.strip():
+        r.problems += checks.target_problems(config.adapter.target_modules, set(names), set(linear))
+    return True
+
+
+def _batch(config: RunConfig, r: Review, world: int) -> None:
+    from studio.training import planned_steps
+
+    t = config.train
+    effective = t.batch_size * t.grad_accum * world
+    text = f"Effective batch {t.batch_size} x {t.grad_accum}" + (f" x {world} processes" if world > 1 else "")
+    text += f" = **{effective}**"
+    if r.train_rows is not None and t.batch_size > 0 and t.grad_accum > 0:
+        r.steps = planned_steps(r.train_rows, config, world)
+        per_epoch = math.ceil(r.train_rows / effective) if effective else 0
+        text += f" · {r.train_rows} training rows -> {per_epoch} steps per epoch"
+        if t.max_steps > 0:
+            text += f" · max_steps: **{r.steps} steps**"
+        else:
+            text += f" x {t.epochs:g} epochs = **{r.steps} steps**"
+    r.batch_text = text
+
+
+def _estimate(config: RunConfig, r: Review, device, runs_root: Path | None) -> None:
+    from studio.estimate import estimate, fit, time_text
+    from studio.runs import similar_step_time
+
+    try:
+        r.estimate = estimate(config, device)
+        r.fit = fit(r.estimate, config, device)
+    except (ValueError, RuntimeError, KeyError) as exc:
+        r.problems.append(Problem("model", f"no estimate: {exc}", "warning"))
+    timed = similar_step_time(config, runs_root)
+    if r.steps is not None:
+        r.time_text = time_text(r.steps, *(timed or (None, "")))
+
+
+def warm_imports() -> None:
+    """Import the model libraries once, in the calling (main) thread, before handlers run.
+
+    transformers resolves its classes lazily and a first import racing another thread's first
+    import fails ("cannot import name 'AutoTokenizer'"); the form's review runs on page load,
+    beside whatever the user clicks first.
+    """
+    import peft  # noqa: F401
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
+
+def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Review:
+    """Problems, batch arithmetic, estimate and verdict for a config, without loading weights."""
+    from studio.device import detect, resolve_precision
+    from studio.training import world_size
+
+    device = device or detect()
+    r = Review(device=device.describe())
+    r.problems += checks.validate(config, device.kind)
+    try:
+        r.precision = resolve_precision(config.model.precision, device)
+    except ValueError:
+        r.precision = "fp32"
+    _data_problems(config, r)
+    _batch(config, r, world_size(device))
+    bounds_ok = not any(p.field in ("lora_r", "batch_size", "max_length") for p in r.errors)
+    if _model_problems(config, r) and bounds_ok:
+        _estimate(config, r, device, runs_root)
+    return r

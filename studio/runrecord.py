@@ -1,0 +1,121 @@
+"""What a job writes about its run besides metrics: environment, dataset, log; and resume rules.
+
+write_records(run, plan, environment(plan))   # environment.json and dataset.json
+handler = attach_log(run)                     # this thread's log lines into train.log
+resume_problems(run, plan)                    # why a run cannot resume, if it cannot
+trim_after(run, step)                         # drop curve points and probes past a checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import threading
+
+from studio.runs import Run, trim_probes
+from studio.schema import Problem
+
+
+def environment(plan) -> dict:
+    import importlib.metadata as md
+
+    versions = {}
+    for name in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": plan.device.describe(),
+        "device_kind": plan.device.kind,
+        "world_size": plan.world_size,
+        "precision": plan.precision,
+        "libraries": versions,
+    }
+
+
+def dataset_record(plan) -> dict:
+    return {
+        "source": plan.config.data.dataset,
+        "format": plan.data.format,
+        "rows": len(plan.data.rows),
+        "fingerprint": plan.data.fingerprint,
+        "train_rows": len(plan.train.examples),
+        "val_rows": len(plan.val.examples) if plan.val else 0,
+        "trained_tokens": plan.train.trained_tokens,
+        "total_tokens": plan.train.total_tokens,
+        "refused": {str(k): v for k, v in plan.train.refused.items()},
+        "skipped": {str(e.row): e.reason for e in plan.data.skipped},
+        "train_row_numbers": plan.train.row_numbers,
+        "val_row_numbers": plan.val.row_numbers if plan.val else [],
+    }
+
+
+def write_records(run: Run, plan, env: dict) -> None:
+    """environment.json always (it may differ on resume); dataset.json once (the first start's)."""
+    if run.read_json("environment.json"):
+        history = run.read_json("environment.json").get("previous", [])
+        previous = {k: v for k, v in run.read_json("environment.json").items() if k != "previous"}
+        env = {**env, "previous": [*history, previous]}
+    run.write_json("environment.json", env)
+    if not run.read_json("dataset.json"):
+        run.write_json("dataset.json", dataset_record(plan))
+
+
+class _ThreadLog(logging.Filter):
+    def __init__(self, thread_id: int):
+        super().__init__()
+        self.thread_id = thread_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.thread_id
+
+
+def attach_log(run: Run) -> logging.Handler:
+    handler = logging.FileHandler(run.log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_ThreadLog(threading.get_ident()))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def trim_after(run: Run, step: int) -> None:
+    """On resume, drop curve points and probe answers past the checkpoint, so curves do not fold."""
+    kept = [m for m in run.metrics() if m.get("step", 0) <= step]
+    run.metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
+    if run.probes_path.exists():
+        trim_probes(run.probes_path, step)
+
+
+def resume_problems(run: Run, plan) -> list[Problem]:
+    """Why this run cannot continue: still running, finished, nothing saved, or different data."""
+    status = run.status().get("status")
+    if status in ("running", "starting", "stopping"):
+        return [Problem("run", f"{run.id} is still training (pid {run.status().get('pid')}); stop it first")]
+    if status == "completed":
+        return [Problem("run", f"{run.id} already completed; start a new run to train further")]
+    if run.last_checkpoint() is None:
+        return [
+            Problem(
+                "run",
+                f"{run.id} has no checkpoint to resume from (it ended before its first save); "
+                "start it again, with save_steps above 0 to make it resumable",
+            )
+        ]
+    recorded = run.read_json("dataset.json").get("fingerprint")
+    if recorded and recorded != plan.data.fingerprint:
+        return [
+            Problem(
+                "dataset",
+                f"{plan.config.data.dataset} changed since {run.id} started (fingerprint {recorded} -> "
+                f"{plan.data.fingerprint}); resuming would continue on other data. Restore it or start a new run",
+            )
+        ]
+    return []

@@ -1,0 +1,312 @@
+"""One run is one directory, and it is the truth.
+
+    runs/20261123-101500-sft-lora-smollm2-135m-instruct/
+        config.yaml       the resolved RunConfig, written first
+        dataset.json      source, format, rows, fingerprint
+        environment.json  library versions and device (and those of earlier starts, on resume)
+        estimate.json     the memory estimate made before the start
+        status.json       status, timestamps, error; updated by the job
+        metrics.jsonl     one JSON object per logged step / evaluation, appended by the callback
+        probes.jsonl      the probe prompts' answers (step 0: the base), when probes are pinned
+        summary.json      steps, time, measured peak memory (at the end)
+        train.log         the log of the run
+        checkpoints/      resumable Trainer checkpoints
+        adapter/          the trained adapter (or full model) and tokenizer
+
+The UI, the CLI, a refreshed browser and a restarted app all read these files. The runs root
+is ``$STUDIO_RUNS_DIR``, else ``/data/runs`` on a Space with persistent storage, else ``./runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.config import RunConfig
+
+TERMINAL = {"completed", "stopped", "failed", "interrupted"}
+
+
+def runs_root() -> Path:
+    if os.environ.get("STUDIO_RUNS_DIR"):
+        return Path(os.environ["STUDIO_RUNS_DIR"])
+    if os.environ.get("SPACE_ID") and Path("/data").is_dir() and os.access("/data", os.W_OK):
+        return Path("/data/runs")
+    return Path("runs")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()[:60] or "run"
+
+
+@dataclass
+class Run:
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    # -- files -------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "train.log"
+
+    @property
+    def probes_path(self) -> Path:
+        return self.path / "probes.jsonl"
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    def config(self) -> RunConfig:
+        return RunConfig.load(self.config_path)
+
+    def read_json(self, name: str) -> dict:
+        try:
+            return json.loads((self.path / name).read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def write_json(self, name: str, data: dict) -> None:
+        tmp = self.path / f".{name}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+        tmp.replace(self.path / name)
+
+    def status(self) -> dict:
+        """status.json, with a run whose process is gone reported as interrupted."""
+        status = self.read_json("status.json") or {"status": "unknown"}
+        if status.get("status") in ("running", "starting", "stopping") and not _alive(status.get("pid")):
+            status["status"] = "interrupted"
+        return status
+
+    def set_status(self, **fields) -> dict:
+        status = self.read_json("status.json")
+        status.update(fields, updated=time.time())
+        self.write_json("status.json", status)
+        return status
+
+    def metrics(self) -> list[dict]:
+        return read_metrics(self.metrics_path)
+
+    def probes(self) -> list[dict]:
+        return read_probes(self.probes_path)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 200 * lines))
+                return "\n".join(fh.read().decode("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def checkpoints(self) -> list[Path]:
+        if not self.checkpoints_dir.is_dir():
+            return []
+        # A process killed while saving leaves a checkpoint without its trainer_state.json, which
+        # the Trainer writes last: such a folder is not a checkpoint.
+        found = [
+            p
+            for p in self.checkpoints_dir.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and _complete(p / "trainer_state.json")
+        ]
+        return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+    def last_checkpoint(self) -> Path | None:
+        found = self.checkpoints()
+        return found[-1] if found else None
+
+    def has_adapter(self) -> bool:
+        return (self.adapter_dir / "adapter_config.json").exists() or (self.adapter_dir / "config.json").exists()
+
+    def summary(self) -> dict:
+        """A row of the run history: what it was, how it ended, its best numbers."""
+        status = self.status()
+        metrics = self.metrics()
+        try:
+            cfg = self.config()
+            method, adapter, model = cfg.train.method, cfg.adapter.adapter, cfg.model.model
+        except (OSError, ValueError):
+            method = adapter = model = "?"
+        finished = self.read_json("summary.json")
+        return {
+            "run": self.id,
+            "status": status.get("status", "unknown"),
+            "method": method,
+            "adapter": adapter,
+            "model": model,
+            "step": max((m.get("step", 0) for m in metrics), default=0),
+            "total_steps": status.get("total_steps") or 0,
+            **best_metrics(metrics),
+            "peak_memory_gib": _gib(finished.get("peak_memory_bytes")),
+            "estimated_memory_gib": _gib(self.read_json("estimate.json").get("memory_bytes", {}).get("total")),
+            "seconds_per_step": _round(finished.get("seconds_per_step") or status.get("seconds_per_step"), 3),
+            "checkpoint": self.last_checkpoint().name if self.last_checkpoint() else "",
+            "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(status.get("started", 0)))
+            if status.get("started")
+            else "",
+            "error": status.get("error", ""),
+        }
+
+
+def _round(value, digits: int = 4):
+    return round(value, digits) if isinstance(value, (int, float)) else None
+
+
+def _gib(value) -> float | None:
+    return round(value / 2**30, 2) if isinstance(value, (int, float)) and value else None
+
+
+def best_metrics(metrics: list[dict]) -> dict:
+    """Last train loss, best eval loss and, for DPO, the best reward accuracy and margin."""
+
+    def values(key):
+        return [m[key] for m in metrics if isinstance(m.get(key), (int, float))]
+
+    losses, evals = values("loss"), values("eval_loss")
+    accuracy = values("eval_rewards/accuracies") or values("rewards/accuracies")
+    margins = values("eval_rewards/margins") or values("rewards/margins")
+    return {
+        "last_loss": _round(losses[-1]) if losses else None,
+        "best_eval_loss": _round(min(evals)) if evals else None,
+        "best_reward_accuracy": _round(max(accuracy)) if accuracy else None,
+        "best_reward_margin": _round(max(margins)) if margins else None,
+    }
+
+
+def _complete(state_file: Path) -> bool:
+    try:
+        return "global_step" in json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def _alive(pid) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Metrics lines; a torn last line (the process was killed mid-write) is skipped."""
+    out = []
+    try:
+        with open(path) as fh:
+            for line in fh:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except OSError:
+        pass
+    return out
+
+
+def read_probes(path: Path) -> list[dict]:
+    """probes.jsonl records ({"step", "prompt", "answer"}; step 0 is the base)."""
+    return read_metrics(path)
+
+
+def trim_probes(path: Path, step: int) -> None:
+    """On resume, drop answers recorded after the checkpoint the run continues from."""
+    kept = [r for r in read_probes(path) if r.get("step", 0) <= step]
+    Path(path).write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+
+def probe_table(probes: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows): each pinned prompt with the base's answer and the latest one."""
+    prompts = list(dict.fromkeys(p["prompt"] for p in probes))
+    base = {p["prompt"]: p["answer"] for p in probes if p["step"] == 0}
+    latest: dict[str, tuple[int, str]] = {}
+    for p in probes:
+        if p["step"] > 0 and p["step"] >= latest.get(p["prompt"], (-1, ""))[0]:
+            latest[p["prompt"]] = (p["step"], p["answer"])
+    step = max((s for s, _ in latest.values()), default=0)
+    headers = ["prompt", "base", f"step {step}" if step else "current"]
+    return headers, [[q, base.get(q, "").strip(), latest.get(q, (0, ""))[1].strip()] for q in prompts]
+
+
+def new_run(config: RunConfig, root: Path | None = None) -> Run:
+    """Create the run directory and write the resolved config into it first."""
+    root = Path(root or runs_root())
+    root.mkdir(parents=True, exist_ok=True)
+    model = Path(config.model.model).name if config.model.model else "model"
+    name = config.run_name or f"{config.train.method}-{config.adapter.adapter}-{model}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{stamp}-{_slug(name)}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{_slug(name)}-{n}"
+    path.mkdir(parents=True)
+    run = Run(path)
+    config.save(run.config_path)
+    run.set_status(status="created", created=time.time())
+    return run
+
+
+def open_run(ref: str | Path, root: Path | None = None) -> Run:
+    """A run by path or by id under the runs root."""
+    path = Path(ref)
+    if not path.is_dir():
+        path = Path(root or runs_root()) / str(ref)
+    if not (path / "config.yaml").exists():
+        raise ValueError(f"run: {ref} is not a run directory (no config.yaml)")
+    return Run(path)
+
+
+def list_runs(root: Path | None = None) -> list[Run]:
+    root = Path(root or runs_root())
+    if not root.is_dir():
+        return []
+    runs = [Run(p) for p in root.iterdir() if (p / "config.yaml").exists()]
+    return sorted(runs, key=lambda r: r.id, reverse=True)
+
+
+def similar_step_time(config: RunConfig, root: Path | None = None) -> tuple[float, str] | None:
+    """Seconds per step of the newest finished run with the same model, method, adapter and batch shape."""
+    keys = ("model.model", "adapter.adapter", "train.method", "train.batch_size", "train.max_length")
+
+    def shape(cfg: RunConfig) -> tuple:
+        return tuple(getattr(getattr(cfg, k.split(".")[0]), k.split(".")[1]) for k in keys)
+
+    wanted = shape(config)
+    for run in list_runs(root):
+        seconds = run.read_json("summary.json").get("seconds_per_step")
+        if not seconds:
+            continue
+        try:
+            if shape(run.config()) == wanted:
+                return float(seconds), f"timed in run {run.id}"
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def delete_run(run: Run) -> None:
+    if run.status().get("status") in ("running", "starting", "stopping"):
+        raise ValueError(f"run {run.id} is still training; stop it first")
+    shutil.rmtree(run.path)

@@ -1,0 +1,125 @@
+"""The estimator: exact counts from the meta device, memory parts, the verdict, the CLI, the review."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from studio.adapters import build_model, trainable_parameters
+from studio.estimate import FITS, estimate, fit
+from studio.training import plan_run
+
+from .conftest import ROOT
+
+
+@pytest.mark.parametrize("adapter", ["lora", "qlora", "full"])
+def test_counts_equal_the_built_model(tiny_config, adapter):
+    tiny_config.adapter.adapter = adapter
+    tiny_config.adapter.target_modules = "attention"
+    est = estimate(tiny_config)
+    model = build_model(plan_run(tiny_config))
+    assert (est.trainable_params, est.total_params) == trainable_parameters(model)
+    parts = est.memory_bytes
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+    assert all(parts[k] > 0 for k in ("weights", "activations"))
+    assert (parts["optimizer"] > 0) and (parts["gradients"] > 0)
+
+
+def test_memory_follows_the_method(tiny_config):
+    tiny_config.model.model = "meta-llama/Llama-3.1-8B-Instruct"  # the built-in copy of its architecture
+    tiny_config.model.precision = "bf16"
+    by = {}
+    for adapter in ("full", "lora", "qlora"):
+        tiny_config.adapter.adapter = adapter
+        by[adapter] = estimate(tiny_config)
+    assert by["full"].total_params == 8_030_261_248
+    assert by["full"].trainable_params == by["full"].total_params
+    gib = 2**30
+    # full: fp32 weights + fp32 grads + two fp32 AdamW moments = 16 bytes per parameter
+    assert by["full"].memory_bytes["optimizer"] == 8 * by["full"].total_params
+    assert 14.5 * gib < by["lora"].memory_bytes["weights"] < 15.5 * gib  # bf16 base
+    assert by["qlora"].memory_bytes["weights"] < 0.55 * by["lora"].memory_bytes["weights"]  # 4-bit decoder
+    assert by["qlora"].trainable_params == by["lora"].trainable_params
+    tiny_config.train.gradient_checkpointing = True
+    assert estimate(tiny_config).memory_bytes["activations"] < by["qlora"].memory_bytes["activations"] / 4
+
+
+def test_the_verdict_names_a_change_that_fits(tiny_config):
+    tiny_config.model.model = "meta-llama/Llama-3.1-8B-Instruct"
+    tiny_config.adapter.adapter = "lora"
+    tiny_config.train.gradient_checkpointing = True
+    lora = estimate(tiny_config)
+    tiny_config.adapter.adapter = "qlora"
+    qlora_total = estimate(tiny_config).total_bytes
+    tiny_config.adapter.adapter = "lora"
+    free = int(qlora_total / 0.79)  # the 4-bit run fits, the bf16 one does not
+    verdict = fit(lora, tiny_config, free_bytes=free)
+    assert verdict.level != FITS
+    assert any("qlora" in s and "fits" in s for s in verdict.suggestions)
+    assert fit(lora, tiny_config, free_bytes=10 * lora.total_bytes).level == FITS
+
+
+def test_cli_json_for_a_config_json(tiny_model_dir):
+    for model in (tiny_model_dir / "config.json",):  # a folder is read the same way (test_counts_*)
+        result = subprocess.run(
+            [sys.executable, "-m", "studio", "estimate", "--model", str(model), "--method", "qlora"]
+            + ["--r", "4", "--targets", "q,v", "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        # q: (64 in + 64 out) x 4, v: (64 in + 32 out) x 4, in each of 2 layers
+        assert data["trainable_params"] == 2 * (128 * 4 + 96 * 4)
+        assert data["total_params"] > data["trainable_params"]
+        assert data["memory_bytes"]["total"] == sum(v for k, v in data["memory_bytes"].items() if k != "total")
+        assert data["fit"]["level"] in ("fits", "tight", "won't fit")
+
+
+def test_an_unknown_hub_id_offline_is_refused_quickly():
+    start = time.time()
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "estimate", "--model", "some-org/not-a-cached-model"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 2
+    assert "some-org/not-a-cached-model" in result.stderr and "offline" in result.stderr
+    assert "config.json" in result.stderr  # says what to give instead
+    assert time.time() - start < 60
+
+
+def test_measure_puts_the_peak_next_to_the_estimate(tiny_config):
+    from studio.measure import measure
+
+    check = measure(tiny_config, steps=1)
+    assert check.measured_bytes > 0 and check.estimated_bytes > 0
+    assert check.to_dict()["ratio"] == round(check.estimated_bytes / check.measured_bytes, 3)
+
+
+def test_review_reports_problems_at_their_fields(tiny_config):
+    from studio.review import review
+
+    tiny_config.train.max_steps = -1
+    tiny_config.train.epochs = 2
+    r = review(tiny_config)
+    assert not r.errors, r.problems
+    assert (r.rows, r.train_rows, r.steps) == (24, 24, 12)  # ceil(24 / 4) x 2 epochs
+    assert "= **4**" in r.batch_text and "12 steps" in r.batch_text
+    assert r.estimate is not None and r.fit is not None and "q_proj" in r.layers
+
+    tiny_config.adapter.target_modules = "q_proj,nonexistent"
+    tiny_config.train.method = "dpo"
+    tiny_config.train.max_length = 16
+    fields = {p.field: p.message for p in review(tiny_config).errors}
+    assert "nonexistent" in fields["target_modules"] and "q_proj" in fields["target_modules"]
+    assert "preference pairs" in fields["method"]
+    assert "chat template" in fields["max_length"]

@@ -1,0 +1,156 @@
+"""Runs are never lost: stop and SIGKILL resume at the right step, history after a restart, refusals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from studio.jobs import JobManager
+from studio.runs import open_run
+from studio.schema import ConfigError
+from studio.services import Studio
+
+from .conftest import ROOT
+
+
+def loss_steps(run) -> list[int]:
+    return [m["step"] for m in run.metrics() if "loss" in m]
+
+
+def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tiny_config, tmp_path):
+    tiny_config.train.max_steps = 10
+    tiny_config.train.save_steps = 1
+    tiny_config.train.save_total_limit = 2
+    tiny_config.train.batch_size = 2
+    config_path = tiny_config.save(tmp_path / "run.yaml")
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "studio", "train", str(config_path), "--runs-dir", str(runs), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.time() + 240
+        run = None
+        while time.time() < deadline:
+            found = list(runs.glob("*/checkpoints/checkpoint-3/trainer_state.json"))
+            if found:
+                run = open_run(found[0].parents[2])
+                break
+            assert proc.poll() is None, "the training ended before it could be killed"
+            time.sleep(0.1)
+        assert run is not None, "no checkpoint-3 within the time limit"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert run.status()["status"] == "interrupted"  # its pid is gone
+    killed_at = int(run.last_checkpoint().name.split("-")[1])  # the last complete one (a save may be torn)
+    assert 3 <= killed_at < 10
+
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "train", "--resume", str(run.path), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(run.path)
+    status = run.status()
+    assert status["status"] == "completed" and status["step"] == 10
+    steps = loss_steps(run)
+    assert steps == list(range(1, 11))  # continued after the checkpoint: no step twice, none missing
+    assert f"(step {killed_at})" in run.log_path.read_text()
+    state = json.loads((run.last_checkpoint() / "trainer_state.json").read_text())
+    assert state["global_step"] == 10
+
+
+def test_stop_resume_probes_and_history_after_restart(tiny_config, runs_dir):
+    tiny_config.train.max_steps = 8
+    tiny_config.train.batch_size = 2
+    tiny_config.train.learning_rate = 0.05
+    tiny_config.data.val_fraction = 0.2
+    tiny_config.train.eval_steps = 3
+    tiny_config.probes.probe_prompts = "Who are you?\nName a colour."
+    tiny_config.probes.probe_max_new_tokens = 6
+    jobs = JobManager()
+    run = jobs.start(tiny_config)
+    deadline = time.time() + 120
+    while jobs.snapshot().step < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    assert jobs.stop()
+    stopped = jobs.wait(120)
+    assert stopped.status == "stopped", stopped.error
+    assert run.last_checkpoint().name == f"checkpoint-{stopped.step}"  # saved at the stop step
+
+    jobs.start(None, resume=run.path)
+    done = jobs.wait(120)
+    assert done.status == "completed", done.error
+    assert loss_steps(run) == list(range(1, 9))
+
+    probes = run.probes()
+    assert {p["step"] for p in probes} >= {0, 3, 6, 8}
+    assert all(isinstance(p["answer"], str) for p in probes)
+    assert len([p for p in probes if p["step"] == 0]) == 2  # the base answered once, not again on resume
+    base_answers = [p["answer"] for p in probes if p["step"] == 0]
+    from studio.models import load_model, load_tokenizer
+    from studio.probes import answer
+
+    fresh = load_model(tiny_config.model.model)
+    tokenizer = load_tokenizer(tiny_config.model.model)
+    assert base_answers == answer(fresh, tokenizer, ["Who are you?", "Name a colour."], 6)
+
+    # A restarted app (a new service object) lists the run with its status and best numbers.
+    rows = [r.summary() for r in Studio(runs_dir).runs()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["status"], row["step"], row["total_steps"]) == ("completed", 8, 8)
+    assert row["best_eval_loss"] is not None and row["last_loss"] is not None
+    assert row["peak_memory_gib"] is not None and row["estimated_memory_gib"] is not None
+    assert json.loads((run.path / "estimate.json").read_text())["trainable_params"] > 0
+
+
+def test_resume_is_refused_with_the_reason(tiny_config, runs_dir, tmp_path):
+    jobs = JobManager()
+    run = jobs.start(tiny_config)  # save_steps 0: no checkpoint until the end
+    assert jobs.wait(120).status == "completed"
+    with pytest.raises(ConfigError, match="already completed"):
+        jobs.start(None, resume=run.path)
+
+    run.set_status(status="stopped")
+    with pytest.raises(ConfigError, match="no checkpoint to resume from"):
+        jobs.start(None, resume=run.path)
+
+    (run.checkpoints_dir / "checkpoint-2").mkdir(parents=True)
+    (run.checkpoints_dir / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    data = tmp_path / "changed.jsonl"
+    data.write_text((ROOT / "assets" / "sample_sft.jsonl").read_text().replace("Arr", "Ahoy"))
+    config = run.config()
+    config.data.dataset = str(data)
+    config.save(run.config_path)
+    run.write_json("dataset.json", {**run.read_json("dataset.json"), "source": str(data)})
+    with pytest.raises(ConfigError, match="changed since"):
+        jobs.start(None, resume=run.path)
+
+
+def test_run_history_reads_killed_runs_and_deletes(tiny_config, runs_dir):
+    from studio.runs import new_run
+
+    run = new_run(tiny_config, runs_dir)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run.set_status(status="running", pid=dead.pid, started=time.time())
+    with run.metrics_path.open("w") as fh:
+        fh.write(json.dumps({"step": 1, "loss": 2.0}) + "\n" + json.dumps({"step": 2, "eval_loss": 1.5}) + "\n")
+        fh.write('{"step": 3, "lo')  # torn by the kill
+    studio = Studio(runs_dir)
+    row = studio.runs()[0].summary()
+    assert (row["status"], row["step"], row["last_loss"], row["best_eval_loss"]) == ("interrupted", 2, 2.0, 1.5)
+
+    run.set_status(status="running", pid=os.getpid())
+    with pytest.raises(ValueError, match="still training"):
+        studio.delete_run(run.id)
+    run.set_status(status="stopped")
+    studio.delete_run(run.id)
+    assert studio.runs() == []
