@@ -17,9 +17,7 @@ def _inputs(seed: int, tokens=37, hidden=24, vocab=301, bias=True):
     return h, w, b, t
 
 
-@pytest.mark.parametrize(
-    "temperature,softcap,scale,bias", [(1.0, None, 1.0, True), (0.7, 30.0, 0.5, False)]
-)
+@pytest.mark.parametrize("temperature,softcap,scale,bias", [(1.0, None, 1.0, True), (0.7, 30.0, 0.5, False)])
 def test_plain_matches_trl_kernel_values_and_gradients(temperature, softcap, scale, bias):
     from trl.kernels import ChunkedLogProbFunction
 
@@ -31,7 +29,7 @@ def test_plain_matches_trl_kernel_values_and_gradients(temperature, softcap, sca
         (log_probs.sum() + 0.3 * entropy.sum()).backward()
         results.append((out, h.grad, w.grad, None if b is None else b.grad))
     (kernel, kh, kw, kb), (plain, ph, pw, pb) = results
-    for name, a, p in zip(("log_probs",) + OUTPUTS, kernel, plain):
+    for name, a, p in zip(("log_probs",) + OUTPUTS, kernel, plain, strict=True):
         if a.dtype == torch.bool:
             assert torch.equal(a, p), name
         else:

@@ -16,8 +16,10 @@ for training), so CI keeps the benchmark from rotting; its figures say nothing a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -97,7 +99,9 @@ def run(quick: bool = False, only: list[str] | None = None) -> dict:
             start = time.perf_counter()
             log.warning("bench: %s...", name)
             try:
-                report[name] = section()
+                # Libraries print progress to stdout; keep stdout for the report alone.
+                with contextlib.redirect_stdout(sys.stderr):
+                    report[name] = section()
             except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
                 log.exception("bench section %s failed", name)
                 report[name] = {"error": f"{type(exc).__name__}: {exc}"}

@@ -1,0 +1,78 @@
+"""`python -m studio bench --quick --json` keeps working: the report's shape and sanity, never speed."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def report():
+    proc = subprocess.run(
+        [sys.executable, "-m", "studio", "bench", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout)  # stdout holds the report alone: any stray print breaks this
+
+
+def _positive(value):
+    assert isinstance(value, int | float) and value > 0, value
+
+
+def test_every_section_reports_without_error(report):
+    for section in ("sft", "dpo", "tokens", "startup", "chat", "responsiveness", "memory", "data"):
+        assert section in report, section
+        assert "error" not in report[section], report[section]
+    assert report["quick"] is True
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_throughput_ratios_come_from_the_measured_figures(report, method):
+    figures = report[method]
+    for key in ("tokens_per_s", "trained_tokens_per_s", "ratio_vs_floor", "ratio_vs_plain_trl"):
+        _positive(figures[key])
+    assert figures["tokens_per_s"] == figures["studio"]["tokens_per_s"]
+    assert figures["trained_tokens_per_s"] <= figures["tokens_per_s"]
+    assert figures["ratio_vs_floor"] == pytest.approx(
+        figures["studio"]["tokens_per_s"] / figures["floor"]["tokens_per_s"], abs=1e-3
+    )
+    assert figures["ratio_vs_plain_trl"] == pytest.approx(
+        figures["studio"]["tokens_per_s"] / figures["plain_trl"]["tokens_per_s"], abs=1e-3
+    )
+
+
+def test_useful_token_share_is_a_share_and_padding_wastes_more(report):
+    studio, padded = report["tokens"]["useful_token_share"], report["tokens"]["useful_token_share_padded"]
+    assert 0 < padded <= studio <= 1
+
+
+def test_startup_chat_responsiveness_and_data_figures_are_positive(report):
+    for key in ("app_start_s", "model_load_s", "gguf_conversion_s"):
+        _positive(report["startup"][key])
+    for key in ("base_ttft_s", "adapter_ttft_s", "base_decode_tokens_per_s", "adapter_decode_tokens_per_s"):
+        _positive(report["chat"][key])
+    latency = report["responsiveness"]
+    _positive(latency["preview_p95_s"])
+    assert latency["preview_median_s"] <= latency["preview_p95_s"]
+    data = report["data"]
+    _positive(data["rows_per_s"])
+    assert data["rows_per_s"] == pytest.approx(data["rows"] / data["seconds"], rel=0.1)
+    assert data["exact_removed"] >= data["planted_exact"] > 0
+
+
+def test_memory_has_each_method_beside_its_estimate(report):
+    assert set(report["memory"]) - {"section_seconds"} == {"lora", "qlora", "full"}
+    for method in ("lora", "qlora", "full"):
+        m = report["memory"][method]
+        _positive(m["estimated_bytes"])
+        _positive(m["measured_bytes"])
+        assert m["estimate_over_measured"] == pytest.approx(m["estimated_bytes"] / m["measured_bytes"], abs=1e-3)
