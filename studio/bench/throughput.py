@@ -40,6 +40,12 @@ class Measure:
     trained: list[int] = field(default_factory=list)
     padded: list[int] = field(default_factory=list)  # tensor cells, padding included
 
+    def count(self, batch: dict) -> None:
+        computed, trained, cells = count_batch(batch)
+        self.computed.append(computed)
+        self.trained.append(trained)
+        self.padded.append(cells)
+
     def result(self) -> dict:
         n = len(self.ends)
         if n <= self.warmup:
@@ -82,10 +88,7 @@ class _CountingCollator:
 
     def __call__(self, examples):
         batch = self.inner(examples)
-        computed, trained, cells = count_batch(batch)
-        self.measure.computed.append(computed)
-        self.measure.trained.append(trained)
-        self.measure.padded.append(cells)
+        self.measure.count(batch)
         self.keep.append({k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in batch.items()})
         return batch
 
@@ -165,10 +168,7 @@ def run_floor_sft(model: str, batches: list, precision: str, warmup: int) -> dic
     optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-4)
     measure = Measure(warmup)
     for batch in batches:
-        computed, trained, cells = count_batch(batch)
-        measure.computed.append(computed)
-        measure.trained.append(trained)
-        measure.padded.append(cells)
+        measure.count(batch)
         measure.starts.append(time.perf_counter())
         with _autocast(precision):
             loss = net(**batch).loss
@@ -193,10 +193,7 @@ def run_floor_dpo(model: str, batches: list, precision: str, warmup: int, beta: 
     optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=5e-6)
     measure = Measure(warmup)
     for batch in batches:
-        computed, trained, cells = count_batch(batch)
-        measure.computed.append(computed)
-        measure.trained.append(trained)
-        measure.padded.append(cells)
+        measure.count(batch)
         measure.starts.append(time.perf_counter())
         with _autocast(precision):
             with torch.no_grad(), net.disable_adapter():
