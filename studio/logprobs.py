@@ -3,10 +3,11 @@
 TRL 1.16 computes the training log-probabilities of SFT and DPO with a chunked kernel that never
 materialises the ``[tokens, vocab]`` logits: the right trade on a GPU, where Triton folds each
 tile in one pass. Without Triton (a CPU) the same kernel runs as loops of torch ops in fp32
-tiles with a hand-written backward, and measured here it made a LoRA step of the embedded model
-much slower than plain logits + log-softmax over the same batches (SFT 0.70 of the bare-PyTorch
-floor in bf16, DPO 0.70; with the plain computation 0.98-1.01). On such devices the studio puts
-:class:`PlainLogProb` in its place: the same inputs, the same outputs, ordinary autograd.
+tiles with a hand-written backward. Measured on the embedded model (LoRA, batch 4, 256 tokens,
+bf16, 2 cores), the studio's SFT ran at 0.73 of the bare-PyTorch floor and DPO at 0.64 with the
+kernel; with :class:`PlainLogProb` in its place, 0.83 and 1.01 (``python -m studio bench --only
+sft dpo``). It takes the same inputs and gives the same outputs: a fused cross-entropy for the
+log-probabilities (ordinary autograd) and the logged metrics without a gradient, in row chunks.
 
 The cost is memory: the logits of a batch are materialised, which a CPU run of a model small
 enough to train on a CPU affords (the estimator counts it).
@@ -24,7 +25,12 @@ log = logging.getLogger(__name__)
 
 class PlainLogProb:
     """Drop-in for ``trl.kernels.ChunkedLogProbFunction``: ``apply`` returns
-    (log_probs, entropy, log_sum_sq_probs, mean_logits, is_top1), None where not requested."""
+    (log_probs, entropy, log_sum_sq_probs, mean_logits, is_top1), None where not requested.
+
+    Only ``log_probs`` carries a gradient (a fused cross-entropy, the cheapest backward there
+    is); the other outputs are metrics, computed without one: TRL's SFT and DPO trainers
+    detach them (entropy, mean logits, top-1 accuracy; WPO's weights are detached too).
+    """
 
     @staticmethod
     def apply(
@@ -39,18 +45,43 @@ class PlainLogProb:
         outputs: tuple[str, ...] = ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1"),
     ):
         # The projection runs in the autocast dtype, like the kernel's; everything after it in fp32.
-        z = F.linear(hidden, weight, bias).float() * logit_scale
+        z = F.linear(hidden, weight, bias).float()
+        if logit_scale != 1.0:
+            z = z * logit_scale
         if final_logit_softcapping:
             z = final_logit_softcapping * torch.tanh(z / final_logit_softcapping)
-        z = z / temperature
-        log_p = torch.log_softmax(z, dim=-1)
-        log_probs = log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        entropy = -(log_p.exp() * log_p).sum(-1) if "entropy" in outputs else None
+        if temperature != 1.0:
+            z = z / temperature
+        log_probs = -F.cross_entropy(z, targets, reduction="none")
         with torch.no_grad():
-            log_sum_sq = torch.logsumexp(2 * log_p, dim=-1) if "log_sum_sq_probs" in outputs else None
-            mean_logits = z.mean(-1) if "mean_logits" in outputs else None
-            is_top1 = z.argmax(-1) == targets if "is_top1" in outputs else None
-        return log_probs, entropy, log_sum_sq, mean_logits, is_top1
+            metrics = _metrics(z.detach(), targets, outputs)
+        return (log_probs, *metrics)
+
+
+METRIC_ROWS = 32  # rows of logits per pass: one chunk (32 x vocab fp32) stays in cache across its passes
+
+
+def _metrics(z: torch.Tensor, targets: torch.Tensor, outputs: tuple[str, ...]) -> list[torch.Tensor | None]:
+    """entropy, log_sum_sq_probs, mean_logits, is_top1 of logits ``z`` [tokens, vocab], None where not
+    requested. Row chunks keep each chunk's several passes in cache: about 6x faster than whole-tensor
+    ops on a 2-core CPU at 1024 x 49152."""
+    wanted = [name in outputs for name in ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1")]
+    parts: list[list[torch.Tensor]] = [[], [], [], []]
+    for start in range(0, z.shape[0], METRIC_ROWS):
+        zc, tc = z[start : start + METRIC_ROWS], targets[start : start + METRIC_ROWS]
+        top, top_index = zc.max(-1)
+        if wanted[0] or wanted[1]:
+            e = (zc - top.unsqueeze(-1)).exp_()  # unnormalised probabilities
+            total = e.sum(-1)
+            if wanted[0]:  # H = log Z - E_p[z]
+                parts[0].append(top + total.log() - torch.linalg.vecdot(e, zc) / total)
+            if wanted[1]:  # log sum p^2
+                parts[1].append(torch.linalg.vecdot(e, e).log() - 2 * total.log())
+        if wanted[2]:
+            parts[2].append(zc.mean(-1))
+        if wanted[3]:
+            parts[3].append(top_index == tc)
+    return [torch.cat(p) if w else None for p, w in zip(parts, wanted, strict=True)]
 
 
 def use_plain_logprobs(device_type: str) -> bool:
