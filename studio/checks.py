@@ -47,10 +47,17 @@ def _train_problems(config: RunConfig) -> list[Problem]:
         out.append(Problem("learning_rate", "must be positive, e.g. 2e-4 for LoRA"))
     if t.max_steps <= 0 and t.epochs <= 0:
         out.append(Problem("epochs", "set epochs above 0, or max_steps above 0"))
-    if t.eval_steps > 0 and d.val_fraction <= 0:
-        out.append(Problem("eval_steps", "evaluation needs a validation split: set val_fraction, e.g. 0.05"))
-    if t.early_stopping_patience > 0 and (t.eval_steps <= 0 or d.val_fraction <= 0):
-        out.append(Problem("early_stopping_patience", "needs eval_steps > 0 and a validation split (val_fraction)"))
+    has_val = d.val_fraction > 0 or bool(d.val_dataset.strip())
+    if t.eval_steps > 0 and not has_val:
+        out.append(
+            Problem("eval_steps", "evaluation needs a validation split: set val_fraction, e.g. 0.05, or val_dataset")
+        )
+    if t.early_stopping_patience > 0 and (t.eval_steps <= 0 or not has_val):
+        out.append(
+            Problem(
+                "early_stopping_patience", "needs eval_steps > 0 and a validation split (val_fraction or val_dataset)"
+            )
+        )
     if t.packing and t.method == "dpo":
         out.append(Problem("packing", "packing applies to SFT only; it is ignored for DPO", "warning"))
     if probe_list(config.probes.probe_prompts) and t.eval_steps <= 0:

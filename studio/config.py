@@ -121,6 +121,11 @@ class DataConfig:
         0.0, "Share of rows held out for validation (0 for none).", minimum=0.0, maximum=0.5, step=0.01
     )
     max_rows: int | None = option(None, "Use only the first N rows (empty or 0 for all).", minimum=1)
+    val_dataset: str = option(
+        "",
+        "A separate validation file in the same format (e.g. the .val.jsonl that data clean wrote); "
+        "when set, every row of dataset trains and val_fraction is not used.",
+    )
 
 
 @dataclass

@@ -70,7 +70,14 @@ def held_out_rows(run: Run, options: EvalOptions) -> tuple[list[dict], str, list
         )
     by_number = dict(zip(data.row_numbers, data.rows, strict=True))
     wanted = record.get("val_row_numbers") or []
-    if wanted:
+    if record.get("val_source"):  # a separate validation file: all of it is held out
+        from studio.training import load_validation
+
+        val = load_validation(d, data.kind)
+        if record.get("val_fingerprint") not in (None, val.fingerprint):
+            warnings.append(f"{record['val_source']} changed since training (fingerprint {val.fingerprint})")
+        rows, split = val.rows, "validation"
+    elif wanted:
         rows, split = [by_number[n] for n in wanted if n in by_number], "validation"
     elif options.train_sample > 0:
         numbers = record.get("train_row_numbers") or list(by_number)

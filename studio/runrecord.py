@@ -51,6 +51,11 @@ def dataset_record(plan) -> dict:
         "skipped": {str(e.row): e.reason for e in plan.data.skipped},
         "train_row_numbers": plan.train.row_numbers,
         "val_row_numbers": plan.val.row_numbers if plan.val else [],
+        **(
+            {"val_source": plan.config.data.val_dataset, "val_fingerprint": plan.val_data.fingerprint}
+            if plan.val_data
+            else {}
+        ),
     }
 
 
@@ -116,6 +121,15 @@ def resume_problems(run: Run, plan) -> list[Problem]:
                 "dataset",
                 f"{plan.config.data.dataset} changed since {run.id} started (fingerprint {recorded} -> "
                 f"{plan.data.fingerprint}); resuming would continue on other data. Restore it or start a new run",
+            )
+        ]
+    recorded_val = run.read_json("dataset.json").get("val_fingerprint")
+    if recorded_val and plan.val_data and recorded_val != plan.val_data.fingerprint:
+        return [
+            Problem(
+                "val_dataset",
+                f"{plan.config.data.val_dataset} changed since {run.id} started (fingerprint {recorded_val} -> "
+                f"{plan.val_data.fingerprint}); its evaluations would not compare. Restore it or start a new run",
             )
         ]
     return []

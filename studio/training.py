@@ -42,6 +42,7 @@ class Plan:
     train: checks.Preflight
     val: checks.Preflight | None
     problems: list[Problem] = field(default_factory=list)
+    val_data: LoadedData | None = None  # the separate validation file, when data.val_dataset names one
 
     @property
     def world_size(self) -> int:
@@ -78,6 +79,28 @@ def planned_steps(rows: int, config: RunConfig, world_size: int = 1) -> int:
     return math.ceil(per_epoch * t.epochs)
 
 
+def load_validation(d, train_kind: str) -> LoadedData:
+    """The separate validation file of ``d`` (a DataConfig), read like the training data; it must
+    hold the same kind of rows (chat, text or preference). Raises ConfigError naming val_dataset."""
+    from studio.data import DataError
+
+    try:
+        val = load_data(d.val_dataset.strip(), d.format, d.columns, d.system_prompt)
+    except DataError as exc:
+        raise ConfigError([Problem("val_dataset", str(exc))]) from None
+    if val.kind != train_kind:
+        raise ConfigError(
+            [
+                Problem(
+                    "val_dataset",
+                    f"{d.val_dataset} holds {val.kind} rows ({val.format}) but {d.dataset} holds {train_kind} rows: "
+                    "give a validation file in the training data's format",
+                )
+            ]
+        )
+    return val
+
+
 def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedData | None = None) -> Plan:
     """Validate the config, read and render the data; raises ConfigError listing every blocking problem."""
     device = device or detect()
@@ -99,7 +122,12 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
     if blocking:
         raise ConfigError(blocking)
     numbered = list(zip(data.rows, data.row_numbers, strict=True))
-    train_rows, val_rows = split(numbered, d.val_fraction, t.seed)
+    val_data = None
+    if d.val_dataset.strip():
+        val_data = load_validation(d, data.kind)
+        train_rows, val_rows = numbered, list(zip(val_data.rows, val_data.row_numbers, strict=True))
+    else:
+        train_rows, val_rows = split(numbered, d.val_fraction, t.seed)
 
     def run_preflight(pairs):
         rows = [r for r, _ in pairs]
@@ -113,7 +141,7 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
     problems += train.problems
     if any(p.level == "error" for p in problems):
         raise ConfigError([p for p in problems if p.level == "error"])
-    return Plan(config, device, precision, tokenizer, data, train, val, problems)
+    return Plan(config, device, precision, tokenizer, data, train, val, problems, val_data)
 
 
 # -- trainer -------------------------------------------------------------------------------------

@@ -70,7 +70,12 @@ def _report(result, files: dict) -> str:
         + "\n".join(lines)
         + f"\n\nSaved to `{files['train']}`"
         + (f" (validation: `{files['val']}`)" if "val" in files else "")
-        + ". A run on it records the same fingerprint."
+        + ". A run on it records the same fingerprint"
+        + (
+            " (in the Train form: dataset = the file above, val_dataset = the validation file)."
+            if "val" in files
+            else "."
+        )
     )
 
 

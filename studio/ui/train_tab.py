@@ -43,7 +43,7 @@ LAYOUT = [
         True,
         [["lora_r", "lora_alpha", "lora_dropout"], ["target_modules", "use_rslora", "use_dora", "compute_dtype"]],
     ),
-    ("Data", True, [["dataset", "format", "columns"], ["system_prompt", "val_fraction", "max_rows"]]),
+    ("Data", True, [["dataset", "format", "columns"], ["system_prompt", "val_fraction", "max_rows"], ["val_dataset"]]),
     (
         "Optimisation",
         True,
