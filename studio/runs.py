@@ -165,7 +165,14 @@ class Run:
             if status.get("started")
             else "",
             "error": status.get("error", ""),
+            "eval_perplexity": _eval_perplexity(self.read_json("eval.json")),
         }
+
+
+def _eval_perplexity(result: dict) -> dict | None:
+    """Base and adapter perplexity from the run's evaluation (eval.json), or None before one."""
+    pair = {side: _round(result.get(side, {}).get("perplexity"), 3) for side in ("base", "adapter")}
+    return pair if pair["adapter"] is not None else None
 
 
 def _round(value, digits: int = 4):

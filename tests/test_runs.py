@@ -147,6 +147,9 @@ def test_run_history_reads_killed_runs_and_deletes(tiny_config, runs_dir):
     studio = Studio(runs_dir)
     row = studio.runs()[0].summary()
     assert (row["status"], row["step"], row["last_loss"], row["best_eval_loss"]) == ("interrupted", 2, 2.0, 1.5)
+    assert row["eval_perplexity"] is None
+    run.write_json("eval.json", {"base": {"perplexity": 12.34567}, "adapter": {"perplexity": 8.5}})
+    assert studio.runs()[0].summary()["eval_perplexity"] == {"base": 12.346, "adapter": 8.5}
 
     run.set_status(status="running", pid=os.getpid())
     with pytest.raises(ValueError, match="still training"):

@@ -25,6 +25,7 @@ HEADERS = [
     "best eval loss",
     "best reward acc.",
     "peak / est. GiB",
+    "eval ppl base → adapter",
     "started",
 ]
 
@@ -36,6 +37,7 @@ def _row(r: dict) -> list:
     memory = ""
     if r.get("peak_memory_gib") or r.get("estimated_memory_gib"):
         memory = f"{blank(r.get('peak_memory_gib')) or '-'} / {blank(r.get('estimated_memory_gib')) or '-'}"
+    ppl = r.get("eval_perplexity")
     return [
         r["run"],
         r["status"],
@@ -46,6 +48,7 @@ def _row(r: dict) -> list:
         blank(r.get("best_eval_loss")),
         blank(r.get("best_reward_accuracy")),
         memory,
+        f"{ppl['base']} → {ppl['adapter']}" if ppl else "",
         r.get("started", ""),
     ]
 
