@@ -12,9 +12,10 @@ upcasts the rest to fp32; full fine-tuning keeps fp32 master weights and, under 
 autocast, a half-precision copy of each Linear weight for the step. Activations are an
 allowance for the longest micro-batch (batch x max_length tokens, chosen + rejected for DPO):
 what each decoder layer keeps for backward (counted from the architecture), the attention mask
-SDPA keeps, and TRL's chunked log-prob head, which never materialises the full logits but holds
-a few tile-sized buffers (about ten on CPU). ``python -m studio estimate --measure`` trains a few
-steps and puts the measured peak next to the estimate.
+SDPA keeps, and the LM head: on CUDA TRL's chunked log-prob kernel, which never materialises the
+full logits but holds a few tile-sized buffers; elsewhere the plain log-probabilities of
+``studio.logprobs``, which hold the whole logits a few times over. ``python -m studio estimate
+--measure`` trains a few steps and puts the measured peak next to the estimate.
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ OPTIMIZER_STATES = {
 }
 NF4_BLOCK = 64  # bitsandbytes 4-bit block size; double quantization groups 256 block scales
 LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
-# The LM head's backward holds this many fp32 tile-sized buffers at once: a handful in TRL's
-# Triton kernel on CUDA, about ten in its torch fallback elsewhere (measured on CPU with
-# python -m studio estimate --measure; the saved activations themselves match the count in
-# _layer_bytes within a few percent, checked with torch's saved-tensor hooks).
-HEAD_TILES = {"cuda": 3, "other": 10}
+# On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
+HEAD_TILES_CUDA = 3
+# Elsewhere studio.logprobs materialises the logits: the half-precision projection and its
+# gradient (half each), the fp32 copy, the log-softmax cross-entropy keeps for backward, the
+# softmax of its backward and the fp32 gradient: about five fp32 [tokens, vocab] buffers at the peak (measured on CPU with python -m studio estimate --measure;
+# the saved activations themselves match the count in _layer_bytes within a few percent,
+# checked with torch's saved-tensor hooks).
+PLAIN_LOGIT_BUFFERS = 5
 FITS, TIGHT, NO_FIT = "fits", "tight", "won't fit"
 
 
@@ -205,8 +209,11 @@ def _activation_bytes(config: RunConfig, d: dict, precision: str, tokens: int, d
     else:
         stored = d["layers"] * per_layer * tokens
         mask = _mask_bytes(config, act, d["layers"], tokens)
-    tile = min(tokens, LOGPROB_TILE[0]) * min(d["vocab"], LOGPROB_TILE[1]) * 4
-    head = tokens * d["h"] * (residual + 4) + tile * HEAD_TILES["cuda" if device_kind == "cuda" else "other"]
+    if device_kind == "cuda":
+        logits = min(tokens, LOGPROB_TILE[0]) * min(d["vocab"], LOGPROB_TILE[1]) * 4 * HEAD_TILES_CUDA
+    else:
+        logits = tokens * d["vocab"] * 4 * PLAIN_LOGIT_BUFFERS
+    head = tokens * d["h"] * (residual + 4) + logits
     return int(stored + mask + head)
 
 
