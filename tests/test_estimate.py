@@ -9,6 +9,7 @@ import time
 import pytest
 
 from studio.adapters import build_model, trainable_parameters
+from studio.device import DeviceInfo
 from studio.estimate import FITS, estimate, fit
 from studio.training import plan_run
 
@@ -31,10 +32,11 @@ def test_counts_equal_the_built_model(tiny_config, adapter):
 def test_memory_follows_the_method(tiny_config):
     tiny_config.model.model = "meta-llama/Llama-3.1-8B-Instruct"  # the built-in copy of its architecture
     tiny_config.model.precision = "bf16"
+    gpu = DeviceInfo("cuda", "H100", 80 * 2**30, 79 * 2**30, True)  # an 8B model is a GPU question
     by = {}
     for adapter in ("full", "lora", "qlora"):
         tiny_config.adapter.adapter = adapter
-        by[adapter] = estimate(tiny_config)
+        by[adapter] = estimate(tiny_config, gpu)
     assert by["full"].total_params == 8_030_261_248
     assert by["full"].trainable_params == by["full"].total_params
     gib = 2**30
@@ -44,7 +46,13 @@ def test_memory_follows_the_method(tiny_config):
     assert by["qlora"].memory_bytes["weights"] < 0.55 * by["lora"].memory_bytes["weights"]  # 4-bit decoder
     assert by["qlora"].trainable_params == by["lora"].trainable_params
     tiny_config.train.gradient_checkpointing = True
-    assert estimate(tiny_config).memory_bytes["activations"] < by["qlora"].memory_bytes["activations"] / 4
+    on_gpu = estimate(tiny_config, gpu).memory_bytes["activations"]
+    assert on_gpu < by["qlora"].memory_bytes["activations"] / 4
+    # Off CUDA the plain log-prob path materialises the logits (about five fp32 [tokens, vocab]
+    # buffers) where TRL's Triton kernel holds three [tokens, 32768] tiles.
+    cpu = DeviceInfo("cpu", "CPU", 512 * 2**30, 500 * 2**30, True)
+    tokens, vocab = 4 * 128, 128_256
+    assert estimate(tiny_config, cpu).memory_bytes["activations"] - on_gpu == (5 * vocab - 3 * 32768) * tokens * 4
 
 
 def test_the_verdict_names_a_change_that_fits(tiny_config):
