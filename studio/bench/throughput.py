@@ -162,21 +162,26 @@ def _autocast(precision: str):
     return torch.autocast("cuda" if torch.cuda.is_available() else "cpu", dtype=torch_dtype(precision))
 
 
-def run_floor_sft(model: str, batches: list, precision: str, warmup: int) -> dict:
-    """Forward, backward and AdamW step over the given batches; nothing else."""
-    net = _floor_model(model, precision)
-    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-4)
+def _floor_loop(net, lr: float, batches: list, precision: str, warmup: int, loss_of) -> dict:
+    """Forward (``loss_of(batch)``), backward and AdamW step over the given batches; nothing else."""
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr)
     measure = Measure(warmup)
     for batch in batches:
         measure.count(batch)
         measure.starts.append(time.perf_counter())
         with _autocast(precision):
-            loss = net(**batch).loss
+            loss = loss_of(batch)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         measure.ends.append(time.perf_counter())
     return measure.result()
+
+
+def run_floor_sft(model: str, batches: list, precision: str, warmup: int) -> dict:
+    """The model's own causal-LM loss: forward, backward and AdamW step."""
+    net = _floor_model(model, precision)
+    return _floor_loop(net, 1e-4, batches, precision, warmup, lambda batch: net(**batch).loss)
 
 
 def _sequence_logps(net, batch: dict) -> torch.Tensor:
@@ -190,22 +195,14 @@ def _sequence_logps(net, batch: dict) -> torch.Tensor:
 def run_floor_dpo(model: str, batches: list, precision: str, warmup: int, beta: float = 0.1) -> dict:
     """DPO by hand: policy and reference (adapter disabled) log-probs, sigmoid loss, AdamW step."""
     net = _floor_model(model, precision)
-    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=5e-6)
-    measure = Measure(warmup)
-    for batch in batches:
-        measure.count(batch)
-        measure.starts.append(time.perf_counter())
-        with _autocast(precision):
-            with torch.no_grad(), net.disable_adapter():
-                ref = _sequence_logps(net, batch)
-            policy = _sequence_logps(net, batch)
-        chosen, rejected = (policy - ref).chunk(2)
-        loss = -torch.nn.functional.logsigmoid(beta * (chosen - rejected)).mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        measure.ends.append(time.perf_counter())
-    return measure.result()
+
+    def loss_of(batch):
+        with torch.no_grad(), net.disable_adapter():
+            ref = _sequence_logps(net, batch)
+        chosen, rejected = (_sequence_logps(net, batch) - ref).chunk(2)
+        return -torch.nn.functional.logsigmoid(beta * (chosen - rejected)).mean()
+
+    return _floor_loop(net, 5e-6, batches, precision, warmup, loss_of)
 
 
 def run_plain(model: str, rows: list[dict], method: str, steps: int, warmup: int, max_length: int = 256) -> dict:
