@@ -114,22 +114,19 @@ def resume_problems(run: Run, plan) -> list[Problem]:
                 "start it again, with save_steps above 0 to make it resumable",
             )
         ]
-    recorded = run.read_json("dataset.json").get("fingerprint")
-    if recorded and recorded != plan.data.fingerprint:
-        return [
-            Problem(
-                "dataset",
-                f"{plan.config.data.dataset} changed since {run.id} started (fingerprint {recorded} -> "
-                f"{plan.data.fingerprint}); resuming would continue on other data. Restore it or start a new run",
-            )
-        ]
-    recorded_val = run.read_json("dataset.json").get("val_fingerprint")
-    if recorded_val and plan.val_data and recorded_val != plan.val_data.fingerprint:
-        return [
-            Problem(
-                "val_dataset",
-                f"{plan.config.data.val_dataset} changed since {run.id} started (fingerprint {recorded_val} -> "
-                f"{plan.val_data.fingerprint}); its evaluations would not compare. Restore it or start a new run",
-            )
-        ]
+    record = run.read_json("dataset.json")
+    checked = [("dataset", plan.config.data.dataset, record.get("fingerprint"), plan.data.fingerprint)]
+    if plan.val_data:
+        checked.append(
+            ("val_dataset", plan.config.data.val_dataset, record.get("val_fingerprint"), plan.val_data.fingerprint)
+        )
+    for field_name, source, recorded, current in checked:
+        if recorded and recorded != current:
+            return [
+                Problem(
+                    field_name,
+                    f"{source} changed since {run.id} started (fingerprint {recorded} -> {current}); "
+                    "resuming would continue on other data. Restore it or start a new run",
+                )
+            ]
     return []
