@@ -9,7 +9,7 @@ from studio.ui.app import build_app
 
 
 def prepare_embedded() -> None:
-    from studio.models import ModelNotAvailable, ensure_embedded
+    from studio.models.loading import ModelNotAvailable, ensure_embedded
 
     try:
         install_embedded_on_space()
@@ -32,7 +32,7 @@ def install_embedded_on_space() -> None:
 
 def login(args):
     """The login to ask for: beyond loopback (or on a Space) one is required unless --no-auth."""
-    from studio.space import access, storage_note
+    from studio.ui.space import access, storage_note
 
     granted = access(args.host, args.share, args.auth, args.no_auth)
     if granted.generated:

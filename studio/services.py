@@ -2,6 +2,10 @@
 
 UI handlers call these methods and nothing deeper; each returns plain data (dataclasses,
 dicts, plotly figures) and raises ValueError with a message meant for the user.
+
+This module is the UI's one door: ``studio.ui`` imports only from here, ``studio.config`` and
+``studio.schema`` (tests/test_layers.py reads the imports). The names re-exported below are the
+option dataclasses and pure render helpers (figures, tables, file writers) the tabs need.
 """
 
 from __future__ import annotations
@@ -9,14 +13,59 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from studio import models
-from studio.chat import ChatEngine, Sampling
+from studio.chat.arena import count_pairs
+from studio.chat.compare import parse_prompts
+from studio.chat.engine import ChatEngine
+from studio.chat.sampling import Sampling
 from studio.config import RunConfig
 from studio.data import LoadedData, load_data
+from studio.data.clean import CleanOptions, clean, default_output, save
+from studio.data.formats import FORMATS
 from studio.data.preview import Preview, preview
-from studio.jobs import JobManager
-from studio.progress import Progress
-from studio.runs import Run, list_runs, open_run
+from studio.data.stats import length_figure
+from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
+from studio.evaluate.report import export_json, generations_csv, results_figure, results_table
+from studio.export.hub import RepoExists, token_hint
+from studio.models import loading
+from studio.runs.curves import compare_figure, is_dpo, metric_keys, training_figure
+from studio.runs.directory import Run, list_runs, open_run, probe_table
+from studio.train.checks import optimizer_choices
+from studio.train.command_line import command_text
+from studio.train.jobs import JobManager
+from studio.train.presets import PRESETS, preset
+from studio.train.progress import Progress, duration
+
+__all__ = [
+    "FORMATS",
+    "PRESETS",
+    "CleanOptions",
+    "EvalOptions",
+    "NoValidationSplit",
+    "RepoExists",
+    "Sampling",
+    "Studio",
+    "clean",
+    "command_text",
+    "compare_figure",
+    "count_pairs",
+    "default_output",
+    "duration",
+    "export_json",
+    "generations_csv",
+    "get_studio",
+    "is_dpo",
+    "length_figure",
+    "metric_keys",
+    "optimizer_choices",
+    "parse_prompts",
+    "preset",
+    "probe_table",
+    "results_figure",
+    "results_table",
+    "save",
+    "token_hint",
+    "training_figure",
+]
 
 
 class Studio:
@@ -31,7 +80,7 @@ class Studio:
     def tokenizer(self, model: str):
         with self._lock:
             if model not in self._tokenizers:
-                self._tokenizers[model] = models.load_tokenizer(model)
+                self._tokenizers[model] = loading.load_tokenizer(model)
             return self._tokenizers[model]
 
     # -- data ------------------------------------------------------------------------------------
@@ -55,24 +104,24 @@ class Studio:
         return self.jobs.snapshot()
 
     def review(self, config: RunConfig):
-        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.review)."""
-        from studio.review import review
+        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review)."""
+        from studio.train.review import review
 
         return review(config, runs_root=self.runs_root)
 
     def device(self):
-        from studio.device import detect
+        from studio.models.device import detect
 
         return detect()
 
     def warm_up(self) -> None:
-        """Resolve the model libraries' lazy imports now, in this thread (see studio.review)."""
-        from studio.review import warm_imports
+        """Resolve the model libraries' lazy imports now, in this thread (see studio.train.review)."""
+        from studio.train.review import warm_imports
 
         warm_imports()
 
     def delete_run(self, run_id: str) -> None:
-        from studio.runs import delete_run
+        from studio.runs.directory import delete_run
 
         run = self._run(run_id)
         if self.jobs.active and self.jobs.run is not None and self.jobs.run.path == run.path:
@@ -108,18 +157,18 @@ class Studio:
     def chat_stream(self, messages: list[dict], sources: list[str | None], sampling: Sampling):
         """Replies of the sources side by side; the base column is always the adapters' own base.
         ``messages`` is one conversation, or one per column."""
-        from studio.chat import base_of
+        from studio.chat.engine import base_of
 
         base = base_of(sources)
         if base:
             self.chat.ensure_base(base)
         yield from self.chat.stream(messages, sources, sampling)
 
-    # -- playground and evaluation (studio.sampling, arena, compare, evaluate) ----------------------
+    # -- playground and evaluation (studio.chat.sampling, arena, compare, evaluate) ----------------------
     def next_token_figure(self, messages: list, sources: list[str | None], labels: list[str], sampling: Sampling):
         """The sampling window: each source's candidates for its reply's first token."""
-        from studio.chat import base_of
-        from studio.sampling import distribution_figure
+        from studio.chat.engine import base_of
+        from studio.chat.sampling import distribution_figure
 
         base = base_of(sources)
         if base:
@@ -128,39 +177,39 @@ class Studio:
 
     @property
     def arena_path(self) -> Path:
-        from studio.arena import arena_path
+        from studio.chat.arena import arena_path
 
         return arena_path(self.runs_root)
 
     def vote(self, prompt: list[dict], answers: list[tuple[str, str]], winner: int, extra: dict | None = None) -> int:
-        from studio.arena import record_vote
+        from studio.chat.arena import record_vote
 
         return record_vote(self.arena_path, prompt, answers, winner, extra)
 
     def compare(self, prompts: list[str], adapter: str, sampling: Sampling, system: str = "") -> list[dict]:
-        from studio.chat import base_of
-        from studio.compare import compare_prompts
+        from studio.chat.compare import compare_prompts
+        from studio.chat.engine import base_of
 
         self.chat.ensure_base(base_of([adapter]))
         return compare_prompts(self.chat, prompts, adapter, sampling, system)
 
     def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0) -> list[str]:
-        from studio.evaluate import held_out_prompts
+        from studio.evaluate.pipeline import held_out_prompts
 
         return held_out_prompts(self._run(run_id), n, train_sample)
 
     def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None) -> dict:
-        from studio.evaluate import evaluate_run
+        from studio.evaluate.pipeline import evaluate_run
 
         return evaluate_run(self.chat, self._run(run_id), options, adapter, progress)
 
     def eval_results(self, run_id: str) -> dict | None:
-        from studio.eval_report import load_results
+        from studio.evaluate.report import load_results
 
         return load_results(self._run(run_id))
 
     def eval_history(self) -> list[dict]:
-        from studio.eval_report import history_row
+        from studio.evaluate.report import history_row
 
         return [row for row in (history_row(run) for run in self.runs()) if row]
 
@@ -171,26 +220,26 @@ class Studio:
     def unload_models(self) -> int:
         return self.chat.unload()
 
-    # -- export and the Hub (studio.export, studio.modelcard, studio.hub) ---------------------------
+    # -- export and the Hub (studio.export.merge, studio.export.card, studio.export.hub) ---------------------------
     def export_zip(self, run_id: str) -> Path:
-        from studio.export import zip_adapter
+        from studio.export.merge import zip_adapter
 
         return zip_adapter(self._run(run_id))
 
     def merge(self, run_id: str, dtype: str = "bf16", progress=None):
-        from studio.export import merge, merged_dir
+        from studio.export.merge import merge, merged_dir
 
         run = self._run(run_id)
         return merge(run, merged_dir(run, dtype), dtype, overwrite=True, progress=progress)
 
     def model_card(self, run_id: str) -> Path:
-        from studio.modelcard import write_card
+        from studio.export.card import write_card
 
         return write_card(self._run(run_id))
 
     def push(self, run_id: str, repo: str, token: str | None = None, progress=None, **options):
-        """Push to the Hub; options: private, merged, dtype, update, verify (see studio.hub.push_run)."""
-        from studio.hub import push_run
+        """Push to the Hub; options: private, merged, dtype, update, verify (see studio.export.hub.push_run)."""
+        from studio.export.hub import push_run
 
         return push_run(self._run(run_id), repo, token, progress=progress, **options)
 

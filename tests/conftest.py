@@ -22,14 +22,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
-    from studio.models import ensure_embedded
+    from studio.models.loading import ensure_embedded
 
     return ensure_embedded()
 
 
 @pytest.fixture(scope="session")
 def tokenizer(embedded_dir):
-    from studio.models import load_tokenizer
+    from studio.models.loading import load_tokenizer
 
     return load_tokenizer(str(embedded_dir))
 
@@ -78,7 +78,7 @@ def tiny_sft_run(tiny_model_dir, tmp_path_factory):
     """A finished LoRA SFT run of the tiny model, trained hard enough (lr 5e-2, 8 steps) that its
     greedy answers differ from the base's, with a validation split of 6 rows."""
     from studio.config import RunConfig
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     config = RunConfig()
     config.model.model = str(tiny_model_dir)

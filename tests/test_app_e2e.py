@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
 from studio.schema import typed_fields
 
 from .apphost import running_app

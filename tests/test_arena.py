@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from studio.arena import count_pairs, record_vote
+from studio.chat.arena import count_pairs, record_vote
 from studio.data import load_data
 
 CONVERSATION = [
@@ -37,7 +37,7 @@ def test_the_same_vote_twice_is_recorded_once(tmp_path):
 
 def test_a_dpo_run_accepts_the_votes(tmp_path, tiny_model_dir):
     from studio.config import RunConfig
-    from studio.training import plan_run
+    from studio.train.plan import plan_run
 
     path = tmp_path / "prefs.jsonl"
     for i in range(3):

@@ -5,7 +5,7 @@ import weakref
 import pytest
 import torch
 
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
 
 PROMPT = [{"role": "user", "content": "Who are you?"}]
 
@@ -104,7 +104,7 @@ def test_unloading_during_a_reply_ends_it_with_a_message(tiny_model_dir):
 @pytest.fixture(scope="module")
 def full_run(tiny_model_dir, tmp_path_factory):
     from studio.config import RunConfig
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     from .conftest import ROOT
 
@@ -162,8 +162,8 @@ def test_cli_chat_answers_with_a_full_fine_tune_and_prints_only_the_reply(tiny_m
 def test_fp16_weights_on_cpu_compute_what_fp32_computes(tiny_model_dir):
     """Prompts (several tokens) and attention run in fp32 from the fp16 weights; single tokens
     through the fp16 kernel: both agree with the fp32 model up to fp16 rounding."""
-    from studio.cpu_half import ATTENTION, prepare_half_on_cpu
-    from studio.models import load_model
+    from studio.models.cpu_half import ATTENTION, prepare_half_on_cpu
+    from studio.models.loading import load_model
 
     reference = load_model(str(tiny_model_dir), torch.float32).eval()
     half = load_model(str(tiny_model_dir), torch.float16).eval()

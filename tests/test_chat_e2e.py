@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
 
 from .apphost import running_app
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from studio.sampling import Picker, Sampling, distribution_figure, logits_processors, next_token_distribution
+from studio.chat.sampling import Picker, Sampling, distribution_figure, logits_processors, next_token_distribution
 
 PROBS = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04]
 LOGITS = torch.tensor([[math.log(p) for p in PROBS]])

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from studio.chat import Sampling
+from studio.chat.engine import Sampling
 from studio.config import RunConfig
 from studio.schema import ConfigError, add_arguments, apply_overrides, typed_fields
 
@@ -78,7 +78,7 @@ def test_example_config_loads():
 
 
 def test_validation_names_fields():
-    from studio.checks import validate
+    from studio.train.checks import validate
 
     config = RunConfig()
     config.adapter.lora_r = 0
@@ -92,8 +92,8 @@ def test_validation_names_fields():
 
 
 def test_presets_fill_a_valid_config():
-    from studio.checks import validate
-    from studio.presets import PRESETS, preset
+    from studio.train.checks import validate
+    from studio.train.presets import PRESETS, preset
 
     for name in PRESETS:
         config = preset(name)
@@ -110,7 +110,7 @@ def test_the_headless_command_reproduces_the_form():
     import shlex
 
     from studio.cli import build_parser
-    from studio.commands import changed_flags, commands
+    from studio.train.command_line import changed_flags, commands
 
     config = RunConfig()
     config.adapter.lora_r = 32

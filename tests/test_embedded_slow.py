@@ -2,9 +2,9 @@
 
 import pytest
 
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
 from studio.config import RunConfig
-from studio.jobs import JobManager
+from studio.train.jobs import JobManager
 
 from .conftest import ROOT
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from studio.adapters import build_model, trainable_parameters
-from studio.device import DeviceInfo
-from studio.estimate import FITS, estimate, fit
-from studio.training import plan_run
+from studio.models.device import DeviceInfo
+from studio.train.estimate import FITS, estimate, fit
+from studio.train.model import build_model, trainable_parameters
+from studio.train.plan import plan_run
 
 from .conftest import ROOT
 
@@ -106,7 +106,7 @@ def test_an_unknown_hub_id_offline_is_refused_quickly():
 
 
 def test_measure_puts_the_peak_next_to_the_estimate(tiny_config):
-    from studio.measure import measure
+    from studio.train.peak_memory import measure
 
     check = measure(tiny_config, steps=1)
     assert check.measured_bytes > 0 and check.estimated_bytes > 0
@@ -114,7 +114,7 @@ def test_measure_puts_the_peak_next_to_the_estimate(tiny_config):
 
 
 def test_review_reports_problems_at_their_fields(tiny_config):
-    from studio.review import review
+    from studio.train.review import review
 
     tiny_config.train.max_steps = -1
     tiny_config.train.epochs = 2

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from studio.chat import ChatEngine
-from studio.evaluate import EvalOptions, NoValidationSplit, evaluate_run, held_out_prompts, held_out_rows
+from studio.chat.engine import ChatEngine
+from studio.evaluate.pipeline import EvalOptions, NoValidationSplit, evaluate_run, held_out_prompts, held_out_rows
 
 from .conftest import ROOT
 from .test_cli import studio
@@ -58,7 +58,7 @@ def test_eval_cli_prints_json_keyed_by_base_and_adapter(tiny_sft_run):
 @pytest.fixture(scope="module")
 def no_val_run(tiny_model_dir, tmp_path_factory):
     from studio.config import RunConfig
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     config = RunConfig()
     config.model.model = str(tiny_model_dir)
@@ -87,7 +87,7 @@ def test_a_run_without_validation_split_is_offered_a_training_sample(engine, no_
 @pytest.fixture(scope="module")
 def dpo_run(tiny_model_dir, tmp_path_factory):
     from studio.config import RunConfig
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     config = RunConfig()
     config.model.model = str(tiny_model_dir)
@@ -119,8 +119,8 @@ def test_dpo_evaluation_reports_preference_accuracy_and_margins(engine, dpo_run)
 
 
 def test_batch_compare_marks_the_words_that_differ(engine, tiny_sft_run):
-    from studio.compare import compare_prompts, word_diff
-    from studio.sampling import Sampling
+    from studio.chat.compare import compare_prompts, word_diff
+    from studio.chat.sampling import Sampling
 
     left, right = word_diff("the cat sat down", "the dog sat down fast")
     assert left == [("the ", None), ("cat ", "del"), ("sat down", None)]

@@ -15,9 +15,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from studio import export, interop
-from studio.chat import ChatEngine, Sampling
-from studio.runs import Run, new_run
+from studio.chat.engine import ChatEngine, Sampling
+from studio.export import merge, verify
+from studio.runs.directory import Run, new_run
 
 from .conftest import ROOT
 
@@ -28,7 +28,7 @@ TOKENS = 24
 @pytest.fixture(autouse=True)
 def short_probes(monkeypatch):
     """The exporter's own probe answers: 12 tokens are enough here, and generation is the slow part."""
-    monkeypatch.setattr(interop, "PROBE_TOKENS", 12)
+    monkeypatch.setattr(verify, "PROBE_TOKENS", 12)
 
 
 def plain_greedy(model, tokenizer, messages=PROMPT) -> str:
@@ -61,7 +61,7 @@ def test_adapter_export_loads_with_plain_peft_and_answers_like_the_studio(tiny_s
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = export.export_adapter(tiny_sft_run, tmp_path / "adapter")
+    out = merge.export_adapter(tiny_sft_run, tmp_path / "adapter")
     names = {p.name for p in out.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "chat_template.jinja", "README.md", "loss.png"} <= names
     assert "training_args.bin" not in names  # a pickle: the Hub flags it, and nobody needs it
@@ -73,7 +73,7 @@ def test_adapter_export_loads_with_plain_peft_and_answers_like_the_studio(tiny_s
 
 
 def test_model_card_usage_snippet_runs_as_written(tiny_sft_run, studio_answers, tmp_path, capsys):
-    out = export.export_adapter(tiny_sft_run, tmp_path / "adapter")
+    out = merge.export_adapter(tiny_sft_run, tmp_path / "adapter")
     card = (out / "README.md").read_text()
     code = card.split("```python\n", 1)[1].split("```", 1)[0]
     code = code.replace("path/to/this/folder", str(out)).replace("Who are you?", PROMPT[0]["content"])
@@ -83,7 +83,7 @@ def test_model_card_usage_snippet_runs_as_written(tiny_sft_run, studio_answers, 
 
 
 def test_zip_holds_a_loadable_adapter(tiny_sft_run, tmp_path):
-    zipped = export.zip_adapter(tiny_sft_run)
+    zipped = merge.zip_adapter(tiny_sft_run)
     assert zipped.parent == tiny_sft_run.path / "export"
     with zipfile.ZipFile(zipped) as archive:
         assert archive.testzip() is None
@@ -97,7 +97,7 @@ def test_zip_holds_a_loadable_adapter(tiny_sft_run, tmp_path):
 def test_fp32_merge_answers_like_the_studio_with_plain_transformers(tiny_sft_run, studio_answers, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    report = export.merge(tiny_sft_run, tmp_path / "merged", "fp32")
+    report = merge.merge(tiny_sft_run, tmp_path / "merged", "fp32")
     out = tmp_path / "merged"
     assert not list(out.glob("*.bin")) and (out / "model.safetensors").exists()
     assert report.layers_changed == report.layers_targeted == 14  # 7 linear layers x 2 decoder layers
@@ -110,7 +110,7 @@ def test_fp32_merge_answers_like_the_studio_with_plain_transformers(tiny_sft_run
 
 
 def test_fp16_merge_saves_fp16_weights_and_says_how_it_went(tiny_sft_run, tmp_path):
-    report = export.merge(tiny_sft_run, tmp_path / "merged", "fp16")
+    report = merge.merge(tiny_sft_run, tmp_path / "merged", "fp16")
     with safe_open(tmp_path / "merged" / "model.safetensors", "pt") as f:
         dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
     assert dtypes == {"F16"}
@@ -131,8 +131,8 @@ def _zeroed_copy(run: Run, tmp_path) -> Run:
 
 def test_a_silently_empty_merge_is_caught_and_nothing_is_left(tiny_sft_run, tmp_path):
     zeroed = _zeroed_copy(tiny_sft_run, tmp_path)
-    with pytest.raises(export.EmptyMergeError, match="all zeros.*give back the base unchanged"):
-        export.merge(zeroed, tmp_path / "merged", "fp32")
+    with pytest.raises(merge.EmptyMergeError, match="all zeros.*give back the base unchanged"):
+        merge.merge(zeroed, tmp_path / "merged", "fp32")
     assert not (tmp_path / "merged").exists()
 
 
@@ -141,14 +141,14 @@ def test_update_below_bf16_resolution_is_an_empty_merge(tiny_sft_run, tmp_path):
     path = tiny.adapter_dir / "adapter_model.safetensors"
     tensors = load_file(path)
     save_file({k: torch.full_like(v, 1e-20) if "lora_B" in k else v for k, v in tensors.items()}, path)
-    with pytest.raises(export.EmptyMergeError, match="below bf16 resolution"):
-        export.merge(tiny, tmp_path / "merged", "bf16")
+    with pytest.raises(merge.EmptyMergeError, match="below bf16 resolution"):
+        merge.merge(tiny, tmp_path / "merged", "bf16")
 
 
 @pytest.fixture(scope="module")
 def qlora_run(tiny_model_dir, tmp_path_factory):
     from studio.config import RunConfig
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     config = RunConfig()
     config.model.model = str(tiny_model_dir)
@@ -169,7 +169,7 @@ def qlora_run(tiny_model_dir, tmp_path_factory):
 def test_qlora_merges_into_a_full_precision_base_not_4bit(qlora_run, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    report = export.merge(qlora_run, tmp_path / "merged", "fp32")
+    report = merge.merge(qlora_run, tmp_path / "merged", "fp32")
     config = json.loads((tmp_path / "merged" / "config.json").read_text())
     assert "quantization_config" not in config
     with safe_open(tmp_path / "merged" / "model.safetensors", "pt") as f:
@@ -194,7 +194,7 @@ def test_a_full_fine_tune_exports_as_a_model(tiny_model_dir, tiny_config, tmp_pa
     model.save_pretrained(run.adapter_dir)
     shutil.copy(tiny_model_dir / "tokenizer.json", run.adapter_dir)
     shutil.copy(tiny_model_dir / "tokenizer_config.json", run.adapter_dir)
-    report = export.merge(run, tmp_path / "out", "bf16")
+    report = merge.merge(run, tmp_path / "out", "bf16")
     assert not report.merged
     assert "library_name: transformers" in (tmp_path / "out" / "README.md").read_text()
     assert (tmp_path / "out" / "chat_template.jinja").exists()  # the run's template travels with it
@@ -204,13 +204,13 @@ def test_a_full_fine_tune_exports_as_a_model(tiny_model_dir, tiny_config, tmp_pa
 def test_an_untrained_run_and_bad_choices_are_refused_by_name(tiny_config, tiny_sft_run, tmp_path):
     run = new_run(tiny_config, tmp_path / "runs")
     with pytest.raises(ValueError, match=f"run {run.id} has no saved adapter"):
-        export.export_adapter(run, tmp_path / "out")
+        merge.export_adapter(run, tmp_path / "out")
     with pytest.raises(ValueError, match="dtype: 'int8' is not one of"):
-        export.merge(tiny_sft_run, tmp_path / "merged", "int8")
+        merge.merge(tiny_sft_run, tmp_path / "merged", "int8")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="is not empty"):
-        export.export_adapter(tiny_sft_run, tmp_path / "full")
+        merge.export_adapter(tiny_sft_run, tmp_path / "full")
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
 
 

@@ -6,10 +6,10 @@ import huggingface_hub
 import pytest
 import torch
 
-from studio import export, hub, interop
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
 from studio.config import RunConfig
-from studio.jobs import JobManager
+from studio.export import hub, merge, verify
+from studio.train.jobs import JobManager
 
 from .conftest import ROOT
 from .hubserver import FakeHub
@@ -61,7 +61,7 @@ def test_plain_peft_loads_the_exported_adapter(embedded_run, embedded_dir, studi
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = export.export_adapter(embedded_run, tmp_path / "adapter")
+    out = merge.export_adapter(embedded_run, tmp_path / "adapter")
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     card = (out / "README.md").read_text()
@@ -74,7 +74,7 @@ def test_plain_peft_loads_the_exported_adapter(embedded_run, embedded_dir, studi
 def test_plain_transformers_loads_the_fp32_merge(embedded_run, studio_answers, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    report = export.merge(embedded_run, tmp_path / "merged", "fp32")
+    report = merge.merge(embedded_run, tmp_path / "merged", "fp32")
     assert report.layers_changed == report.layers_targeted == 30 * 7
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
     assert plain_greedy(model, AutoTokenizer.from_pretrained(tmp_path / "merged")) == studio_answers["adapter"]
@@ -84,7 +84,7 @@ def test_push_and_reload_from_the_hub(embedded_run, monkeypatch, tmp_path):
     with FakeHub({SECRET: "alice"}) as fake:
         monkeypatch.setenv("HF_ENDPOINT", fake.url)
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
-        monkeypatch.setattr(interop, "PROBE_TOKENS", TOKENS)
+        monkeypatch.setattr(verify, "PROBE_TOKENS", TOKENS)
         result = hub.push_run(embedded_run, "smol-pirate", token=SECRET)
     assert result.check["ok"] and result.check["files_identical"], result.check
     assert result.check["plain"] == result.check["studio"]

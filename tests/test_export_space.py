@@ -7,9 +7,9 @@ import urllib.request
 
 import pytest
 
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
 from studio.services import Studio
-from studio.space import access, exposed, is_loopback
+from studio.ui.space import access, exposed, is_loopback
 
 from .apphost import running_app
 

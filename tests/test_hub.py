@@ -13,9 +13,9 @@ import huggingface_hub
 import pytest
 import torch
 
-from studio import hub as studio_hub
-from studio import interop
-from studio.chat import ChatEngine, Sampling
+from studio.chat.engine import ChatEngine, Sampling
+from studio.export import hub as studio_hub
+from studio.export import verify
 
 from .conftest import ROOT, free_port
 from .hubserver import FakeHub
@@ -63,7 +63,7 @@ def in_process(hub, monkeypatch, tmp_path):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-    monkeypatch.setattr(interop, "PROBE_TOKENS", 12)
+    monkeypatch.setattr(verify, "PROBE_TOKENS", 12)
     return hub
 
 
@@ -169,7 +169,7 @@ def test_repo_names_are_checked_before_anything_is_sent(in_process, tiny_sft_run
 
 
 def test_a_training_with_hf_token_in_the_environment_writes_it_nowhere(tiny_config, runs_dir, monkeypatch):
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     monkeypatch.setenv("HF_TOKEN", SECRET)  # e.g. a Space secret, present while a visitor trains
     tiny_config.train.max_steps = 2

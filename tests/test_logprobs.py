@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from studio.logprobs import PlainLogProb, use_plain_logprobs
+from studio.train.logprobs import PlainLogProb, use_plain_logprobs
 
 OUTPUTS = ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
 

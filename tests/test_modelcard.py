@@ -6,10 +6,10 @@ import pytest
 from huggingface_hub import ModelCard
 from PIL import Image
 
-from studio import modelcard
 from studio.config import RunConfig
-from studio.lossplot import loss_png, nice_ticks
-from studio.runs import new_run
+from studio.export import card as modelcard
+from studio.export.lossplot import loss_png, nice_ticks
+from studio.runs.directory import new_run
 
 from .conftest import ROOT
 

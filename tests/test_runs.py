@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from studio.jobs import JobManager
-from studio.runs import open_run
+from studio.runs.directory import open_run
 from studio.schema import ConfigError
 from studio.services import Studio
+from studio.train.jobs import JobManager
 
 from .conftest import ROOT
 
@@ -94,8 +94,8 @@ def test_stop_resume_probes_and_history_after_restart(tiny_config, runs_dir):
     assert all(isinstance(p["answer"], str) for p in probes)
     assert len([p for p in probes if p["step"] == 0]) == 2  # the base answered once, not again on resume
     base_answers = [p["answer"] for p in probes if p["step"] == 0]
-    from studio.models import load_model, load_tokenizer
-    from studio.probes import answer
+    from studio.models.loading import load_model, load_tokenizer
+    from studio.train.probes import answer
 
     fresh = load_model(tiny_config.model.model)
     tokenizer = load_tokenizer(tiny_config.model.model)
@@ -135,7 +135,7 @@ def test_resume_is_refused_with_the_reason(tiny_config, runs_dir, tmp_path):
 
 
 def test_run_history_reads_killed_runs_and_deletes(tiny_config, runs_dir):
-    from studio.runs import new_run
+    from studio.runs.directory import new_run
 
     run = new_run(tiny_config, runs_dir)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -8,9 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from studio.jobs import JobBusy, JobManager
 from studio.schema import ConfigError
-from studio.training import build_trainer, plan_run, trainable_parameters
+from studio.train.jobs import JobBusy, JobManager
+from studio.train.model import trainable_parameters
+from studio.train.plan import plan_run
+from studio.train.trainer import build_trainer
 
 
 def test_lora_trains_the_adapter_and_leaves_the_base(tiny_config, tmp_path):

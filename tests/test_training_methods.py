@@ -6,9 +6,11 @@ import re
 import pytest
 import torch
 
-from studio.checks import validate
 from studio.config import DPO_LOSSES
-from studio.training import build_trainer, plan_run, trainable_parameters
+from studio.train.checks import validate
+from studio.train.model import trainable_parameters
+from studio.train.plan import plan_run
+from studio.train.trainer import build_trainer
 
 from .conftest import ROOT
 
@@ -66,7 +68,7 @@ def test_method_and_adapter_train_what_they_should(tiny_config, tmp_path, method
     if method == "dpo":
         assert {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"} <= logged[0].keys()
         if adapter == "full":
-            from studio.models import load_model
+            from studio.models.loading import load_model
 
             base = load_model(tiny_config.model.model).state_dict()
             reference = trainer.ref_model.state_dict()
@@ -121,7 +123,7 @@ def test_warmup_ratio_becomes_steps(tiny_config, tmp_path):
 
 
 def test_optimizers_offered_are_honest_for_the_hardware(tiny_config):
-    from studio.checks import optimizer_choices
+    from studio.train.checks import optimizer_choices
 
     assert "paged_adamw_8bit" not in optimizer_choices("cpu") and "adamw_8bit" in optimizer_choices("cpu")
     assert "paged_adamw_8bit" in optimizer_choices("cuda")
@@ -143,7 +145,7 @@ def test_8bit_adamw_trains_on_cpu(tiny_config, tmp_path):
 
 
 def test_dpo_preflight_refuses_pairs_with_their_row_numbers(tokenizer):
-    from studio.checks import preflight_dpo
+    from studio.train.checks import preflight_dpo
 
     def pair(prompt, chosen, rejected):
         return {

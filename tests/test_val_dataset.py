@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.evaluate import EvalOptions, held_out_rows
-from studio.jobs import JobManager
+from studio.evaluate.pipeline import EvalOptions, held_out_rows
 from studio.schema import ConfigError
-from studio.training import plan_run
+from studio.train.jobs import JobManager
+from studio.train.plan import plan_run
 
 ROOT = Path(__file__).resolve().parents[1]
 

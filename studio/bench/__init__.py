@@ -77,7 +77,7 @@ def _data(rows: int) -> dict:
 
 def run(quick: bool = False, only: list[str] | None = None) -> dict:
     """Run the sections (all, or those named) and return one JSON-able report."""
-    from studio.device import detect
+    from studio.models.device import detect
 
     device = detect()
     report = {

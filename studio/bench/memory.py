@@ -1,6 +1,6 @@
 """Peak memory of LoRA, QLoRA and full fine-tuning beside the estimator's prediction.
 
-Each method is measured in a fresh process by ``studio.measure.compare_estimates`` (the same
+Each method is measured in a fresh process by ``studio.train.peak_memory.compare_estimates`` (the same
 code as ``python -m studio estimate --measure``): peak memory since the model was loaded,
 minus the process's size before, against the estimate of weights, gradients, optimizer states
 and activations.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def memory_figures(model: str, quick: bool) -> dict:
-    from studio.measure import compare_estimates
+    from studio.train.peak_memory import compare_estimates
 
     extra = ["--batch-size", "2", "--max-length", "128"] if quick else []
     out = {}

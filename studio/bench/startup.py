@@ -64,11 +64,11 @@ def app_startup_seconds() -> float:
 
 def model_load_seconds(model: str = "smollm2-135m-instruct") -> float:
     """Loading the converted model from the cache (the conversion is done beforehand)."""
-    from studio import models
+    from studio.models import loading
 
-    models.resolve_model(model)
+    loading.resolve_model(model)
     start = time.perf_counter()
-    models.load_model(model)
+    loading.load_model(model)
     return round(time.perf_counter() - start, 3)
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from studio import models
 from studio.config import RunConfig
-from studio.device import torch_dtype
+from studio.models import loading
+from studio.models.device import torch_dtype
 
 LORA = dict(lora_r=8, lora_alpha=16, target_modules="all-linear")
 
@@ -133,7 +133,8 @@ def studio_config(model: str, dataset: str, method: str, steps: int, max_length:
 
 
 def run_studio(config: RunConfig, warmup: int) -> tuple[dict, list, str]:
-    from studio.training import build_trainer, plan_run
+    from studio.train.plan import plan_run
+    from studio.train.trainer import build_trainer
 
     plan = plan_run(config)
     with tempfile.TemporaryDirectory() as out:
@@ -144,10 +145,10 @@ def run_studio(config: RunConfig, warmup: int) -> tuple[dict, list, str]:
 def _floor_model(model: str, precision: str):
     from peft import get_peft_model
 
-    from studio.training import lora_config
+    from studio.train.model import lora_config
 
     dtype = torch.float32 if precision == "fp32" else torch_dtype(precision)
-    base = models.load_model(model, dtype)
+    base = loading.load_model(model, dtype)
     config = RunConfig()
     for key, value in LORA.items():
         setattr(config.adapter, key, value)
@@ -248,7 +249,7 @@ def plain_rows(dataset: str, method: str, n: int) -> list[dict]:
 
 def compare(model: str, dataset: str, method: str, steps: int, warmup: int, include_plain: bool = True) -> dict:
     """Studio, floor and plain TRL on one job, with the ratios."""
-    location = models.resolve_model(model)
+    location = loading.resolve_model(model)
     studio, batches, precision = run_studio(studio_config(location, dataset, method, steps + warmup), warmup)
     floor = (run_floor_sft if method == "sft" else run_floor_dpo)(location, batches, precision, warmup)
     out = {"precision": precision, "studio": studio, "floor": floor}
@@ -265,11 +266,12 @@ def compare(model: str, dataset: str, method: str, steps: int, warmup: int, incl
 
 def useful_token_share(model: str, dataset: str, max_length: int = 256, batches: int = 20) -> dict:
     """Non-padding over computed tokens: the studio's padding-free batches against plain padding."""
-    from studio.training import build_trainer, plan_run
+    from studio.train.plan import plan_run
+    from studio.train.trainer import build_trainer
 
     out = {}
     for name, padding_free in (("studio", True), ("padded", False)):
-        config = studio_config(models.resolve_model(model), dataset, "sft", batches)
+        config = studio_config(loading.resolve_model(model), dataset, "sft", batches)
         config.train.padding_free = padding_free
         plan = plan_run(config)
         with tempfile.TemporaryDirectory() as tmp:

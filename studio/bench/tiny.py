@@ -12,7 +12,7 @@ def make_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from studio.models import ensure_embedded, load_tokenizer
+    from studio.models.loading import ensure_embedded, load_tokenizer
 
     tokenizer = load_tokenizer(str(ensure_embedded()))
     torch.manual_seed(seed)

@@ -17,23 +17,16 @@ import logging
 import os
 import sys
 
-COMMANDS = ["train", "chat", "runs", "model"]
-# Commands added as they are written; a module may register several (export_cmd: export and push).
-OPTIONAL_COMMANDS = ["data", "estimate", "eval", "export", "bench"]
+# One module per command (a module may register several: export_cmd registers export and push).
+COMMANDS = ["train", "chat", "runs", "model", "data", "estimate", "eval", "export", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m studio", description="Fine-tuning Studio, headless.")
     parser.add_argument("-v", "--verbose", action="store_true", help="Show library logs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS + OPTIONAL_COMMANDS:
-        try:
-            module = importlib.import_module(f"studio.cli.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if name in OPTIONAL_COMMANDS and exc.name == f"studio.cli.{name}_cmd":
-                continue
-            raise
-        module.register(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"studio.cli.{name}_cmd").register(sub)
     return parser
 
 

@@ -21,7 +21,7 @@ from studio.schema import add_arguments, apply_overrides
 
 
 def register(sub) -> None:
-    from studio.chat import Sampling
+    from studio.chat.engine import Sampling
 
     p = sub.add_parser(
         "chat",
@@ -45,9 +45,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.chat import ChatEngine, Sampling
-    from studio.models import EMBEDDED_HUB_ID
-    from studio.runs import open_run
+    from studio.chat.engine import ChatEngine, Sampling
+    from studio.models.loading import EMBEDDED_HUB_ID
+    from studio.runs.directory import open_run
 
     try:
         sampling = Sampling()

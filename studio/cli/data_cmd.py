@@ -91,7 +91,7 @@ def _options(args) -> CleanOptions:
 
 def _load(args):
     from studio.data import load_data
-    from studio.models import load_tokenizer
+    from studio.models.loading import load_tokenizer
 
     data = load_data(args.path, args.format, args.columns, args.system)
     return data, load_tokenizer(args.model)

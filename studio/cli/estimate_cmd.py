@@ -92,7 +92,7 @@ def _print(est, verdict) -> None:
 
 def target_device(args):
     """This machine, or the device kind asked for (a GPU with native bf16, of --free-gib memory)."""
-    from studio.device import DeviceInfo, detect
+    from studio.models.device import DeviceInfo, detect
 
     here = detect()
     if not args.device or args.device == here.kind:
@@ -102,7 +102,7 @@ def target_device(args):
 
 
 def run(args) -> int:
-    from studio.estimate import estimate, fit
+    from studio.train.estimate import estimate, fit
 
     try:
         config = config_from_args(args)
@@ -116,7 +116,7 @@ def run(args) -> int:
         return fail(exc)
     measured = None
     if args.measure:
-        from studio.measure import measure
+        from studio.train.peak_memory import measure
 
         try:
             measured = measure(config, args.steps).to_dict()

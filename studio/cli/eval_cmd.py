@@ -18,7 +18,7 @@ from studio.schema import add_arguments, apply_overrides
 
 
 def register(sub) -> None:
-    from studio.evaluate import EvalOptions
+    from studio.evaluate.pipeline import EvalOptions
 
     p = sub.add_parser(
         "eval",
@@ -36,10 +36,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.chat import ChatEngine
-    from studio.eval_report import results_table
-    from studio.evaluate import EvalOptions, evaluate_run
-    from studio.runs import open_run
+    from studio.chat.engine import ChatEngine
+    from studio.evaluate.pipeline import EvalOptions, evaluate_run
+    from studio.evaluate.report import results_table
+    from studio.runs.directory import open_run
 
     try:
         options = EvalOptions()

@@ -60,24 +60,24 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def run_export(args) -> int:
-    from studio import export
-    from studio.runs import open_run
+    from studio.export import merge
+    from studio.runs.directory import open_run
 
     try:
         run = open_run(args.run)
         if args.merge:
-            report = export.merge(run, args.out, args.dtype, overwrite=args.overwrite, progress=_progress)
+            report = merge.merge(run, args.out, args.dtype, overwrite=args.overwrite, progress=_progress)
             folder = report.folder
             if args.json:
                 print_json(report.to_dict())
             for warning in report.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
         else:
-            folder = export.export_adapter(run, args.out, overwrite=args.overwrite)
+            folder = merge.export_adapter(run, args.out, overwrite=args.overwrite)
         if args.zip:
             from pathlib import Path
 
-            zipped = export.zip_folder(Path(folder), Path(folder).with_suffix(".zip"))
+            zipped = merge.zip_folder(Path(folder), Path(folder).with_suffix(".zip"))
             print(f"zip: {zipped}", file=sys.stderr)
     except ValueError as exc:
         return fail(exc)
@@ -86,8 +86,8 @@ def run_export(args) -> int:
 
 
 def run_push(args) -> int:
-    from studio import hub
-    from studio.runs import open_run
+    from studio.export import hub
+    from studio.runs.directory import open_run
 
     try:
         run = open_run(args.run)

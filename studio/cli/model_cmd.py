@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.models import ModelNotAvailable, resolve_model
+    from studio.models.loading import ModelNotAvailable, resolve_model
 
     try:
         start = time.perf_counter()

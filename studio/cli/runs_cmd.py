@@ -13,7 +13,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.runs import list_runs
+    from studio.runs.directory import list_runs
 
     rows = [r.summary() for r in list_runs(args.runs_dir)]
     if args.json:

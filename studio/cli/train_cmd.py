@@ -104,7 +104,7 @@ def _start(jobs, config, args, state):
 
 
 def run(args) -> int:
-    from studio.jobs import JobManager
+    from studio.train.jobs import JobManager
 
     state = _distributed()
     main = state is None or state.is_main_process

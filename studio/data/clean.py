@@ -311,7 +311,7 @@ def default_output(source: str, fingerprint_: str) -> Path:
     """A content-addressed place for a cleaning done in the app: the same result, the same file."""
     import os
 
-    from studio.models import cache_dir
+    from studio.models.loading import cache_dir
 
     folder = Path(os.environ.get("STUDIO_DATA_DIR") or cache_dir() / "datasets")
     stem = Path(source).name.split(".")[0] or "dataset"

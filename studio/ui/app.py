@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import gradio as gr
 
 from studio.services import Studio, get_studio
-from studio.ui import chat_tab, data_tab, train_tab
-
-# Tabs after Chat, each a module with build(studio) -> dict, added as they are written.
-LATER_TABS = [("Runs", "runs_tab"), ("Evaluate", "evaluate_tab"), ("Export", "export_tab")]
+from studio.ui import chat_tab, data_tab, evaluate_tab, export_tab, runs_tab, train_tab
 
 TITLE = "Fine-tuning Studio"
 INTRO = (
@@ -31,15 +26,12 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                 train = train_tab.build(studio, data)
             with gr.Tab("Chat", id="chat") as chat_page:
                 chat = chat_tab.build(studio)
-            for title, name in LATER_TABS:
-                try:
-                    module = importlib.import_module(f"studio.ui.{name}")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"studio.ui.{name}":
-                        raise
-                    continue
-                with gr.Tab(title, id=name.removesuffix("_tab")):
-                    module.build(studio)
+            with gr.Tab("Runs", id="runs"):
+                runs_tab.build(studio)
+            with gr.Tab("Evaluate", id="evaluate"):
+                evaluate_tab.build(studio)
+            with gr.Tab("Export", id="export"):
+                export_tab.build(studio)
         # A reloaded page (or a second tab) re-attaches to the running job, whole curve included.
         on_tick, outputs = train["attach"]
         demo.load(on_tick, None, outputs)

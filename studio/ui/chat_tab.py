@@ -16,8 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.chat import Sampling
-from studio.services import Studio
+from studio.services import Sampling, Studio, count_pairs
 from studio.ui.forms import Form
 
 BASE, OFF = "base", "off"
@@ -329,7 +328,6 @@ def _memory_markdown(m: dict) -> str:
 
 
 def _arena_markdown(written: int, path) -> str:
-    from studio.arena import count_pairs
 
     what = f"Recorded {written} preference pair{'s' * (written != 1)}" if written else "This vote was already recorded"
     total = count_pairs(path)

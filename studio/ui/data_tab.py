@@ -17,11 +17,8 @@ from pathlib import Path
 import gradio as gr
 
 from studio.config import EMBEDDED_MODEL
-from studio.data.clean import CleanOptions, clean, default_output, save
-from studio.data.formats import FORMATS
-from studio.data.stats import length_figure
 from studio.schema import ConfigError, apply_overrides, typed_fields
-from studio.services import Studio
+from studio.services import FORMATS, CleanOptions, Studio, clean, default_output, length_figure, save
 
 DEFAULT_DATASET = "assets/sample_sft.jsonl"
 COLOR_MAP = {"trained": "#22c55e", "rejected": "#f87171"}

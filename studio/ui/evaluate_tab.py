@@ -14,10 +14,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.eval_report import export_json, generations_csv, results_figure, results_table
-from studio.evaluate import EvalOptions, NoValidationSplit
-from studio.sampling import Sampling
-from studio.services import Studio
+from studio.services import (
+    EvalOptions,
+    NoValidationSplit,
+    Sampling,
+    Studio,
+    export_json,
+    generations_csv,
+    parse_prompts,
+    results_figure,
+    results_table,
+)
 from studio.ui.forms import Form
 
 FINAL = "final"
@@ -161,7 +168,6 @@ class EvalActions:
             raise gr.Error(str(exc)) from exc
 
     def compare(self, run_id, adapter_dir, text, *values):
-        from studio.compare import parse_prompts
 
         if not run_id:
             raise gr.Error("Pick a run first: its adapter answers beside the base.")

@@ -12,8 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.hub import RepoExists, token_hint
-from studio.services import Studio
+from studio.services import RepoExists, Studio, token_hint
 
 DTYPES = [("bf16 (half the size, safe range)", "bf16"), ("fp16", "fp16"), ("fp32 (exact)", "fp32")]
 UPDATE_LABEL = "Update the repository if it exists"

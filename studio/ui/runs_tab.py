@@ -11,9 +11,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.plots import compare_figure, is_dpo, metric_keys, training_figure
-from studio.runs import probe_table
-from studio.services import Studio
+from studio.services import Studio, compare_figure, is_dpo, metric_keys, probe_table, training_figure
 
 HEADERS = [
     "run",

@@ -15,14 +15,18 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.checks import optimizer_choices
-from studio.commands import command_text
 from studio.config import RunConfig
-from studio.plots import is_dpo, training_figure
-from studio.presets import PRESETS, preset
-from studio.runs import probe_table
 from studio.schema import ConfigError, Problem, apply_overrides, typed_fields
-from studio.services import Studio
+from studio.services import (
+    PRESETS,
+    Studio,
+    command_text,
+    is_dpo,
+    optimizer_choices,
+    preset,
+    probe_table,
+    training_figure,
+)
 from studio.ui.forms import Form
 from studio.ui.train_views import review_html, status_html
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from studio.progress import duration
+from studio.services import duration
 
 GIB = 2**30
 LIGHT = {"fits": "#16a34a", "tight": "#d97706", "won't fit": "#dc2626"}

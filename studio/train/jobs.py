@@ -23,11 +23,11 @@ import traceback
 from pathlib import Path
 
 from studio.config import RunConfig, probe_list
-from studio.progress import Progress, Tracker
-from studio.runrecord import attach_log, environment, resume_problems, trim_after, write_records
-from studio.runs import Run, new_run, open_run
+from studio.runs.directory import Run, new_run, open_run
+from studio.runs.record import attach_log, environment, resume_problems, trim_after, write_records
 from studio.schema import ConfigError
-from studio.training import Plan, plan_run
+from studio.train.plan import Plan, plan_run
+from studio.train.progress import Progress, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ class JobManager:
 
     # -- the job body --------------------------------------------------------------------------
     def _train(self, plan: Plan, run: Run, resuming: bool) -> None:
-        from studio.training import build_trainer, trainable_parameters
+        from studio.train.model import trainable_parameters
+        from studio.train.trainer import build_trainer
 
         main = self.main_process
         handler = attach_log(run) if main else None
@@ -162,14 +163,14 @@ class JobManager:
                 handler.close()
 
     def _callbacks(self, plan: Plan, run: Run):
-        from studio.callbacks import MetricsCallback
-        from studio.measure import PeakMemory
+        from studio.train.callbacks import MetricsCallback
+        from studio.train.peak_memory import PeakMemory
 
         peak = PeakMemory().start()
         callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak)]
         prompts = probe_list(plan.config.probes.probe_prompts)
         if prompts:
-            from studio.probes import ProbeCallback
+            from studio.train.probes import ProbeCallback
 
             callbacks.append(
                 ProbeCallback(
@@ -179,7 +180,7 @@ class JobManager:
         return callbacks, peak
 
     def _record_estimate(self, plan: Plan, run: Run) -> None:
-        from studio.estimate import estimate
+        from studio.train.estimate import estimate
 
         try:
             est = estimate(plan.config, plan.device, length=plan.train.longest or None)

@@ -19,9 +19,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio import checks
 from studio.config import RunConfig
 from studio.schema import Problem
+from studio.train import checks
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ class Review:
     train_rows: int | None = None
     steps: int | None = None
     batch_text: str = ""
-    estimate: object = None  # studio.estimate.Estimate
-    fit: object = None  # studio.estimate.Fit
+    estimate: object = None  # studio.train.estimate.Estimate
+    fit: object = None  # studio.train.estimate.Fit
     time_text: str = ""
     layers: list[str] = field(default_factory=list)  # the model's Linear layer names (targets)
 
@@ -61,9 +61,9 @@ def _mtime(source: str) -> float:
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer(model: str):
-    from studio import models
+    from studio.models import loading
 
-    return models.load_tokenizer(model)
+    return loading.load_tokenizer(model)
 
 
 def _data_problems(config: RunConfig, r: Review) -> None:
@@ -85,7 +85,7 @@ def _data_problems(config: RunConfig, r: Review) -> None:
 
 
 def _model_problems(config: RunConfig, r: Review) -> bool:
-    from studio.modelmeta import module_names
+    from studio.models.meta import module_names
 
     try:
         names, linear = module_names(config.model.model.strip())
@@ -99,7 +99,7 @@ def _model_problems(config: RunConfig, r: Review) -> bool:
 
 
 def _batch(config: RunConfig, r: Review, world: int) -> None:
-    from studio.training import planned_steps
+    from studio.train.plan import planned_steps
 
     t = config.train
     effective = t.batch_size * t.grad_accum * world
@@ -117,8 +117,8 @@ def _batch(config: RunConfig, r: Review, world: int) -> None:
 
 
 def _estimate(config: RunConfig, r: Review, device, runs_root: Path | None) -> None:
-    from studio.estimate import estimate, fit, time_text
-    from studio.runs import similar_step_time
+    from studio.runs.directory import similar_step_time
+    from studio.train.estimate import estimate, fit, time_text
 
     try:
         r.estimate = estimate(config, device)
@@ -143,8 +143,8 @@ def warm_imports() -> None:
 
 def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Review:
     """Problems, batch arithmetic, estimate and verdict for a config, without loading weights."""
-    from studio.device import detect, resolve_precision
-    from studio.training import world_size
+    from studio.models.device import detect, resolve_precision
+    from studio.train.plan import world_size
 
     device = device or detect()
     r = Review(device=device.describe())

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import torch
 
-from studio import interop, models
-from studio.device import TORCH_DTYPES, free_memory
-from studio.modelcard import write_card
-from studio.runs import Run
+from studio.export import verify
+from studio.export.card import write_card
+from studio.models import loading
+from studio.models.device import TORCH_DTYPES, free_memory
+from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def run_tokenizer(run: Run):
         saved = AutoTokenizer.from_pretrained(run.adapter_dir)
     except (OSError, ValueError):
         saved = None
-    return saved if saved is not None and saved.chat_template else models.load_tokenizer(run.config().model.model)
+    return saved if saved is not None and saved.chat_template else loading.load_tokenizer(run.config().model.model)
 
 
 def ensure_chat_template(run: Run, folder: Path) -> None:
@@ -223,7 +224,7 @@ def merge(
     torch_dtype = check_dtype(dtype)
     kind = require_trained(run)
     out = prepare_out(out, overwrite)
-    messages = interop.probe_messages(run)
+    messages = verify.probe_messages(run)
     done = False
     try:
         if kind == "full":
@@ -248,22 +249,22 @@ def _merge_and_save(run: Run, out: Path, torch_dtype: torch.dtype, messages, pro
     from peft import PeftModel
 
     _say(progress, 0.05, "loading the base at full precision")
-    base = models.load_model(run.config().model.model, torch.float32)  # never 4-bit, also for QLoRA
+    base = loading.load_model(run.config().model.model, torch.float32)  # never 4-bit, also for QLoRA
     peft_model = PeftModel.from_pretrained(base, str(run.adapter_dir)).eval()
     tokenizer = run_tokenizer(run)
     _check_adapter(peft_model, run.adapter_dir)
     paths = _lora_paths(peft_model)
     before = {
         "targeted": {
-            p: interop.digest(peft_model.base_model.model.get_submodule(p).weight.to(torch_dtype)) for p in paths
+            p: verify.digest(peft_model.base_model.model.get_submodule(p).weight.to(torch_dtype)) for p in paths
         },
         "prompt": messages[-1]["content"],
     }
     _say(progress, 0.2, "answering the probe with the adapter, and scoring it with the base")
-    before["adapter_logits"] = interop.next_logits(peft_model, tokenizer, messages)
-    before["adapter_answer"] = interop.greedy_answer(peft_model, tokenizer, messages)
+    before["adapter_logits"] = verify.next_logits(peft_model, tokenizer, messages)
+    before["adapter_answer"] = verify.greedy_answer(peft_model, tokenizer, messages)
     with peft_model.disable_adapter():
-        before["base_logits"] = interop.next_logits(peft_model, tokenizer, messages)
+        before["base_logits"] = verify.next_logits(peft_model, tokenizer, messages)
     _say(progress, 0.4, f"merging {len(paths)} layers")
     merged = peft_model.merge_and_unload()  # the adapter's weights were checked finite above
     _check_range(merged, torch_dtype)
@@ -278,11 +279,11 @@ def _merge_and_save(run: Run, out: Path, torch_dtype: torch.dtype, messages, pro
 
 def _check_merged(out: Path, dtype: str, before: dict, messages) -> MergeReport:
     """Reload the saved model with plain transformers and compare it with the base and the adapter."""
-    model, tokenizer = interop.load_plain(out, dtype)
+    model, tokenizer = verify.load_plain(out, dtype)
     params = dict(model.named_parameters())
-    changed = sum(1 for p, d in before["targeted"].items() if interop.digest(params[f"{p}.weight"]) != d)
-    logits = interop.next_logits(model, tokenizer, messages)
-    answer = interop.greedy_answer(model, tokenizer, messages)
+    changed = sum(1 for p, d in before["targeted"].items() if verify.digest(params[f"{p}.weight"]) != d)
+    logits = verify.next_logits(model, tokenizer, messages)
+    answer = verify.greedy_answer(model, tokenizer, messages)
     del model, params
     vs_base = float((logits - before["base_logits"]).abs().max())
     if changed == 0 or (dtype == "fp32" and vs_base == 0.0):
@@ -331,7 +332,7 @@ def _convert_full(run: Run, out: Path, dtype: str, messages, progress) -> MergeR
     _say(progress, 0.5, f"saving safetensors to {out}")
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    answer = interop.greedy_answer(model, tokenizer, messages)
+    answer = verify.greedy_answer(model, tokenizer, messages)
     return MergeReport(str(out), dtype, 0, 0, 0, 0.0, 0.0, messages[-1]["content"], answer, answer)
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from studio import models
-from studio.lossplot import loss_png
-from studio.runs import Run
+from studio.export.lossplot import loss_png
+from studio.models import loading
+from studio.runs.directory import Run
 
 # SmolLM2's model card declares Apache-2.0; the embedded GGUF package carries no card of its own.
 EMBEDDED_LICENSE = "apache-2.0"
@@ -46,7 +46,7 @@ def _front_matter(text: str) -> dict:
 
 def base_license(base: str) -> str | None:
     """The base model's licence: its own card (local folder or Hub cache), else what is known."""
-    if models.base_model_id(base) == models.EMBEDDED_HUB_ID:
+    if loading.base_model_id(base) == loading.EMBEDDED_HUB_ID:
         return EMBEDDED_LICENSE
     card = None
     folder = Path(base).expanduser()
@@ -66,7 +66,7 @@ def base_license(base: str) -> str | None:
 def metadata(run: Run, kind: str = "adapter") -> dict:
     """The YAML front matter of the card."""
     cfg = run.config()
-    base = models.base_model_id(cfg.model.model)
+    base = loading.base_model_id(cfg.model.model)
     method, adapter = cfg.train.method, cfg.adapter.adapter
     meta: dict = {}
     if is_hub_id(base):
@@ -229,7 +229,7 @@ def render(run: Run, kind: str = "adapter", repo_id: str | None = None, merge: d
     cfg = run.config()
     if cfg.adapter.adapter == "full" and kind == "adapter":
         kind = "full"
-    base = models.base_model_id(cfg.model.model)
+    base = loading.base_model_id(cfg.model.model)
     shown_base = base if is_hub_id(base) else Path(base).name
     meta = metadata(run, kind)
     what = {

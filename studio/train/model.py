@@ -16,10 +16,11 @@ import os
 
 import torch
 
-from studio import checks, models
 from studio.config import RunConfig, target_modules_value
-from studio.device import resolve_precision, torch_dtype
+from studio.models import loading
+from studio.models.device import resolve_precision, torch_dtype
 from studio.schema import ConfigError
+from studio.train import checks
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,13 @@ def _load_4bit(name: str, dtype: torch.dtype, device_kind: str):
     """The base as 4-bit NF4 (double quantization), on this process's GPU under a distributed launch."""
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": dtype, "attn_implementation": "sdpa", "quantization_config": models.quantization_config(dtype)}
+    kwargs = {"dtype": dtype, "attn_implementation": "sdpa", "quantization_config": loading.quantization_config(dtype)}
     if device_kind == "cuda":
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     try:
-        return AutoModelForCausalLM.from_pretrained(models.resolve_model(name), **kwargs)
+        return AutoModelForCausalLM.from_pretrained(loading.resolve_model(name), **kwargs)
     except OSError as exc:
-        raise models.hub_failure(name, exc) from exc
+        raise loading.hub_failure(name, exc) from exc
 
 
 def build_model(plan, attach_adapter: bool = True):
@@ -74,7 +75,7 @@ def build_model(plan, attach_adapter: bool = True):
         # LoRA keeps the frozen base in the compute dtype; full fine-tuning keeps fp32 master weights.
         # The Trainer places the model on this process's device (also under a distributed launch).
         dtype = torch.float32 if a.adapter == "full" or plan.precision == "fp32" else torch_dtype(plan.precision)
-        model = models.load_model(plan.config.model.model, dtype)
+        model = loading.load_model(plan.config.model.model, dtype)
     model.config.use_cache = False
     if a.adapter == "full":
         return model
@@ -93,7 +94,7 @@ def build_model(plan, attach_adapter: bool = True):
 def record_base(model, config: RunConfig) -> None:
     """Record the base by its public name (the Hub id for the embedded model), not a cache path,
     so the adapter loads anywhere with plain PEFT."""
-    model.peft_config["default"].base_model_name_or_path = models.base_model_id(config.model.model)
+    model.peft_config["default"].base_model_name_or_path = loading.base_model_id(config.model.model)
 
 
 def trainable_parameters(model) -> tuple[int, int]:

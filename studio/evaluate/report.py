@@ -10,7 +10,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from studio.runs import Run
+from studio.runs.directory import Run
 
 RESULTS = "eval.json"
 GENERATIONS = "eval_generations.csv"

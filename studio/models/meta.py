@@ -6,7 +6,7 @@
 
 A model may be the embedded alias, a local folder, a ``config.json`` file or a Hub id. For a Hub
 id the local Hugging Face cache is read first; offline, a few popular architectures are known
-(``studio.known_models``); anything else gets a message saying what to give instead.
+(``studio.models.known``); anything else gets a message saying what to give instead.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from studio import models
-from studio.known_models import known_config
+from studio.models import loading
+from studio.models.known import known_config
 
 
 def hub_reachable(timeout: float = 2.0) -> bool:
@@ -49,11 +49,11 @@ def _from_hub(name: str):
         model_type = known.pop("model_type")
         return AutoConfig.for_model(model_type, **known), "the studio's built-in copy of its architecture"
     if not hub_reachable():
-        raise models.ModelNotAvailable(
+        raise loading.ModelNotAvailable(
             f"model: {name!r} is not in the local cache and the Hugging Face Hub is not reachable from here "
             "(offline). Give a local model folder or its config.json instead."
         )
-    return models.load_config(name), "the Hugging Face Hub"
+    return loading.load_config(name), "the Hugging Face Hub"
 
 
 def model_config(name: str):
@@ -61,9 +61,9 @@ def model_config(name: str):
     name = (name or "").strip()
     path = Path(name).expanduser()
     hub_id = name.count("/") == 1 and not name.startswith((".", "/", "~")) and not path.exists()
-    if not hub_id or name.lower() in models.EMBEDDED_ALIASES:
+    if not hub_id or name.lower() in loading.EMBEDDED_ALIASES:
         # The embedded model, a folder or config.json; anything else is refused with the reason.
-        return models.load_config(name), "local files"
+        return loading.load_config(name), "local files"
     return _from_hub(name)
 
 
@@ -82,7 +82,7 @@ def meta_model(name: str):
         with torch.device("meta"):
             return AutoModelForCausalLM.from_config(config)
     except (ValueError, KeyError) as exc:
-        raise models.ModelNotAvailable(
+        raise loading.ModelNotAvailable(
             f"model: {name!r} is not a causal language model transformers can build ({exc})"
         ) from exc
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from studio import models
-from studio.device import TORCH_DTYPES, detect
-from studio.runs import Run
+from studio.models import loading
+from studio.models.device import TORCH_DTYPES, detect
+from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def load_plain(folder: str | Path, dtype: str = "fp32", device: str = "cpu"):
     from peft import PeftModel
 
     base_name = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
-    base = AutoModelForCausalLM.from_pretrained(models.resolve_model(base_name), dtype=TORCH_DTYPES[dtype])
+    base = AutoModelForCausalLM.from_pretrained(loading.resolve_model(base_name), dtype=TORCH_DTYPES[dtype])
     return PeftModel.from_pretrained(base.to(device), folder).eval(), tokenizer
 
 
@@ -118,7 +118,7 @@ def studio_answer(
     max_new_tokens: int | None = None,
 ) -> str:
     """What the studio's Chat answers, greedy, with ``source`` (default: the run's adapter or full model)."""
-    from studio.chat import ChatEngine, Sampling
+    from studio.chat.engine import ChatEngine, Sampling
 
     max_new_tokens = max_new_tokens or PROBE_TOKENS
     engine = ChatEngine(run.config().model.model, dtype=dtype)
@@ -135,7 +135,7 @@ def check_folder(run: Run, folder: str | Path, reference: str | Path | None = No
     An adapter is compared with the studio chatting with the run's adapter. A merged model is
     compared with the studio chatting with ``reference`` (the local folder it was exported to;
     default: the folder itself), the same weights in the same dtype: how far a bf16 merge
-    strays from the adapter is the merge report's business (``studio.export.MergeReport``).
+    strays from the adapter is the merge report's business (``studio.export.merge.MergeReport``).
     """
     messages = messages or probe_messages(run)
     kind = folder_kind(folder)

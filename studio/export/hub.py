@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from studio import interop
-from studio.export import Progress, export_adapter, folder_bytes, merge, require_trained
-from studio.runs import Run
+from studio.export import verify
+from studio.export.merge import Progress, export_adapter, folder_bytes, merge, require_trained
+from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +275,9 @@ def verify_upload(run: Run, api, repo_id: str, folder: Path, files: list[str], r
         mismatched = []
         for name in files:
             path = api.hf_hub_download(repo_id, name, revision=revision, local_dir=tmp)
-            if interop.file_sha256(path) != interop.file_sha256(folder / name):
+            if verify.file_sha256(path) != verify.file_sha256(folder / name):
                 mismatched.append(name)
-        check = interop.check_folder(run, tmp, reference=folder)
+        check = verify.check_folder(run, tmp, reference=folder)
     check["files_identical"] = not mismatched
     if mismatched:
         check["ok"] = False

@@ -6,7 +6,7 @@
 
 Parameters are counted on the real architecture built on the meta device, with the real PEFT
 adapter attached, so the trainable count is PEFT's own. Memory follows what the training code
-does (``studio.training``): LoRA keeps the frozen base in the compute dtype and the adapter in
+does (``studio.train.trainer``): LoRA keeps the frozen base in the compute dtype and the adapter in
 fp32; QLoRA stores the decoder's Linear weights as 4-bit NF4 with double quantization while PEFT
 upcasts the rest to fp32; full fine-tuning keeps fp32 master weights and, under bf16/fp16
 autocast, a half-precision copy of each Linear weight for the step. Activations are an
@@ -14,7 +14,7 @@ allowance for the longest micro-batch (batch x max_length tokens, chosen + rejec
 what each decoder layer keeps for backward (counted from the architecture), the attention mask
 SDPA keeps, and the LM head: on CUDA TRL's chunked log-prob kernel, which never materialises the
 full logits but holds a few tile-sized buffers; elsewhere the plain log-probabilities of
-``studio.logprobs``, which hold the whole logits a few times over. ``python -m studio estimate
+``studio.train.logprobs``, which hold the whole logits a few times over. ``python -m studio estimate
 --measure`` trains a few steps and puts the measured peak next to the estimate.
 """
 
@@ -24,8 +24,8 @@ import logging
 from dataclasses import asdict, dataclass, field, replace
 
 from studio.config import RunConfig
-from studio.device import DeviceInfo, detect, resolve_precision
-from studio.modelmeta import meta_model
+from studio.models.device import DeviceInfo, detect, resolve_precision
+from studio.models.meta import meta_model
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ NF4_BLOCK = 64  # bitsandbytes 4-bit block size; double quantization groups 256 
 LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
 # On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
 HEAD_TILES_CUDA = 3
-# Elsewhere studio.logprobs materialises the logits: the half-precision projection and its
+# Elsewhere studio.train.logprobs materialises the logits: the half-precision projection and its
 # gradient (half each), the fp32 copy, the log-softmax cross-entropy keeps for backward, the
 # softmax of its backward and the fp32 gradient: about five fp32 [tokens, vocab] buffers at the peak (measured on CPU with python -m studio estimate --measure;
 # the saved activations themselves match the count in _layer_bytes within a few percent,
@@ -140,7 +140,7 @@ def _count(config: RunConfig) -> Counts:
         return Counts(total, total, 0, linear_params, 0, model.config)
     from peft import get_peft_model
 
-    from studio.training import lora_config
+    from studio.train.model import lora_config
 
     peft_model = get_peft_model(model, lora_config(config))
     trainable, total_with_adapter = peft_model.get_nb_trainable_parameters()

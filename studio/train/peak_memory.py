@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.device import current_rss_bytes
+from studio.models.device import current_rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,9 @@ def measure(config, steps: int = 3) -> MemoryCheck:
     import peft  # noqa: F401
     import trl  # noqa: F401
 
-    from studio.estimate import estimate
-    from studio.training import build_trainer, plan_run
+    from studio.train.estimate import estimate
+    from studio.train.plan import plan_run
+    from studio.train.trainer import build_trainer
 
     config.train.max_steps = steps
     config.train.save_steps = 0

@@ -6,7 +6,7 @@
     python -m studio chat --run runs/<id> --prompt "Who are you?"
 
 The engine is the one owner of the models chat and evaluation use. One base model is loaded;
-each adapter is loaded into it once (``studio.adapter_bank``) and the columns take turns token
+each adapter is loaded into it once (``studio.chat.adapter_bank``) and the columns take turns token
 by token, switching the adapter before each forward pass. A full fine-tune (a run whose
 adapter/ folder holds a whole model) is a second model, loaded once. Every column samples with
 its own generator seeded with the same seed, so a column's reply is the same whether it runs
@@ -26,15 +26,15 @@ from pathlib import Path
 
 import torch
 
-from studio import models
-from studio.adapter_bank import AdapterBank, param_bytes
-from studio.cpu_half import prepare_half_on_cpu
-from studio.device import detect, free_memory
-from studio.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
+from studio.chat.adapter_bank import AdapterBank, param_bytes
+from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
+from studio.models import loading
+from studio.models.cpu_half import prepare_half_on_cpu
+from studio.models.device import detect, free_memory
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASE", "ChatEngine", "Sampling", "benchmark", "logits_processors", "source_base", "source_kind"]
+__all__ = ["BASE", "ChatEngine", "Sampling", "logits_processors", "source_base", "source_kind"]
 
 BASE = "base"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -49,7 +49,7 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
     accumulates in fp32, so it reads half the bytes of fp32 and keeps more mantissa than bf16,
     whose one-token kernel (oneDNN) is slower here; attention, and passes of several tokens
     (the prompt, an evaluation batch), compute in fp32 from the same fp16 values, where fp16
-    kernels are slow (``studio.cpu_half``). Other CPUs: fp32. ``requested`` or ``$STUDIO_CHAT_DTYPE`` (fp32, bf16, fp16) overrides this.
+    kernels are slow (``studio.models.cpu_half``). Other CPUs: fp32. ``requested`` or ``$STUDIO_CHAT_DTYPE`` (fp32, bf16, fp16) overrides this.
     """
     requested = os.environ.get("STUDIO_CHAT_DTYPE", requested) if requested == "auto" else requested
     if requested != "auto":
@@ -61,7 +61,7 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
         return torch.bfloat16 if device.native_bf16 else torch.float16
     if device.kind == "mps":
         return torch.float16
-    from studio.device import cpu_flags
+    from studio.models.device import cpu_flags
 
     return torch.float16 if "f16c" in cpu_flags() else torch.float32
 
@@ -97,7 +97,7 @@ def source_base(path: str | Path) -> str:
             from studio.config import RunConfig
 
             try:
-                return models.base_model_id(RunConfig.load(run_dir / "config.yaml").model.model)
+                return loading.base_model_id(RunConfig.load(run_dir / "config.yaml").model.model)
             except ValueError:
                 break
     return ""
@@ -108,8 +108,8 @@ def same_base(a: str, b: str) -> bool:
 
     def norm(x: str) -> str:
         x = (x or "").strip().rstrip("/")
-        if x.lower() in models.EMBEDDED_ALIASES or x == str(models.embedded_model_dir()):
-            return models.EMBEDDED_HUB_ID.lower()
+        if x.lower() in loading.EMBEDDED_ALIASES or x == str(loading.embedded_model_dir()):
+            return loading.EMBEDDED_HUB_ID.lower()
         return x.lower()
 
     return norm(a) == norm(b) or Path(a).name.lower() == Path(b).name.lower() != ""
@@ -141,7 +141,7 @@ def _import_model_libraries() -> None:
 class ChatEngine:
     """The one owner of the chat models: one base in memory, adapters loaded into it once."""
 
-    def __init__(self, base: str = models.EMBEDDED_HUB_ID, dtype: str = "auto", adapter_mode: str = "auto"):
+    def __init__(self, base: str = loading.EMBEDDED_HUB_ID, dtype: str = "auto", adapter_mode: str = "auto"):
         _import_model_libraries()
         self.base_name = base
         self.dtype_request = dtype
@@ -174,8 +174,8 @@ class ChatEngine:
             if self.bank is None:
                 device = detect()
                 dtype = inference_dtype(device, self.dtype_request)
-                self.tokenizer = models.load_tokenizer(self.base_name)
-                model = models.load_model(self.base_name, dtype, device=device.kind if device.kind != "cpu" else None)
+                self.tokenizer = loading.load_tokenizer(self.base_name)
+                model = loading.load_model(self.base_name, dtype, device=device.kind if device.kind != "cpu" else None)
                 prepare_half_on_cpu(model.eval())
                 self.bank = AdapterBank(model, self.adapter_mode, device.free_memory_bytes)
             return self.bank.model
@@ -221,7 +221,7 @@ class ChatEngine:
             if key not in self.full_models:
                 self.ensure_base()
                 device = detect()
-                model = models.load_model(
+                model = loading.load_model(
                     key, self.bank.model.dtype, device=device.kind if device.kind != "cpu" else None
                 )
                 if model.get_input_embeddings().num_embeddings < len(self.tokenizer):
@@ -372,14 +372,6 @@ class _Column:
         token = self.picker.pick(logits)
         self.next_input = torch.tensor([[token]], device=self.next_input.device)
         return token
-
-
-def benchmark(engine: ChatEngine, adapter_dir: str | None = None, **kwargs) -> dict:
-    """Time to first token and decode speed for the base and (if given) the adapter; see
-    ``studio.chat_bench``."""
-    from studio.chat_bench import benchmark as run
-
-    return run(engine, adapter_dir, **kwargs)
 
 
 def base_of(sources: list[str | None]) -> str | None:

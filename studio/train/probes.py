@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from studio.progress import Tracker
-from studio.runs import read_probes
+from studio.runs.directory import read_probes
+from studio.train.progress import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import difflib
 import re
 
-from studio.chat import ChatEngine
-from studio.sampling import Sampling
+from studio.chat.engine import ChatEngine
+from studio.chat.sampling import Sampling
 
 MAX_PROMPTS = 50
 

@@ -13,7 +13,7 @@ import logging
 import platform
 import threading
 
-from studio.runs import Run, trim_probes
+from studio.runs.directory import Run, trim_probes
 from studio.schema import Problem
 
 

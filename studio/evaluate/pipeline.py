@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from studio import metrics
-from studio.chat import ChatEngine, source_kind
+from studio.chat.engine import ChatEngine, source_kind
+from studio.chat.sampling import Sampling
 from studio.data import load_data
 from studio.data.render import render_chat, render_row
-from studio.runs import Run
-from studio.sampling import Sampling
+from studio.evaluate import scores
+from studio.runs.directory import Run
 from studio.schema import option
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def held_out_rows(run: Run, options: EvalOptions) -> tuple[list[dict], str, list
     by_number = dict(zip(data.row_numbers, data.rows, strict=True))
     wanted = record.get("val_row_numbers") or []
     if record.get("val_source"):  # a separate validation file: all of it is held out
-        from studio.training import load_validation
+        from studio.train.plan import load_validation
 
         val = load_validation(d, data.kind)
         if record.get("val_fingerprint") not in (None, val.fingerprint):
@@ -153,9 +153,9 @@ def score(engine: ChatEngine, key, encoded: list[tuple[list[int], list[int]]]) -
         for rows, ids, mask, attention in _batches(encoded):
             device = model.device
             logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits.cpu()
-            batch_nll, batch_count = metrics.token_nll(logits, ids, mask)
+            batch_nll, batch_count = scores.token_nll(logits, ids, mask)
             nll, count = nll + batch_nll, count + batch_count
-            for row, logp in zip(rows, metrics.sequence_logps(logits, ids, mask).tolist(), strict=True):
+            for row, logp in zip(rows, scores.sequence_logps(logits, ids, mask).tolist(), strict=True):
                 per_row[row] = logp
     return nll, count, per_row
 
@@ -177,7 +177,7 @@ def _perplexities(engine, keys: dict, rows, config, progress: Progress) -> dict:
     for i, (label, key) in enumerate(keys.items()):
         progress(0.05 + 0.25 * i, f"perplexity of the {label} on {len(rows)} rows")
         nll, count, _ = score(engine, key, encoded)
-        out[label] = {"perplexity": metrics.perplexity(nll, count), "scored_tokens": count}
+        out[label] = {"perplexity": scores.perplexity(nll, count), "scored_tokens": count}
     return out
 
 
@@ -197,8 +197,8 @@ def _preferences(engine, keys: dict, rows, config, progress: Progress) -> dict:
         logps[label] = (c, r)
     (bc, br), (ac, ar) = logps["base"], logps["adapter"]
     return {
-        "base": metrics.preference_stats(bc, br),
-        "adapter": metrics.preference_stats(ac, ar, bc, br, beta=config.dpo.beta),
+        "base": scores.preference_stats(bc, br),
+        "adapter": scores.preference_stats(ac, ar, bc, br, beta=config.dpo.beta),
     }
 
 
@@ -223,9 +223,9 @@ def _generation_scores(generations: list[dict], label: str) -> dict:
     predictions = [g[label] for g in generations]
     references = [g["reference"] for g in generations]
     return {
-        "rouge_l": metrics.rouge_l(predictions, references),
-        "bleu": metrics.bleu(predictions, references),
-        "exact_match": metrics.exact_match(predictions, references),
+        "rouge_l": scores.rouge_l(predictions, references),
+        "bleu": scores.bleu(predictions, references),
+        "exact_match": scores.exact_match(predictions, references),
     }
 
 
@@ -237,8 +237,8 @@ def evaluate_run(
     progress: Progress | None = None,
 ) -> dict:
     """Score base and adapter on the run's held-out rows; saves and returns the results."""
-    from studio import models
-    from studio.eval_report import save_results
+    from studio.evaluate.report import save_results
+    from studio.models import loading
 
     options = options or EvalOptions()
     progress = progress or (lambda fraction, message: log.info("%3.0f%% %s", 100 * fraction, message))
@@ -250,7 +250,7 @@ def evaluate_run(
     progress(0.0, "reading the held-out rows")
     rows, split, warnings = held_out_rows(run, options)
     with engine.lock:
-        engine.ensure_base(models.base_model_id(config.model.model))
+        engine.ensure_base(loading.base_model_id(config.model.model))
         keys = {"base": engine.load_source(None), "adapter": engine.load_source(source)}
         result = _perplexities(engine, keys, rows, config, progress)
         if config.train.method == "dpo":

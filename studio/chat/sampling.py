@@ -1,6 +1,6 @@
 """How the next token is chosen, and a window on it.
 
-    from studio.sampling import Sampling, Picker, next_token_distribution
+    from studio.chat.sampling import Sampling, Picker, next_token_distribution
     dist = next_token_distribution(logits, Sampling(temperature=0.7, top_k=50, top_p=0.9), tokenizer)
     [(c.token, c.p_model, c.p_tempered, c.in_top_k, c.in_top_p) for c in dist.candidates]
 

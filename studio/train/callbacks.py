@@ -2,7 +2,7 @@
 
 :class:`MetricsCallback` appends every log and evaluation to the run's ``metrics.jsonl`` (one
 JSON object per line, flushed, so a killed process loses at most the line being written) and
-mirrors them into the job's :class:`~studio.progress.Tracker`. Stop is cooperative: the job sets
+mirrors them into the job's :class:`~studio.train.progress.Tracker`. Stop is cooperative: the job sets
 an event, and the callback turns it into ``control.should_training_stop`` at the next step and
 saves a checkpoint there, so a stopped run resumes exactly where it stopped. A loss that turns
 NaN or infinite stops the run before it can be saved over the last good checkpoint.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from studio.progress import Tracker
+from studio.train.progress import Tracker
 
 # Keys only the closing summary log carries (every step log also carries train_runtime).
 SUMMARY_KEYS = {"train_loss", "train_samples_per_second"}

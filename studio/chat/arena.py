@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from studio.runs import runs_root
+from studio.runs.directory import runs_root
 
 _lock = threading.Lock()
 

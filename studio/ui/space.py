@@ -9,7 +9,7 @@ A studio reachable from elsewhere lets anyone train on the machine and push with
 so beyond loopback it asks for a login unless told not to (``--no-auth``, or STUDIO_AUTH=off on a
 private Space where the Hub already checks who comes in). On a Space (``SPACE_ID`` is set) the
 app is always reachable from outside; runs go to /data/runs when persistent storage is attached
-(``studio.runs.runs_root``).
+(``studio.runs.directory.runs_root``).
 """
 
 from __future__ import annotations

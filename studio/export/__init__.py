@@ -1,0 +1,7 @@
+"""Export: what leaves the studio.
+
+- ``merge``: the adapter folder and its zip, merging into the base at a chosen dtype;
+- ``verify``: the exported files loaded with the plain libraries answer like the studio;
+- ``card`` (+ ``lossplot``): the model card with its loss curve;
+- ``hub``: push to the Hugging Face Hub.
+"""

@@ -1,0 +1,91 @@
+"""Build the TRL trainer for a run: no threads, no UI, one function per method.
+
+    plan = plan_run(config)                       # studio.train.plan
+    trainer = build_trainer(plan, run, callbacks) # model loaded, adapter attached, TRL configured
+    trainer.train()
+
+The sharp edges of the libraries are wrapped here, once: precision from the hardware (no bf16
+autocast on a CPU that only emulates it), gradient checkpointing off unless asked (TRL turns
+it on), the assistant mask computed for chat templates without generation markers, and
+QLoRA adapters kept in the compute dtype (TRL casts them to bf16). Each method's trainer is one
+module in studio.train.methods.
+"""
+
+from __future__ import annotations
+
+import math
+
+from transformers import EarlyStoppingCallback
+from transformers.trainer_callback import PrinterCallback
+
+from studio.train.logprobs import use_plain_logprobs
+from studio.train.methods import dpo, sft
+from studio.train.model import build_model, keep_adapter_dtype
+from studio.train.plan import Plan
+
+METHODS = {"sft": sft.build, "dpo": dpo.build}
+
+
+def _common_args(plan: Plan, output_dir: str) -> dict:
+    t = plan.config.train
+    has_val = plan.val is not None and bool(plan.val.examples)
+    evaluate = t.eval_steps > 0 and has_val
+    save_steps = t.save_steps
+    if t.early_stopping_patience and evaluate:
+        # The best checkpoint can only be restored if saves land on evaluations.
+        save_steps = t.eval_steps * max(1, round(save_steps / t.eval_steps)) if save_steps else t.eval_steps
+    args = dict(
+        output_dir=output_dir,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.learning_rate,
+        lr_scheduler_type=t.scheduler,
+        # A ratio is turned into steps here: transformers reads warmup_steps >= 1 as a count.
+        warmup_steps=math.ceil(plan.total_steps * t.warmup_ratio) if t.warmup_ratio else 0,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        optim=t.optim,
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=plan.precision == "bf16",
+        fp16=plan.precision == "fp16",
+        use_cpu=plan.device.kind == "cpu",
+        gradient_checkpointing=t.gradient_checkpointing,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        logging_nan_inf_filter=False,  # the default hides a NaN loss behind the running mean
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        save_total_limit=t.save_total_limit,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=t.eval_steps if evaluate else None,
+        load_best_model_at_end=bool(t.early_stopping_patience and evaluate),
+        metric_for_best_model="eval_loss",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    return args
+
+
+def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, model=None):
+    """The configured SFTTrainer or DPOTrainer, ready for ``.train()``.
+
+    ``model``, when given, is what ``build_model(plan)`` returns for SFT, or the bare base
+    (``attach_adapter=False``) for DPO.
+    """
+    callbacks = list(callbacks or [])
+    t = plan.config.train
+    if t.early_stopping_patience and t.eval_steps and plan.val and plan.val.examples:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    use_plain_logprobs(plan.device.kind)  # TRL's chunked log-prob kernel is slow without Triton
+    model = model if model is not None else build_model(plan, attach_adapter=t.method != "dpo")
+    args = _common_args(plan, output_dir)
+    trainer = METHODS[t.method](plan, model, args, callbacks)
+    trainer.remove_callback(PrinterCallback)  # progress goes through MetricsCallback instead
+    if plan.config.adapter.adapter == "qlora":
+        keep_adapter_dtype(trainer.model, plan.precision)
+    return trainer

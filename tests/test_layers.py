@@ -1,0 +1,133 @@
+"""The layer rules, read from the source (AST), so that a new import cannot quietly break them.
+
+- ``studio/ui`` talks to the services through one door (``studio.services``) plus the config
+  dataclasses (``studio.config``, ``studio.schema``), and never imports the model libraries;
+- no service package imports the UI, the CLI or the benchmark, nor gradio;
+- the packages import each other without cycles;
+- modules stay small enough to read (about 400 lines, about 60 lines a function).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+STUDIO = Path(__file__).resolve().parents[1] / "studio"
+MODEL_LIBRARIES = {"torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate"}
+UI_MAY_IMPORT = ("studio.services", "studio.config", "studio.schema", "studio.ui")
+FRONT_ENDS = {"ui", "cli", "bench"}
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def imports(path: Path) -> list[str]:
+    """Every module a file imports, at any depth (function-level imports count too)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append(node.module)
+            # `from studio.export import hub` imports the module studio.export.hub
+            out += [f"{node.module}.{alias.name}" for alias in node.names if node.module.startswith("studio")]
+    return out
+
+
+def package_of(path: Path) -> str:
+    """studio/train/jobs.py -> train; studio/config.py -> config."""
+    parts = path.relative_to(STUDIO).parts
+    return parts[0] if len(parts) > 1 else parts[0].removesuffix(".py")
+
+
+def studio_files() -> list[Path]:
+    return sorted(STUDIO.rglob("*.py"))
+
+
+def test_ui_imports_only_the_door_and_no_model_library():
+    bad = []
+    for path in (STUDIO / "ui").rglob("*.py"):
+        for name in imports(path):
+            root = name.split(".")[0]
+            if root in MODEL_LIBRARIES or (root == "studio" and not name.startswith(UI_MAY_IMPORT)):
+                bad.append(f"{path.relative_to(STUDIO)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_services_import_no_front_end_and_no_gradio():
+    bad = []
+    for path in studio_files():
+        if package_of(path) in FRONT_ENDS | {"__main__"}:
+            continue
+        for name in imports(path):
+            parts = name.split(".")
+            if parts[0] == "gradio" or (parts[0] == "studio" and len(parts) > 1 and parts[1] in FRONT_ENDS):
+                bad.append(f"{path.relative_to(STUDIO)} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = defaultdict(set)
+    for path in studio_files():
+        here = package_of(path)
+        for name in imports(path):
+            parts = name.split(".")
+            if (
+                parts[0] == "studio"
+                and len(parts) > 1
+                and parts[1] != here
+                and (STUDIO / parts[1]).exists() | (STUDIO / f"{parts[1]}.py").exists()
+            ):
+                graph[here].add(parts[1])
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack + [node, nxt]
+            if nxt not in state and (found := visit(nxt, stack + [node])):
+                return found
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node, [])):
+            return found
+    return None
+
+
+def test_packages_have_no_import_cycles():
+    cycle = find_cycle(package_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_find_cycle_sees_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) is not None
+    assert find_cycle({"a": {"b"}, "b": {"c"}}) is None
+
+
+def test_top_of_studio_is_a_handful_of_packages():
+    entries = sorted(p.name for p in STUDIO.iterdir() if p.name != "__pycache__")
+    modules = [e for e in entries if e.endswith(".py")]
+    assert set(modules) <= {"__init__.py", "__main__.py", "config.py", "schema.py", "services.py"}, entries
+    assert len(entries) <= 16, entries
+
+
+@pytest.mark.parametrize("path", studio_files(), ids=lambda p: str(p.relative_to(STUDIO)))
+def test_modules_and_functions_stay_small(path):
+    lines = path.read_text().splitlines()
+    assert len(lines) <= MAX_MODULE_LINES, f"{len(lines)} lines: split it by concept"
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse("\n".join(lines)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {', '.join(long)}"
