@@ -5,7 +5,11 @@ import logging
 import os
 import threading
 
-from studio.ui.app import build_app
+# No telemetry from a studio people share: set before gradio is imported (it reads them then).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from studio.ui.app import build_app  # noqa: E402 - after the environment above
 
 
 def prepare_embedded() -> None:
@@ -32,7 +36,7 @@ def install_embedded_on_space() -> None:
 
 def login(args):
     """The login to ask for: beyond loopback (or on a Space) one is required unless --no-auth."""
-    from studio.ui.space import access, storage_note
+    from studio.ui.space import access, login_check, storage_note
 
     granted = access(args.host, args.share, args.auth, args.no_auth)
     if granted.generated:
@@ -41,7 +45,7 @@ def login(args):
         print(f"studio: reachable from other machines; log in as {user} / {password}", flush=True)
     if storage_note():
         logging.getLogger("studio").warning("%s", storage_note())
-    return [granted.credentials] if granted.credentials else None
+    return login_check(granted.credentials) if granted.credentials else None  # rate-limited
 
 
 def main() -> None:
@@ -60,7 +64,17 @@ def main() -> None:
     parser.add_argument(
         "--no-auth", action="store_true", help="Ask no login even when reachable from other machines (share, 0.0.0.0)."
     )
+    parser.add_argument(
+        "--data-dir",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="A folder the studio may read datasets from (repeatable). Default: the current folder "
+        "(on a Space: /data); uploads, assets and the runs folder are always readable.",
+    )
     args = parser.parse_args()
+    if args.data_dir:  # read by studio.data.access at each read
+        os.environ["STUDIO_DATA_DIRS"] = os.pathsep.join(os.path.abspath(d) for d in args.data_dir)
     try:
         auth = login(args)
     except ValueError as exc:

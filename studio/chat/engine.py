@@ -30,14 +30,14 @@ from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
 from studio.models import loading
 from studio.models.cpu_half import prepare_half_on_cpu
-from studio.models.device import detect, free_memory
+from studio.models.device import TORCH_DTYPES, detect, free_memory
 
 log = logging.getLogger(__name__)
 
 __all__ = ["BASE", "ChatEngine", "Sampling", "logits_processors", "source_base", "source_kind"]
 
 BASE = "base"
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = TORCH_DTYPES  # the one dtype map (studio.config.DTYPES)
 
 
 def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
@@ -151,6 +151,8 @@ class ChatEngine:
         self.full_models: dict[str, object] = {}  # resolved folder -> a whole fine-tuned model
         self._logits: OrderedDict = OrderedDict()  # (source, prompt) -> next-token logits
         self._lock = threading.RLock()
+        # The app's runs folder: sources load only from runs inside it. None (the CLI): any folder.
+        self.source_root: Path | None = None
 
     @property
     def model(self):
@@ -214,6 +216,10 @@ class ChatEngine:
         """A column's key: ('base', None), ('adapter', name) or ('full', folder); loads it once."""
         if source in (None, "", BASE):
             return ("base", None)
+        if self.source_root is not None:
+            from studio.runs.directory import run_source
+
+            run_source(source, self.source_root)
         with self._lock:
             if self.check_source(source) == "adapter":
                 return ("adapter", self.load_adapter(source))

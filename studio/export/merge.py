@@ -30,7 +30,7 @@ from studio.export import verify
 from studio.export.card import write_card
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, free_memory
-from studio.runs.directory import Run
+from studio.runs.directory import Run, runs_root
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,29 @@ def check_dtype(dtype: str) -> torch.dtype:
     return TORCH_DTYPES[dtype]
 
 
-def prepare_out(out: str | Path, overwrite: bool = False) -> Path:
-    """An empty output folder; a non-empty one is refused unless ``overwrite``."""
+def _is_run(folder: Path) -> bool:
+    return (folder / "config.yaml").is_file() and (folder / "status.json").is_file()
+
+
+def guard_runs(out: Path, run: Run | None = None) -> None:
+    """Refuse an output folder inside a run (its export/ folder aside) or holding runs: an export
+    never writes into a run, and ``overwrite`` never deletes one."""
+    target = out.resolve()
+    for folder in (target, *target.parents):
+        if _is_run(folder) and target.relative_to(folder).parts[:1] != ("export",):
+            raise ValueError(
+                f"out: {out} is inside the run {folder.name}; exporting there would overwrite the run's own files. "
+                "Choose a folder outside the run (the studio's own exports go to <run>/export/)"
+            )
+    held = [p for p in (run.path if run else None, runs_root()) if p is not None and p.resolve().is_relative_to(target)]
+    if held or (target.is_dir() and any(_is_run(child) for child in target.iterdir() if child.is_dir())):
+        raise ValueError(f"out: {out} holds runs; exporting there could delete them. Choose a new, empty folder")
+
+
+def prepare_out(out: str | Path, overwrite: bool = False, run: Run | None = None) -> Path:
+    """An empty output folder; a non-empty one is refused unless ``overwrite``; a run never."""
     out = Path(out).expanduser()
+    guard_runs(out, run)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out: {out} is a file; give a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -147,7 +167,7 @@ def ensure_chat_template(run: Run, folder: Path) -> None:
 def export_adapter(run: Run, out: str | Path, repo_id: str | None = None, overwrite: bool = False) -> Path:
     """The run's adapter (or full model) files, its tokenizer and a model card, in ``out``."""
     kind = require_trained(run)
-    out = prepare_out(out, overwrite)
+    out = prepare_out(out, overwrite, run)
     for path in sorted(run.adapter_dir.iterdir()):
         if path.is_file() and path.name not in LEFT_OUT:
             shutil.copy2(path, out / path.name)
@@ -223,7 +243,7 @@ def merge(
     """Merge the run's adapter into its base and save the whole model (safetensors) in ``out``."""
     torch_dtype = check_dtype(dtype)
     kind = require_trained(run)
-    out = prepare_out(out, overwrite)
+    out = prepare_out(out, overwrite, run)
     messages = verify.probe_messages(run)
     done = False
     try:

@@ -8,7 +8,8 @@
         status.json       status, timestamps, error; updated by the job
         metrics.jsonl     one JSON object per logged step / evaluation, appended by the callback
         probes.jsonl      the probe prompts' answers (step 0: the base), when probes are pinned
-        summary.json      steps, time, measured peak memory (at the end)
+        segments.json     each start and resume: steps, time, tokens, peak memory, hardware
+        summary.json      steps, time, measured peak memory (at the end; totals over the segments)
         train.log         the log of the run
         checkpoints/      resumable Trainer checkpoints
         adapter/          the trained adapter (or full model) and tokenizer
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
+from studio.runs.segments import read_segments, segment_row, segment_totals
 
 TERMINAL = {"completed", "stopped", "failed", "interrupted"}
 
@@ -148,6 +150,9 @@ class Run:
         except (OSError, ValueError):
             method = adapter = model = "?"
         finished = self.read_json("summary.json")
+        segments = read_segments(self.path, last=status.get("status", "interrupted"))
+        totals = segment_totals(segments)
+        peak = max(finished.get("peak_memory_bytes") or 0, totals["peak_memory_bytes"] or 0)
         return {
             "run": self.id,
             "status": status.get("status", "unknown"),
@@ -157,7 +162,7 @@ class Run:
             "step": max((m.get("step", 0) for m in metrics), default=0),
             "total_steps": status.get("total_steps") or 0,
             **best_metrics(metrics),
-            "peak_memory_gib": _gib(finished.get("peak_memory_bytes")),
+            "peak_memory_gib": _gib(peak),
             "estimated_memory_gib": _gib(self.read_json("estimate.json").get("memory_bytes", {}).get("total")),
             "seconds_per_step": _round(finished.get("seconds_per_step") or status.get("seconds_per_step"), 3),
             "checkpoint": self.last_checkpoint().name if self.last_checkpoint() else "",
@@ -166,6 +171,9 @@ class Run:
             else "",
             "error": status.get("error", ""),
             "eval_perplexity": _eval_perplexity(self.read_json("eval.json")),
+            "train_seconds": totals["train_seconds"] or finished.get("train_seconds"),
+            "tokens": totals["tokens"] or None,
+            "segments": [segment_row(s) for s in segments],
         }
 
 
@@ -270,19 +278,61 @@ def new_run(config: RunConfig, root: Path | None = None) -> Run:
         path = root / f"{stamp}-{_slug(name)}-{n}"
     path.mkdir(parents=True)
     run = Run(path)
-    config.save(run.config_path)
-    run.set_status(status="created", created=time.time())
+    try:  # config.yaml appears whole or not at all: a full disk leaves no run listed as "unknown"
+        config.save(path / ".config.yaml.tmp").replace(run.config_path)
+        run.set_status(status="created", created=time.time())
+    except OSError as exc:
+        shutil.rmtree(path, ignore_errors=True)
+        raise ValueError(
+            f"runs folder {root}: the run could not be created ({exc.strerror or exc}); "
+            "free disk space (delete old runs or checkpoints) and start again"
+        ) from exc
     return run
 
 
 def open_run(ref: str | Path, root: Path | None = None) -> Run:
-    """A run by path or by id under the runs root."""
+    """A run by id under the runs root, or by path.
+
+    With ``root`` given (the app's services), the run must be a folder directly inside it, by id
+    or by a path that resolves there (links and ``..`` followed); anything else is refused with
+    the same message whether it exists or not, so run ids cannot probe the server's folders.
+    Without it (the CLI, where the operator names folders on their own machine), a path to a
+    run directory is opened where it is.
+    """
+    if root is not None:
+        return _confined_run(ref, Path(root))
     path = Path(ref)
     if not path.is_dir():
-        path = Path(root or runs_root()) / str(ref)
+        path = runs_root() / str(ref)
     if not (path / "config.yaml").exists():
         raise ValueError(f"run: {ref} is not a run directory (no config.yaml)")
     return Run(path)
+
+
+def _confined_run(ref: str | Path, root: Path) -> Run:
+    text = str(ref).strip()
+    path = Path(text) if ("/" in text or os.sep in text) else root / text
+    try:
+        inside = path.resolve().parent == root.resolve() and (path / "config.yaml").is_file()
+    except (OSError, RuntimeError):  # a symbolic link loop
+        inside = False
+    if not text or not inside:
+        raise ValueError(f"run: {ref} is not a run in the runs folder; pick one from the run list")
+    return Run(path)
+
+
+def run_source(source: str | Path, root: Path) -> str:
+    """A chat or evaluation source inside the runs folder: a run's adapter/ or one of its
+    checkpoints; anything else is refused, with the same message whether it exists or not."""
+    try:
+        rel = Path(source).expanduser().resolve().relative_to(Path(root).resolve()).parts
+    except (OSError, RuntimeError, ValueError):
+        rel = ()
+    if rel[1:] == ("adapter",) or (len(rel) == 3 and rel[1] == "checkpoints" and rel[2].startswith("checkpoint-")):
+        return str(source)
+    raise ValueError(
+        f"adapter: {source} is not a run's adapter or checkpoint in the runs folder; pick one from the list"
+    )
 
 
 def list_runs(root: Path | None = None) -> list[Run]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 import traceback
@@ -24,8 +25,11 @@ from pathlib import Path
 
 from studio.config import RunConfig, probe_list
 from studio.runs.directory import Run, new_run, open_run
-from studio.runs.record import attach_log, environment, resume_problems, trim_after, write_records
+from studio.runs.record import attach_log, environment, hardware, resume_problems, trim_after, write_records
+from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.schema import ConfigError
+from studio.train import faults
+from studio.train.admission import admit
 from studio.train.plan import Plan, plan_run
 from studio.train.progress import Progress, Tracker
 
@@ -45,6 +49,7 @@ class JobManager:
         self._tracker = Tracker()
         self.run: Run | None = None
         self.main_process = True
+        faults.settle(self.runs_root)  # runs whose process was killed: status.json says so
 
     # -- the narrow interface ----------------------------------------------------------------
     @property
@@ -89,6 +94,7 @@ class JobManager:
                 run = open_run(resume, self.runs_root)
                 config = run.config()
             plan = plan_run(config)
+            admit(plan)  # before any big allocation: what does not fit the free memory is refused
             if resuming and main_process:  # other processes follow the main one's verdict
                 problems = resume_problems(run, plan)
                 if problems:
@@ -113,7 +119,9 @@ class JobManager:
         self.run, self.main_process = run, main_process
         self._stop = threading.Event()
         self._tracker = Tracker(run.id, str(run.path))
-        self._tracker.update(status="starting", total_steps=plan.total_steps, message="loading the model")
+        self._tracker.update(
+            status="starting", phase="loading", total_steps=plan.total_steps, message="loading the model"
+        )
         for problem in plan.warnings:
             self._tracker.warn(str(problem))
         if resuming:
@@ -153,21 +161,32 @@ class JobManager:
             self._finish(trainer, run, callbacks[0], peak)
         except Exception as exc:  # noqa: BLE001 - the job thread's last word: record why it died
             log.error("run failed:\n%s", traceback.format_exc())
-            message = f"{type(exc).__name__}: {exc}"
-            tracker.update(status="failed", error=message, message="failed")
-            if main:
-                run.set_status(status="failed", error=message, ended=time.time())
+            self._failed(run, exc)
         finally:
             if handler is not None:
                 logging.getLogger().removeHandler(handler)
                 handler.close()
+
+    def _failed(self, run: Run, exc: BaseException) -> None:
+        """One line of cause in the tracker and status.json; a half-written checkpoint removed
+        first (on a full disk that also frees the space status.json needs)."""
+        message = faults.cause(exc, run.path, self._tracker.snapshot().step)
+        self._tracker.update(status="failed", error=message, message="failed")
+        if not self.main_process:
+            return
+        faults.drop_partial(run)
+        try:
+            run.set_status(status="failed", error=message, ended=time.time())
+        except OSError as err:
+            log.error("could not record the failure in %s: %s", run.path / "status.json", err)
 
     def _callbacks(self, plan: Plan, run: Run):
         from studio.train.callbacks import MetricsCallback
         from studio.train.peak_memory import PeakMemory
 
         peak = PeakMemory().start()
-        callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak)]
+        segments = SegmentLog(run.path, hardware(plan)) if self.main_process else None
+        callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak, segments)]
         prompts = probe_list(plan.config.probes.probe_prompts)
         if prompts:
             from studio.train.probes import ProbeCallback
@@ -199,15 +218,26 @@ class JobManager:
             if main:
                 run.set_status(status="failed", error=snapshot.error, ended=time.time(), step=step)
             return
-        trainer.save_model(str(run.adapter_dir))  # every process: FSDP/DeepSpeed gather here
+        tracker.activity("saving")
+        # Every process (FSDP/DeepSpeed gather here); into a side folder the main one renames, so a
+        # save cut short (a full disk) never leaves a half-written adapter that looks complete.
+        partial = run.path / faults.PARTIAL_ADAPTER
+        trainer.save_model(str(partial))
+        if main:
+            if run.adapter_dir.exists():
+                shutil.rmtree(run.adapter_dir)
+            partial.replace(run.adapter_dir)
         status = "stopped" if self._stop.is_set() else "completed"
+        totals = segment_totals(read_segments(run.path))  # every start and resume of the run, not only this one
         summary = {
             "step": step,
             "total_steps": trainer.state.max_steps,
-            "train_seconds": round(snapshot.elapsed_s, 2),
+            "train_seconds": totals["train_seconds"] or round(snapshot.elapsed_s, 2),
             "seconds_per_step": snapshot.seconds_per_step,
-            "peak_memory_bytes": peak.stop(),
+            "peak_memory_bytes": max(peak.stop(), totals["peak_memory_bytes"] or 0),
             "estimated_memory_bytes": snapshot.estimated_memory_bytes or None,
+            "tokens": totals["tokens"],
+            "segments": totals["segments"],
         }
         tracker.update(peak_memory_bytes=summary["peak_memory_bytes"])
         if main:

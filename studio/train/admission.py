@@ -1,0 +1,67 @@
+"""Admission: a run starts only when its memory estimate fits the device's free memory.
+
+    from studio.train.admission import admit
+    admit(plan)      # the Estimate, or ConfigError: the estimate, the free memory and what would fit
+
+``JobManager.start`` calls it after the plan (config checked, data read) and before a model is
+loaded, so every Start, from the UI, the API or the CLI, is checked before any big allocation.
+On a shared studio one request with ``batch_size: 1000000000`` grew the server to 23 GB until
+the kernel killed it, for everyone; such a run is refused here with a message instead.
+
+The headroom: the estimate must stay under ``HEADROOM_SHARE`` (90%) of the free memory, less
+``RUNTIME_BYTES`` (0.5 GiB) for what the estimate leaves out (the CUDA context, the Python
+process, the allocator's fragmentation).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from studio.schema import ConfigError, Problem
+
+log = logging.getLogger(__name__)
+
+HEADROOM_SHARE = 0.9
+RUNTIME_BYTES = 2**29
+GIB = 2**30
+FIXES = (
+    "a smaller batch_size (raise grad_accum to keep the effective batch), adapter qlora (the base in 4-bit), "
+    "gradient_checkpointing on, or a shorter max_length (or free memory: unload the chat's models)"
+)
+
+
+def device_free_bytes() -> int:
+    """Free memory of the training device now, after giving back what Python and CUDA cache."""
+    from studio.models.device import detect, free_memory
+
+    free_memory()
+    return detect().free_memory_bytes
+
+
+def budget_bytes(free: int) -> int:
+    return int(free * HEADROOM_SHARE) - RUNTIME_BYTES
+
+
+def admit(plan, free_bytes: int | None = None):
+    """The plan's Estimate when it fits the free memory with the headroom; ConfigError otherwise.
+
+    A model the estimator cannot build is admitted (with a log line): no estimate, no verdict.
+    """
+    from studio.train.estimate import estimate, fit
+
+    try:
+        est = estimate(plan.config, plan.device, length=plan.train.longest or None)
+    except (ValueError, RuntimeError) as exc:
+        log.warning("no memory estimate, the run is admitted unchecked: %s", exc)
+        return None
+    free = device_free_bytes() if free_bytes is None else free_bytes
+    budget = budget_bytes(free)
+    if est.total_bytes <= budget:
+        return est
+    suggestions = fit(est, plan.config, plan.device, free_bytes=max(budget, 0)).suggestions
+    message = (
+        f"needs about {est.total_bytes / GIB:.2f} GiB but {free / GIB:.2f} GiB is free on {plan.device.kind} "
+        f"(a run may use {HEADROOM_SHARE:.0%} of it less {RUNTIME_BYTES / GIB:.1f} GiB: {max(budget, 0) / GIB:.2f} GiB); "
+        f"try {FIXES}. " + "; ".join(suggestions)
+    )
+    raise ConfigError([Problem("memory", message)])

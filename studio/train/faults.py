@@ -1,0 +1,112 @@
+"""Why a training ended badly, in one line, and what is cleaned up after it.
+
+    cause(exc, run.path, step)    # "disk full: ..." / "out of memory: ..." / "ValueError: ..."
+    drop_partial(run)             # checkpoints a failed save left half-written
+    settle(root)                  # runs whose process was killed: status.json says interrupted
+
+A full disk does not say so: torch.save reports it as ``RuntimeError: [enforce fail at
+inline_container.cc] . unexpected pos ...``. So the exception chain is searched for ENOSPC, for
+the writers' own words, and, failing both, the free space of the run's disk is measured.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from studio.runs.directory import Run, list_runs
+
+log = logging.getLogger(__name__)
+
+DISK_WORDS = ("no space left", "unexpected pos", "file write failed", "disk quota")
+NEARLY_FULL = 64 * 2**20  # a failed write with less free than this was the disk being full
+LIVE = ("running", "starting", "stopping")
+PARTIAL_ADAPTER = ".adapter.partial"  # where the adapter is saved before it is renamed into place
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(link).lower() for word in DISK_WORDS):
+            return True
+    free = _free_bytes(folder)
+    return isinstance(exc, OSError | RuntimeError) and free is not None and free < NEARLY_FULL
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    return any(
+        isinstance(link, MemoryError) or "OutOfMemoryError" in type(link).__name__ or "out of memory" in str(link)
+        for link in _chain(exc)
+    )
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def cause(exc: BaseException, folder: Path, step: int = 0) -> str:
+    """The one-line reason a run failed, naming the fix."""
+    if disk_full(exc, folder):
+        free = _free_bytes(folder)
+        left = f", {free / 2**20:.0f} MiB left" if free is not None else ""
+        return (
+            f"disk full at step {step}: no space left in {folder.parent}{left}; the last complete checkpoint is kept. "
+            "Free space (delete old runs or checkpoints, or lower save_total_limit), then resume"
+        )
+    if out_of_memory(exc):
+        return (
+            f"out of memory at step {step} ({type(exc).__name__}); lower batch_size or max_length, "
+            "or use adapter qlora or gradient_checkpointing, then resume"
+        )
+    return one_line(exc)
+
+
+def drop_partial(run: Run) -> list[Path]:
+    """Remove checkpoint folders a failed save left without their trainer_state.json."""
+    complete = set(run.checkpoints())
+    partial = [p for p in run.checkpoints_dir.glob("checkpoint-*") if p.is_dir() and p not in complete]
+    if (run.path / PARTIAL_ADAPTER).exists():
+        partial.append(run.path / PARTIAL_ADAPTER)
+    for folder in partial:
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("removed the half-written %s", folder)
+    return partial
+
+
+def settle(root: Path | None = None) -> list[Run]:
+    """Record in status.json that runs whose training process is gone (killed) were interrupted."""
+    settled = []
+    for run in list_runs(root):
+        recorded = run.read_json("status.json")
+        if recorded.get("status") in LIVE and run.status().get("status") == "interrupted":
+            last = run.last_checkpoint()
+            where = f"resume from {last.name}" if last else "no checkpoint was saved: start it again"
+            error = f"the training process (pid {recorded.get('pid')}) ended without finishing (killed?); {where}"
+            try:
+                run.set_status(status="interrupted", error=error, ended=time.time())
+            except OSError as exc:
+                log.warning("could not record run %s as interrupted: %s", run.id, exc)
+                continue
+            settled.append(run)
+    return settled
