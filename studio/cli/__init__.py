@@ -17,6 +17,8 @@ import logging
 import os
 import sys
 
+from studio.cli.common import fail
+
 # One module per command (a module may register several: export_cmd registers export and push).
 COMMANDS = ["train", "chat", "runs", "model", "data", "estimate", "eval", "export", "bench"]
 
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         quiet_libraries()
     try:
         return int(args.func(args) or 0)
+    except OSError as exc:  # a file or folder the user named cannot be read or written: no traceback
+        return fail(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

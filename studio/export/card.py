@@ -4,8 +4,9 @@
     write_card(run, folder, kind="merged", repo_id="me/x")  # the card that travels with an export
 
 Everything in it comes from the run directory (config.yaml, dataset.json, environment.json,
-summary.json, metrics.jsonl, eval.json when an evaluation wrote one), so the card says what was
-actually trained. The YAML front matter follows the Hub's model card metadata: ``base_model``,
+summary.json, segments.json, metrics.jsonl, eval.json when an evaluation wrote one), so the card
+says what was actually trained: a run that was stopped or killed and resumed reports the time,
+tokens and peak memory of all its segments, and lists them. The YAML front matter follows the Hub's model card metadata: ``base_model``,
 ``library_name`` (peft for adapters), tags, ``datasets`` when the data came from the Hub, and
 the base model's licence. Nothing from the environment is read: no token can end up here.
 """
@@ -20,6 +21,7 @@ import yaml
 from studio.export.lossplot import loss_png
 from studio.models import loading
 from studio.runs.directory import Run
+from studio.runs.segments import describe_hardware, read_segments, segment_totals
 
 # SmolLM2's model card declares Apache-2.0; the embedded GGUF package carries no card of its own.
 EMBEDDED_LICENSE = "apache-2.0"
@@ -154,16 +156,39 @@ def training_rows(run: Run) -> list[tuple[str, object]]:
     losses = [m["loss"] for m in metrics if isinstance(m.get("loss"), int | float)]
     evals = [m["eval_loss"] for m in metrics if isinstance(m.get("eval_loss"), int | float)]
     libs = env.get("libraries") or {}
-    peak = summary.get("peak_memory_bytes")
+    totals = segment_totals(read_segments(run.path, last=run.status().get("status", "interrupted")))
+    peak = max(summary.get("peak_memory_bytes") or 0, totals["peak_memory_bytes"] or 0) or None
+    seconds = totals["train_seconds"] or summary.get("train_seconds")
+    spread = f" in {totals['segments']} segments (see below)" if totals["segments"] > 1 else ""
     return [
         ("steps", f"{summary.get('step', '?')} / {summary.get('total_steps', '?')}" if summary else None),
-        ("training time", _duration(summary.get("train_seconds"))),
-        ("hardware", env.get("device")),
+        ("training time", f"{_duration(seconds)}{spread}" if _duration(seconds) else None),
+        ("tokens trained", f"{totals['tokens']:,}" if totals["tokens"] else None),
+        ("hardware", "; ".join(totals["hardware"]) or env.get("device")),
         ("peak memory", f"{peak / 2**30:.2f} GiB" if isinstance(peak, int | float) else None),
         ("final train loss", f"{losses[-1]:.4f}" if losses else None),
         ("best eval loss", f"{min(evals):.4f}" if evals else None),
         ("libraries", ", ".join(f"{k} {v}" for k, v in libs.items() if v)),
     ]
+
+
+def segments_section(run: Run) -> str:
+    """Each start and resume of the run, when there was more than one (segments.json)."""
+    segments = read_segments(run.path, last=run.status().get("status", "interrupted"))
+    if len(segments) < 2:
+        return ""
+    lines = [
+        "| segment | began | ended | steps | training time | tokens | peak memory | hardware |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in segments:
+        peak = s.get("peak_memory_bytes")
+        lines.append(
+            f"| {s.get('segment')} | {s.get('began')} | {s.get('ended')} | {s.get('from_step')} → {s.get('to_step')} "
+            f"| {_duration(s.get('train_seconds')) or '-'} | {s.get('tokens') or '-'} "
+            f"| {f'{peak / 2**30:.2f} GiB' if peak else '-'} | {describe_hardware(s)} |"
+        )
+    return "## Training segments\n\nThe run was stopped or interrupted and resumed:\n\n" + "\n".join(lines) + "\n"
 
 
 def _number(value) -> str:
@@ -254,6 +279,8 @@ def render(run: Run, kind: str = "adapter", repo_id: str | None = None, merge: d
     parts += ["## Training\n", _table(hyperparameters(run), ("hyperparameter", "value")) + "\n"]
     parts += ["## Data\n", _table(data_rows(run), ("data", "")) + "\n"]
     parts += ["## Training run\n", _table(training_rows(run), ("run", "")) + "\n"]
+    if segments_section(run):
+        parts.append(segments_section(run))
     if (run.path / "loss.png").exists():
         parts.append("![Training loss](loss.png)\n")
     evaluation = eval_section(run)

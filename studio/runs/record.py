@@ -37,6 +37,11 @@ def environment(plan) -> dict:
     }
 
 
+def hardware(plan) -> dict:
+    """What a segment of the run trained on (segments.json): device, precision, processes."""
+    return {"device": plan.device.describe(), "precision": plan.precision, "world_size": plan.world_size}
+
+
 def dataset_record(plan) -> dict:
     return {
         "source": plan.config.data.dataset,

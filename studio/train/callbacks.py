@@ -7,6 +7,11 @@ an event, and the callback turns it into ``control.should_training_stop`` at the
 saves a checkpoint there, so a stopped run resumes exactly where it stopped. A loss that turns
 NaN or infinite stops the run before it can be saved over the last good checkpoint.
 
+It also tells the tracker which phase the run is in (training, or an evaluation or checkpoint
+round after a step; probes are the ProbeCallback's) and at which steps those rounds will come,
+so the ETA counts them; and, given a :class:`~studio.runs.segments.SegmentLog`, it records this
+segment's steps, time, tokens and peak memory after every step.
+
 Under a distributed launch every process runs the callback (so all stop together on a NaN,
 whose logged value is the mean over processes), but only the main one writes files.
 """
@@ -22,10 +27,19 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from studio.runs.segments import SegmentLog
 from studio.train.progress import Tracker
 
 # Keys only the closing summary log carries (every step log also carries train_runtime).
 SUMMARY_KEYS = {"train_loss", "train_samples_per_second"}
+
+
+def round_steps(strategy, every, max_steps: int) -> list[int]:
+    """The steps after which an every-N-steps round (evaluation, save) runs: each multiple, and the last."""
+    if str(getattr(strategy, "value", strategy)) != "steps" or not every or not max_steps:
+        return []
+    every = int(every)
+    return sorted({*range(every, max_steps + 1, every), max_steps}) if every > 0 else []
 
 
 class MetricsCallback(TrainerCallback):
@@ -35,11 +49,13 @@ class MetricsCallback(TrainerCallback):
         metrics_path: Path,
         stop_event: threading.Event | None = None,
         peak_memory: Callable[[], int] | None = None,
+        segments: SegmentLog | None = None,
     ):
         self.tracker = tracker
         self.metrics_path = Path(metrics_path)
         self.stop_event = stop_event or threading.Event()
         self.peak_memory = peak_memory
+        self.segments = segments
         self.non_finite_step: int | None = None
         self._t0 = time.monotonic()
         self._last_tokens = (0, self._t0)
@@ -54,20 +70,45 @@ class MetricsCallback(TrainerCallback):
     # -- trainer events --------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
         self.tracker.update(status="running", phase="training", total_steps=state.max_steps, step=state.global_step)
+        self.tracker.schedule("evaluating", round_steps(args.eval_strategy, state.eval_steps, state.max_steps))
+        self.tracker.schedule("saving", round_steps(args.save_strategy, state.save_steps, state.max_steps))
         self._last_tokens = (state.num_input_tokens_seen, time.monotonic())
+        if self.segments is not None and state.is_world_process_zero:
+            self.segments.begin(state.global_step, state.num_input_tokens_seen)
 
     def on_step_end(self, args, state, control, **kwargs):
         self.tracker.step_done(state.global_step, state.max_steps, float(state.epoch or 0.0))
-        if self.peak_memory is not None:
-            self.tracker.update(peak_memory_bytes=self.peak_memory())
+        peak = self.peak_memory() if self.peak_memory is not None else None
+        if peak is not None:
+            self.tracker.update(peak_memory_bytes=peak)
+        if self.segments is not None and state.is_world_process_zero:
+            self.segments.update(state.global_step, state.num_input_tokens_seen, peak)
         if self.stop_event.is_set() and not control.should_training_stop:
             control.should_training_stop = True
             control.should_save = True  # a checkpoint at the stop step: resume continues from here
             self.tracker.update(status="stopping", message="stopping after this step")
+        # The default flow callback ran first: it has decided whether this step evaluates or saves.
+        if control.should_evaluate:
+            self.tracker.activity("evaluating")
+        elif control.should_save:
+            self.tracker.activity("saving")
         return control
 
     def on_prediction_step(self, args, state, control, **kwargs):
         self.tracker.activity("evaluating")
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        self.tracker.activity("saving" if control.should_save else "training")
+
+    def on_save(self, args, state, control, **kwargs):
+        self.tracker.activity("training")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.segments is None or not state.is_world_process_zero:
+            return
+        how = "failed" if self.non_finite_step is not None else "stopped" if self.stop_event.is_set() else "completed"
+        peak = self.peak_memory() if self.peak_memory is not None else None
+        self.segments.end(how, state.global_step, state.num_input_tokens_seen, peak)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})

@@ -9,7 +9,9 @@ Before the first step the base answers (the adapter disabled; for full fine-tuni
 untouched model); at each evaluation and at the end the current model answers, greedy, so two
 answers differ only because the weights changed. Every answer is appended to the run's
 ``probes.jsonl`` ({"step", "prompt", "answer"}; step 0 is the base), so the change can be read
-while it happens and after a restart.
+while it happens and after a restart. Each answering is a ``probing`` round of the progress
+snapshot, so the status line says so, the watchdog does not take it for a hang, and the ETA
+counts the rounds still to come.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from transformers import TrainerCallback
 
 from studio.runs.directory import read_probes
+from studio.train.callbacks import round_steps
 from studio.train.progress import Tracker
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,7 @@ class ProbeCallback(TrainerCallback):
         self.max_new_tokens = max_new_tokens
         self._last_step = -1
 
-    def _record(self, model, step: int, base: bool = False) -> None:
+    def _record(self, model, step: int, base: bool = False, then: str = "training") -> None:
         self.tracker.activity("probing")
         context = model.disable_adapter() if base and hasattr(model, "disable_adapter") else contextlib.nullcontext()
         with context:
@@ -87,7 +90,7 @@ class ProbeCallback(TrainerCallback):
         with open(self.path, "a") as fh:
             fh.write("".join(json.dumps(r) + "\n" for r in records))
         self.tracker.add_probes(records)
-        self.tracker.activity("training")
+        self.tracker.activity(then)
         self._last_step = step
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
@@ -97,6 +100,8 @@ class ProbeCallback(TrainerCallback):
             self.tracker.warn("probe prompts are off under FSDP/DeepSpeed (the weights are sharded)")
         if not state.is_world_process_zero or model is None or not self.prompts:
             return
+        evaluations = round_steps(args.eval_strategy, state.eval_steps, state.max_steps)
+        self.tracker.schedule("probing", [*evaluations, state.max_steps])
         if not any(r["step"] == 0 for r in read_probes(self.path)):
             self._record(model, 0, base=True)
         self.tracker.update(probes=[r for r in read_probes(self.path) if r["step"] <= state.global_step])
@@ -105,7 +110,7 @@ class ProbeCallback(TrainerCallback):
         if not self.prompts:
             return
         if state.is_world_process_zero and model is not None and state.global_step != self._last_step:
-            self._record(model, state.global_step)
+            self._record(model, state.global_step, then="saving" if control.should_save else "training")
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if (

@@ -1,17 +1,21 @@
-"""HTML for the Train and Runs tabs: the progress line, the pre-start review, the estimate.
+"""HTML for the Train and Runs tabs: the progress line, the pre-start review, the estimate,
+and the probe table.
 
-Pure functions from service dataclasses (Progress, Review, Estimate) to HTML strings; no
-events, no torch.
+Pure functions from service dataclasses (Progress, Review, Estimate) to HTML strings and
+components; no events, no torch.
 """
 
 from __future__ import annotations
 
 import html
 
-from studio.services import duration
+import gradio as gr
+
+from studio.services import duration, probe_table
 
 GIB = 2**30
 LIGHT = {"fits": "#16a34a", "tight": "#d97706", "won't fit": "#dc2626"}
+UNTIMED = {"evaluating": "evaluations", "probing": "probe answers", "saving": "checkpoint saves"}
 STATUS_COLOR = {"failed": "#dc2626", "interrupted": "#dc2626", "stopped": "#d97706", "completed": "#16a34a"}
 
 
@@ -28,9 +32,11 @@ def status_html(p) -> str:
         return "<div id='train-status'>No training in this session yet: fill the form and press Start.</div>"
     pct = round(100 * p.fraction, 1)
     color = STATUS_COLOR.get(p.status, "#2563eb")
-    parts = [f"<b>{_e(p.status)}</b>", f"step {p.step}/{p.total_steps or '?'}"]
+    step = f"step {p.step}/{p.total_steps or '?'}"
+    parts = [f"<b>{_e(p.status)}</b>", step]
     if p.phase and p.active and p.phase != "training":
-        parts.append(_e(p.phase))
+        # What holds the steps back, and for how long: "evaluating (step 10/40) for 0m42s".
+        parts[1] = f"<span id='train-phase'>{_e(p.phase)} ({step}) for {duration(p.phase_s)}</span>"
     if p.loss is not None:
         parts.append(f"loss {p.loss:.4f}")
     if p.seconds_per_step:
@@ -39,7 +45,9 @@ def status_html(p) -> str:
         parts.append(f"{p.tokens_per_s:.0f} tok/s")
     parts.append(f"elapsed {duration(p.elapsed_s)}")
     if p.active:
-        parts.append(f"ETA {duration(p.eta_s)}")
+        untimed = ", ".join(UNTIMED.get(phase, phase) for phase in p.eta_untimed)
+        later = f" (+ {untimed}, not timed yet)" if untimed and p.eta_s is not None else ""
+        parts.append(f"ETA {duration(p.eta_s)}{later}")
     if p.peak_memory_bytes:
         estimate = f" (estimate {_gib(p.estimated_memory_bytes)})" if p.estimated_memory_bytes else ""
         parts.append(f"peak memory {_gib(p.peak_memory_bytes)}{estimate}")
@@ -113,3 +121,23 @@ def review_html(r) -> str:
         )
     blocks.append(f"<div id='review-estimate'>{estimate_html(r.estimate, r.fit)}</div>")
     return "<div id='train-review'>" + "".join(blocks) + "</div>"
+
+
+# The probe table: the prompt, then the latest answer (the column to read, "step N"), then the base's.
+# Fixed widths keep all three in view; with wrapped long answers the last column ran off-screen.
+PROBE_WIDTHS = ["24%", "38%", "38%"]
+PROBE_EMPTY = [["Your probe prompts (form: Probe prompts)", "answered at each evaluation", "the base's answer, first"]]
+
+
+def probe_columns(headers: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of studio's probe_table reordered to prompt, latest ("step N"), base."""
+    order = [0, 2, 1]
+    if not rows:
+        return [headers[i] for i in order], PROBE_EMPTY
+    return [headers[i] for i in order], [[row[i] for i in order] for row in rows]
+
+
+def probe_frame(probes: list[dict], **props) -> gr.Dataframe:
+    """The probe table of a run's probe answers (``props``: the component's other arguments)."""
+    headers, rows = probe_columns(*probe_table(probes))
+    return gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS, **props)
