@@ -5,12 +5,17 @@ Canonical shapes (what the rest of the studio sees):
 - chat:        {"messages": [{"role": "system"|"user"|"assistant"|"tool", "content": str}, ...]}
 - text:        {"text": str}
 - preference:  {"prompt": [messages], "chosen": [messages], "rejected": [messages]}
+- kto:         {"messages": [messages], "label": bool}   (a chat row judged good or bad; kind "chat")
+- prompt:      {"messages": [messages ending on the user], <other columns as text>}   (GRPO; kind "prompt")
 
 Input formats: Alpaca (instruction, input, output, system), ShareGPT (conversations of
 from/value, with function_call/observation turns and a tools string), OpenAI messages
 (role/content), raw text, and preference data (prompt/chosen/rejected as strings or message
 lists, ShareGPT conversations with chosen/rejected messages, or implicit-prompt pairs whose
-chosen and rejected are whole conversations sharing a prefix).
+chosen and rejected are whole conversations sharing a prefix), KTO rows (messages or
+prompt/completion with a true/false label; chosen explicitly, as auto reads messages+label as
+messages) and prompt-only rows for GRPO (a prompt column; the other columns, such as a reference
+answer, kept as text).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-FORMATS = ["alpaca", "sharegpt", "messages", "text", "preference"]
+FORMATS = ["alpaca", "sharegpt", "messages", "text", "preference", "kto", "prompt"]
 SFT_FORMATS = ["alpaca", "sharegpt", "messages"]
 
 SHAREGPT_ROLES = {
@@ -40,7 +45,8 @@ MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
 
 EXPECTED = (
     "alpaca (instruction, output[, input, system]), sharegpt (conversations), messages (messages), "
-    "text (text), preference (prompt, chosen, rejected, or conversations with chosen and rejected)"
+    "text (text), preference (prompt, chosen, rejected, or conversations with chosen and rejected), "
+    "kto (messages or prompt and completion, with label), prompt (prompt[, answer])"
 )
 
 
@@ -66,14 +72,18 @@ def detect_format(columns: list[str] | set[str], sample: dict | None = None) -> 
         return "alpaca"
     if "text" in cols:
         return "text"
+    if {"prompt", "completion", "label"} <= cols:
+        return "kto"
     if {"prompt", "completion"} <= cols:
         return "alpaca"  # prompt/completion pairs read as instruction/output
+    if "prompt" in cols:
+        return "prompt"
     return None
 
 
 def kind_of(fmt: str) -> str:
     """The canonical shape a format becomes: 'chat', 'text' or 'preference'."""
-    return {"text": "text", "preference": "preference"}.get(fmt, "chat")
+    return {"text": "text", "preference": "preference", "prompt": "prompt"}.get(fmt, "chat")
 
 
 def parse_column_mapping(spec: str) -> dict[str, str]:
@@ -216,6 +226,10 @@ def to_canonical(example: dict, fmt: str, row: int, system_prompt: str = "") -> 
         return {"text": text}
     if fmt == "preference":
         return _preference(example, row, system_prompt)
+    if fmt == "kto":
+        return _kto(example, row, system_prompt)
+    if fmt == "prompt":
+        return _prompt_only(example, row, system_prompt)
     raise ValueError(f"format: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
@@ -241,3 +255,47 @@ def _preference(example: dict, row: int, system_prompt: str) -> dict:
             answer[0] = {"role": "assistant", "content": answer[0]["content"]}
     check_turns(prompt + chosen[:1], row)
     return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+
+LABELS = {"true": True, "1": True, "yes": True, "good": True, "false": False, "0": False, "no": False, "bad": False}
+
+
+def _label(value: Any, row: int) -> bool:
+    label = value if isinstance(value, bool) else LABELS.get(str(value).strip().lower())
+    if label is None:
+        raise RowError(row, f"label should be true or false, found {value!r}")
+    return label
+
+
+def _kto(example: dict, row: int, system_prompt: str) -> dict:
+    if "label" not in example or example["label"] is None:
+        raise RowError(row, "a KTO row needs a 'label' (true for a good answer, false for a bad one)")
+    if "messages" in example and example["messages"] is not None:
+        messages = _openai_messages(example["messages"], row)
+    elif "prompt" in example and "completion" in example:
+        raw = example["prompt"]
+        prompt = [{"role": "user", "content": raw}] if isinstance(raw, str) else _openai_messages(raw, row)
+        answer = example["completion"]
+        messages = prompt + (
+            [{"role": "assistant", "content": answer}] if isinstance(answer, str) else _openai_messages(answer, row)
+        )
+    else:
+        raise RowError(row, "a KTO row needs 'messages', or 'prompt' and 'completion'")
+    messages = check_turns(_with_system(messages, system_prompt), row)
+    if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+        raise RowError(row, "a KTO row must end on a non-empty assistant answer (the one the label judges)")
+    return {"messages": messages, "label": _label(example["label"], row)}
+
+
+def _prompt_only(example: dict, row: int, system_prompt: str) -> dict:
+    raw = example.get("prompt")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise RowError(row, "the prompt is empty")
+    messages = [{"role": "user", "content": raw}] if isinstance(raw, str) else _openai_messages(raw, row)
+    messages = check_turns(_with_system(messages, system_prompt), row, need_answer=False)
+    if messages[-1]["role"] != "user":
+        raise RowError(row, "a prompt must end on the user's turn (the model answers it)")
+    extra = {
+        k: str(v) for k, v in example.items() if k not in ("prompt", "messages") and isinstance(v, (str, int, float))
+    }
+    return {"messages": messages, **extra}

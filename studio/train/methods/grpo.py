@@ -1,0 +1,60 @@
+"""GRPO: TRL's GRPOTrainer on prompts, scored by the built-in reward functions (studio.train.rewards).
+
+Each optimizer step samples ``num_generations`` answers per prompt (the group), scores them with
+the weighted reward functions, and reinforces the answers above their group's mean; no value
+model. ``batch_size`` counts prompts here: TRL's batch counts answers, so it is batch_size x the
+group size. With LoRA and kl_beta > 0 the KL reference is the base with the adapter off. TRL logs
+each reward function's mean and spread (``rewards/<name>/mean``, ``/std``), the total ``reward``,
+``kl``, ``entropy``, the completion lengths and the clipped share; they reach metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+
+from studio.train.model import lora_config, record_base
+from studio.train.plan import Plan
+from studio.train.rewards import reward_functions
+
+
+def grpo_arguments(plan: Plan, args: dict, weights: list[float]) -> GRPOConfig:
+    g = plan.config.grpo
+    args = dict(args)
+    args["per_device_train_batch_size"] *= g.num_generations
+    args["per_device_eval_batch_size"] = args["per_device_train_batch_size"]
+    return GRPOConfig(
+        **args,
+        num_generations=g.num_generations,
+        max_completion_length=g.max_completion_length,
+        beta=g.kl_beta,
+        temperature=g.grpo_temperature,
+        num_iterations=g.num_iterations,
+        reward_weights=weights,
+        log_completions=False,
+    )
+
+
+def build(plan: Plan, model, args: dict, callbacks: list):
+    funcs, weights = reward_functions(plan.config.grpo)
+    grpo_args = grpo_arguments(plan, args, weights)
+    train = Dataset.from_list(plan.train.examples)
+    val = (
+        Dataset.from_list(plan.val.examples)
+        if plan.val and plan.val.examples and args["eval_strategy"] != "no"
+        else None
+    )
+    peft_config = lora_config(plan.config) if plan.config.adapter.adapter != "full" else None
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=grpo_args,
+        train_dataset=train,
+        eval_dataset=val,
+        processing_class=plan.tokenizer,
+        callbacks=callbacks,
+        peft_config=peft_config,
+    )
+    if peft_config is not None:
+        record_base(trainer.model, plan.config)
+    return trainer
