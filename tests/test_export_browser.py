@@ -61,7 +61,18 @@ def test_export_tab_zips_writes_the_card_and_pushes(tiny_sft_run, tmp_path, monk
             page.screenshot(path=str(shots / "export.png"), full_page=True)
 
             page.get_by_role("button", name="Push to the Hub").click()  # the token field is empty now
-            expect(page.get_by_text("no Hugging Face token").first).to_be_visible(timeout=60000)
+            expect(page.locator("#export-push-note")).to_contain_text("no Hugging Face token", timeout=60000)
+            # A refusal is a card under the button: no toast over the zip link, no "Error" pill.
+            assert page.locator(".toast-body").count() == 0
+            assert page.locator('text="Error" >> visible=true').count() == 0
+            expect(page.get_by_role("link", name=re.compile(r"KB"))).to_be_visible()
+            page.get_by_role("textbox", name="Repository").fill("")
+            token.fill(SECRET)
+            page.get_by_role("button", name="Push to the Hub").click()  # fails: no repository
+            expect(page.locator("#export-push-note")).to_contain_text("repo: give a repository name", timeout=60000)
+            expect(token).to_have_value("")  # emptied after a failed push too
+            page.screenshot(path=str(shots / "export_refused.png"), full_page=True)
+            page.get_by_role("textbox", name="Repository").fill("tuned")
             token.fill(SECRET)
             page.get_by_role("button", name="Push to the Hub").click()  # again: the repository exists
             expect(page.locator("#export-push")).to_contain_text("Already on the Hub", timeout=60000)

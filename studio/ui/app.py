@@ -13,12 +13,22 @@ INTRO = (
     "and compare the result with the base, without writing code. Everything here also runs headless: "
     "`python -m studio --help`."
 )
+# The first screen: what a newcomer does, in order; the sample's preview is already below it.
+FIRST_STEPS = """<div id='first-steps'><b>New here? Three steps, about five minutes on a laptop CPU:</b>
+<ol style='margin:4px 0 0 0'>
+<li><b>Look at the data</b>: the sample dataset is previewed below, with the exact text the model trains on
+(green: the tokens that carry the loss).</li>
+<li><b>Train</b>: in the <b>Train</b> tab, pick the preset <i>Quick CPU demo: LoRA SFT</i>, press
+<b>Fill the form</b>, then <b>Start training</b>, and watch the curves.</li>
+<li><b>Compare</b>: in the <b>Chat</b> tab, ask the base model and your adapter the same question side by side.</li>
+</ol></div>"""
 
 
 def build_app(studio: Studio | None = None) -> gr.Blocks:
     studio = studio or get_studio()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.HTML(FIRST_STEPS)
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
                 data = data_tab.build(studio)
@@ -33,9 +43,12 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
             with gr.Tab("Export", id="export"):
                 export_tab.build(studio)
         # A reloaded page (or a second tab) re-attaches to the running job, whole curve included.
-        on_tick, outputs = train["attach"]
-        demo.load(on_tick, None, outputs)
-        train_page.select(on_tick, None, outputs)  # e.g. after a resume from the Runs tab
+        # The form shows the config of the job the status reports on (restored from its config.yaml).
+        on_attach, shown, outputs = train["attach"]
+        demo.load(lambda s: on_attach(s, page_load=True), shown, outputs)
+        train_page.select(lambda s: on_attach(s, page_load=False), shown, outputs)  # e.g. after a Runs-tab resume
+        on_load, inputs, previewed = data["preview"]
+        demo.load(on_load, inputs, previewed, show_progress="hidden")  # step 1, already shown
         refresh, adapter = chat["refresh"]
         chat_page.select(refresh, adapter, adapter)
     return demo

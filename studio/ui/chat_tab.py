@@ -17,6 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.services import Sampling, Studio, count_pairs
+from studio.ui.errors import user_error
 from studio.ui.forms import Form
 
 BASE, OFF = "base", "off"
@@ -175,7 +176,7 @@ class ChatActions:
     @staticmethod
     def add_user(text, *histories):
         if not text.strip():
-            raise gr.Error("Type a message first.")
+            raise user_error("Type a message first.")
         turn = {"role": "user", "content": text}
         return "", *[[*(h or []), turn] for h in histories]
 
@@ -185,7 +186,7 @@ class ChatActions:
         sampling = Sampling(**self.form.values(sampling_values))
         talks = self.conversations(system_prompt, histories, active)
         if not talks or not talks[0] or talks[0][-1]["role"] != "user":
-            raise gr.Error("Send a message first.")
+            raise user_error("Send a message first.")
         for i, _, _ in active:
             histories[i].append({"role": "assistant", "content": ""})
         try:
@@ -194,7 +195,7 @@ class ChatActions:
                     histories[i][-1]["content"] = text
                 yield *histories, self.memory_text()
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         yield *histories, self.memory_text()
 
     @staticmethod
@@ -202,22 +203,22 @@ class ChatActions:
         """Regenerate: the last replies go, the seed moves on (so the new replies differ, reproducibly)."""
         trimmed = [list(h or [])[:-1] if h and h[-1]["role"] == "assistant" else list(h or []) for h in histories]
         if not any(trimmed):
-            raise gr.Error("Nothing to regenerate yet.")
+            raise user_error("Nothing to regenerate yet.")
         return int(seed or 0) + 1, *trimmed
 
     def vote(self, k, c1, c2, c3, system_prompt, h1, h2, h3):
         histories, active = [h1, h2, h3], self.columns(c1, c2, c3)
         position = next((n for n, (i, _, _) in enumerate(active) if i == k), None)
         if position is None:
-            raise gr.Error(f"Column {k + 1} is off.")
+            raise user_error(f"Column {k + 1} is off.")
         talks = self.conversations(system_prompt, histories, active)
         if not talks[position] or talks[position][-1]["role"] != "assistant":
-            raise gr.Error("Vote once every column has answered.")
+            raise user_error("Vote once every column has answered.")
         answers = [(label, talk[-1]["content"]) for (_, _, label), talk in zip(active, talks, strict=True)]
         try:
             written = self.studio.vote(talks[position][:-1], answers, position, {"system_prompt": system_prompt})
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         return _arena_markdown(written, self.studio.arena_path)
 
     # -- the sampling window, export, memory ---------------------------------------------------
@@ -230,14 +231,14 @@ class ChatActions:
             talks = [t[:-1] if t and t[-1]["role"] == "assistant" else t for t in talks]
         if not talks or not talks[0] or talks[0][-1]["role"] != "user":
             if typed:
-                raise gr.Error("Type a message first.")
+                raise user_error("Type a message first.")
             return gr.update()
         try:
             sampling = Sampling(**self.form.values(sampling_values))
             sources, labels = [s for _, s, _ in active], [lbl for _, _, lbl in active]
             return self.studio.next_token_figure(talks, sources, labels, sampling)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
 
     def chart_typed(self, *args):
         return self.chart(*args, typed=True)
@@ -268,7 +269,7 @@ def _wire_api(studio: Studio, adapter, system, form: Form) -> None:
 
     def api_chat(prompt, adapter_dir, system_prompt, *sampling_values):
         if not prompt.strip():
-            raise gr.Error("prompt: type a message")
+            raise user_error("prompt: type a message")
         sampling = Sampling(**form.values(sampling_values))
         messages = ([{"role": "system", "content": system_prompt}] if system_prompt.strip() else []) + [
             {"role": "user", "content": prompt}
@@ -277,7 +278,7 @@ def _wire_api(studio: Studio, adapter, system, form: Form) -> None:
         try:
             *_, texts = studio.chat_stream(messages, sources, sampling)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         return texts[0], texts[1] if len(texts) > 1 else "(choose an adapter to compare)"
 
     api_prompt = gr.Textbox(visible=False)

@@ -9,7 +9,9 @@ that fails leaves the data already shown (and the one Clean works on) as it was.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,12 +20,22 @@ import gradio as gr
 
 from studio.config import EMBEDDED_MODEL
 from studio.schema import ConfigError, apply_overrides, typed_fields
-from studio.services import FORMATS, CleanOptions, Studio, clean, default_output, length_figure, save
+from studio.services import (
+    FORMATS,
+    CleanOptions,
+    Studio,
+    clean,
+    default_output,
+    length_figure,
+    placeholder_figure,
+    save,
+)
+from studio.ui.errors import user_error
+from studio.ui.forms import Form
 
 DEFAULT_DATASET = "assets/sample_sft.jsonl"
 COLOR_MAP = {"trained": "#22c55e", "rejected": "#f87171"}
-HELP = {f.name: f.metadata["help"] for f, _, _ in typed_fields(CleanOptions)}
-NO_BOUND = " Empty or 0: no bound."
+MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
 def _cell(value) -> str:
@@ -45,16 +57,21 @@ def _highlight(example: dict) -> list[tuple[str, str | None]]:
     return out
 
 
+def _plain(text) -> str:
+    """Text that comes from the data (names, columns, rows) shown as text: no HTML, no Markdown."""
+    return MARKDOWN_MARKS.sub(r"\\\1", html.escape(str(text)))
+
+
 def _summary(data, shown) -> str:
     name = Path(data.source).name or data.source
     text = (
-        f"`{name}`: **{shown.num_rows} rows**, format **{shown.format}** ({shown.kind}), "
-        f"fingerprint `{shown.fingerprint}`. Columns: {', '.join(shown.columns)}. {shown.lengths.describe()}"
+        f"{_plain(name)}: **{shown.num_rows} rows**, format **{shown.format}** ({shown.kind}), "
+        f"fingerprint `{shown.fingerprint}`. Columns: {_plain(', '.join(shown.columns))}. {shown.lengths.describe()}"
     )
     if shown.skipped:
-        text += f"\n\n⚠ {len(data.skipped)} rows skipped: " + "; ".join(shown.skipped[:5])
+        text += f"\n\n⚠ {len(data.skipped)} rows skipped: " + _plain("; ".join(shown.skipped[:5]))
     for note in shown.notes:
-        text += f"\n\nNote: {note}"
+        text += f"\n\nNote: {_plain(note)}"
     return text
 
 
@@ -132,70 +149,44 @@ def _inputs() -> dict:
     )
 
 
+# How the generated cleaning form is laid out: columns of CleanOptions fields (rows side by side).
+CLEAN_LAYOUT = [
+    [["special_tokens"], ["drop_empty"], ["exclude"]],
+    [["min_tokens", "max_tokens"], ["min_chars", "max_chars"]],
+    [["dedup"], ["near_threshold"], ["val_fraction", "seed"]],
+]
+
+
 def _clean_controls() -> dict:
+    form, defaults = Form(), CleanOptions()
     with gr.Accordion("Clean and split", open=True):
         with gr.Row():
-            with gr.Column():
-                special = gr.Radio(
-                    ["drop", "strip", "keep"], value="drop", label="Chat-template tokens", info=HELP["special_tokens"]
-                )
-                drop_empty = gr.Checkbox(value=True, label="Drop empty answers", info=HELP["drop_empty"])
-                exclude = gr.Textbox(
-                    label="Exclude rows containing", lines=2, info=HELP["exclude"] + " One per line or comma."
-                )
-            with gr.Column():
-                with gr.Row():
-                    min_tokens = gr.Number(label="Min tokens", precision=0, info=HELP["min_tokens"] + NO_BOUND)
-                    max_tokens = gr.Number(label="Max tokens", precision=0, info=HELP["max_tokens"] + NO_BOUND)
-                with gr.Row():
-                    min_chars = gr.Number(label="Min characters", precision=0, info=HELP["min_chars"] + NO_BOUND)
-                    max_chars = gr.Number(label="Max characters", precision=0, info=HELP["max_chars"] + NO_BOUND)
-            with gr.Column():
-                dedup = gr.CheckboxGroup(["exact", "near"], value=["exact"], label="Duplicates", info=HELP["dedup"])
-                threshold = gr.Slider(
-                    0.3, 1.0, value=0.8, step=0.01, label="Near-duplicate threshold", info=HELP["near_threshold"]
-                )
-                with gr.Row():
-                    val_fraction = gr.Slider(
-                        0.0, 0.5, value=0.0, step=0.01, label="Validation share", info=HELP["val_fraction"]
-                    )
-                    seed = gr.Number(value=42, precision=0, label="Split seed", info=HELP["seed"])
+            for column in CLEAN_LAYOUT:
+                with gr.Column():
+                    for row in column:
+                        with gr.Row():
+                            form.add(defaults, row)
         with gr.Row():
             run = gr.Button("Clean and save", variant="primary")
             use = gr.Button("Use cleaned data in Train", interactive=False)
         report = gr.Markdown(elem_id="clean-report")
-        removed = gr.Dataframe(label="Examples of removed rows", wrap=True, max_height=320, interactive=False)
+        removed = gr.Dataframe(
+            headers=["step", "row", "reason", "row text"],
+            label="Examples of removed rows (after Clean and save)",
+            wrap=True,
+            max_height=320,
+            interactive=False,
+        )
         files = gr.File(label="Cleaned files", file_count="multiple", interactive=False)
-    options = [
-        special,
-        drop_empty,
-        exclude,
-        min_tokens,
-        max_tokens,
-        min_chars,
-        max_chars,
-        dedup,
-        threshold,
-        val_fraction,
-        seed,
-    ]
-    return dict(options=options, run=run, use=use, report=report, removed=removed, files=files)
+    missing = {f.name for f, _, _ in typed_fields(CleanOptions)} - set(form.components)
+    assert not missing, f"cleaning options missing from the Data tab: {missing}"
+    return dict(form=form, options=form.inputs, run=run, use=use, report=report, removed=removed, files=files)
 
 
-def read_options(
-    special, drop_empty, exclude, min_tokens, max_tokens, min_chars, max_chars, dedup, threshold, val_fraction, seed
-) -> CleanOptions:
-    """The form's values as CleanOptions (checked; ConfigError names the field)."""
-    words = [w.strip() for line in (exclude or "").splitlines() for w in line.split(",") if w.strip()]
+def read_options(form: Form, values) -> CleanOptions:
+    """The form's values (in CleanOptions field order) as CleanOptions (checked; ConfigError names the field)."""
     options = CleanOptions()
-    bounds = dict(min_tokens=min_tokens, max_tokens=max_tokens, min_chars=min_chars, max_chars=max_chars)
-    apply_overrides(
-        options,
-        {name: value or None for name, value in bounds.items()}
-        | dict(special_tokens=special, drop_empty=drop_empty, near_threshold=threshold, val_fraction=val_fraction),
-    )
-    options.seed = int(seed or 0)
-    options.exclude, options.dedup = words, list(dedup or [])
+    apply_overrides(options, form.values(values))
     options.check()
     return options
 
@@ -205,8 +196,17 @@ def _preview_view() -> dict:
     status = gr.Markdown(elem_id="data-status")
     summary = gr.Markdown(elem_id="data-summary")
     with gr.Row():
-        table = gr.Dataframe(label="First rows", wrap=True, max_height=320, interactive=False, scale=3)
-        lengths = gr.Plot(label="Token lengths", scale=2)
+        table = gr.Dataframe(
+            headers=["the first rows of the file appear here after Load and preview"],
+            label="First rows",
+            wrap=True,
+            max_height=320,
+            interactive=False,
+            scale=3,
+        )
+        lengths = gr.Plot(
+            placeholder_figure("The histogram of token lengths appears here."), label="Token lengths", scale=2
+        )
     example_index = gr.Slider(1, 5, value=1, step=1, label="Example", info="Which of the first examples to show.")
     rendered = gr.HighlightedText(
         label="Exact training text under the chat template (green: tokens that carry loss; red: a rejected answer)",
@@ -229,7 +229,7 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
             data = studio.load_data(source_value, fmt_value, columns_value, system_value)
             shown = studio.preview(data, model_value, int(max_len) if max_len else None)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         if data.skipped:
             gr.Warning(f"{len(data.skipped)} rows cannot be used and are skipped; the summary lists them.")
         examples = [
@@ -238,7 +238,8 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
         first = _highlight(examples[0]) if examples else []
         params = dict(source=source_value, format=fmt_value, columns=columns_value, system=system_value)
         figure = length_figure(shown.lengths, f"Token lengths under {model_value}'s chat template")
-        slider = gr.update(maximum=max(1, len(examples)), value=1)
+        # A slider needs minimum < maximum: with one example it stays at 1, not interactive.
+        slider = gr.update(maximum=max(2, len(examples)), value=1, interactive=len(examples) > 1)
         return _summary(data, shown), _table(data.raw_rows), slider, first, examples, figure, params, ""
 
     def on_upload(file):
@@ -250,10 +251,13 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
     inputs = [ui["source"], ui["format"], ui["columns"], ui["system"], ui["model"], ui["max_length"]]
     outputs = [view[k] for k in ("summary", "table", "example_index", "rendered", "examples", "lengths", "loaded")]
     outputs.append(view["status"])
-    ui["upload"].upload(on_upload, ui["upload"], ui["source"]).then(
-        on_load, inputs, outputs, api_visibility="private", show_progress_on=view["status"]
+    uploaded = (
+        ui["upload"]
+        .upload(on_upload, ui["upload"], ui["source"])
+        .then(on_load, inputs, outputs, api_visibility="private", show_progress_on=view["status"])
     )
-    ui["load"].click(on_load, inputs, outputs, api_name="load_data", show_progress_on=view["status"])
+    loaded = ui["load"].click(on_load, inputs, outputs, api_name="load_data", show_progress_on=view["status"])
+    view["events"] = [uploaded, loaded]  # a success hands the data to the Train form
     view["example_index"].change(
         on_pick, [view["example_index"], view["examples"]], view["rendered"], api_visibility="private"
     )
@@ -266,22 +270,22 @@ def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> N
 
     def on_clean(params, model_value, *values):
         if not params:
-            raise gr.Error("Load a dataset first (Load and preview), then clean it.")
+            raise user_error("Load a dataset first (Load and preview), then clean it.")
         try:
-            options = read_options(*values)
+            options = read_options(cleaning["form"], values)
             data = studio.load_data(params["source"], params["format"], params["columns"], params["system"])
             result = clean(data, options, studio.tokenizer(model_value))
             files = save(result, default_output(params["source"], result.fingerprint))
         except ConfigError as exc:
-            raise gr.Error("; ".join(str(p) for p in exc.problems)) from exc
+            raise user_error("; ".join(str(p) for p in exc.problems)) from exc
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         ready = gr.update(interactive=True)
         return _report(result, files), _removed_table(result), _downloads(files), ready, files["train"]
 
     def on_use(path):
         if not path:
-            raise gr.Error("Clean a dataset first; its cleaned file is what goes to Train.")
+            raise user_error("Clean a dataset first; its cleaned file is what goes to Train.")
         gr.Info(f"The Train tab now uses {path}.")
         return path, "auto", "", ""
 
@@ -289,9 +293,12 @@ def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> N
     inputs = [view["loaded"], ui["model"], *cleaning["options"]]
     cleaning["run"].click(on_clean, inputs, outputs, api_name="clean_data")
     on_load, load_inputs, load_outputs = load
-    cleaning["use"].click(
-        on_use, cleaned, [ui["source"], ui["format"], ui["columns"], ui["system"]], api_name="use_cleaned"
-    ).then(on_load, load_inputs, load_outputs, api_visibility="private", show_progress_on=view["status"])
+    used = (
+        cleaning["use"]
+        .click(on_use, cleaned, [ui["source"], ui["format"], ui["columns"], ui["system"]], api_name="use_cleaned")
+        .success(on_load, load_inputs, load_outputs, api_visibility="private", show_progress_on=view["status"])
+    )
+    view["events"].append(used)
 
 
 def build(studio: Studio) -> dict:
@@ -300,5 +307,12 @@ def build(studio: Studio) -> dict:
     cleaning = _clean_controls()
     load = _wire_load(studio, ui, view)
     _wire_clean(studio, ui, view, cleaning, load)
-    # The Train tab copies these into its form on change, so what is previewed is what trains.
-    return {k: ui[k] for k in ("source", "format", "columns", "system", "model")}
+    # The Train tab takes the loaded data's parameters after each successful load (loaded_events);
+    # "preview" loads the sample when the page opens, the newcomer's first step (not handed on).
+    on_load, inputs, outputs = load
+    return {
+        **{k: ui[k] for k in ("source", "format", "columns", "system", "model")},
+        "loaded": view["loaded"],
+        "loaded_events": view["events"],
+        "preview": (on_load, inputs, outputs),
+    }

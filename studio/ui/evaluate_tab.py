@@ -6,11 +6,8 @@ saved into the run (eval.json, eval_generations.csv), so picking an evaluated ru
 
 from __future__ import annotations
 
-import csv
 import html
 import re
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -19,12 +16,12 @@ from studio.services import (
     NoValidationSplit,
     Sampling,
     Studio,
-    export_json,
-    generations_csv,
     parse_prompts,
+    placeholder_figure,
     results_figure,
     results_table,
 )
+from studio.ui.errors import user_error
 from studio.ui.forms import Form
 
 FINAL = "final"
@@ -65,9 +62,10 @@ def _layout(options_form: Form, compare_form: Form) -> dict:
                 "A training keeps its own copy and is never touched."
             )
         with gr.Column(scale=2):
-            ui["table"] = gr.Dataframe(label="Base vs adapter", interactive=False, elem_id="eval-table")
-            ui["chart"] = gr.Plot(label="Metrics", elem_id="eval-chart")
+            ui["table"] = gr.Dataframe(EMPTY_TABLE, label="Base vs adapter", interactive=False, elem_id="eval-table")
+            ui["chart"] = gr.Plot(placeholder_figure(EMPTY_CHART), label="Metrics", elem_id="eval-chart")
             ui["generations"] = gr.Dataframe(
+                EMPTY_GENERATIONS,
                 label="Held-out prompts: reference and answers",
                 wrap=True,
                 interactive=False,
@@ -90,7 +88,7 @@ def _layout(options_form: Form, compare_form: Form) -> dict:
         ui["compared"] = gr.HTML(elem_id="compare-table")
         ui["compared_file"] = gr.File(label="Comparison CSV", interactive=False)
     with gr.Accordion("Evaluated runs", open=False):
-        ui["history"] = gr.Dataframe(interactive=False, wrap=True)
+        ui["history"] = gr.Dataframe(headers=["run", "method", "split", "rows"], interactive=False, wrap=True)
     # Once per page load: offer the runs that exist now (a one-shot timer, so no tab wiring is needed).
     ui["opened"] = gr.Timer(0.5)
     return ui
@@ -143,41 +141,40 @@ class EvalActions:
         picker = gr.update(choices=[("The run's final adapter", FINAL), *checkpoints], value=FINAL)
         saved = self.studio.eval_results(run_id)
         if not saved:
-            return picker, f"Run {run_id} has not been evaluated yet.", None, None, None, None, gr.update(visible=False)
+            return picker, *_empty(f"Run {run_id} has not been evaluated yet."), gr.update(visible=False)
         return picker, *_show(self.studio, run_id, saved), gr.update(visible=False)
 
     def evaluate(self, run_id, adapter_dir, *values, progress=gr.Progress()):
         if not run_id:
-            raise gr.Error("Pick a run first (one with a saved adapter).")
+            raise user_error("Pick a run first (one with a saved adapter).")
         options = EvalOptions(**self.options_form.values(values))
         source = None if adapter_dir in (None, "", FINAL) else adapter_dir
         try:
             result = self.studio.evaluate(run_id, options, source, lambda f, m: progress(f, desc=m))
         except NoValidationSplit as exc:
-            return f"**No validation split.** {exc}", None, None, None, None, gr.update(visible=True)
+            return *_empty(f"**No validation split.** {exc}"), gr.update(visible=True)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         return *_show(self.studio, run_id, result), gr.update(visible=False)
 
     def held_out(self, run_id, n):
         if not run_id:
-            raise gr.Error("Pick a run first.")
+            raise user_error("Pick a run first.")
         try:
             return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8)))
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
 
     def compare(self, run_id, adapter_dir, text, *values):
-
         if not run_id:
-            raise gr.Error("Pick a run first: its adapter answers beside the base.")
+            raise user_error("Pick a run first: its adapter answers beside the base.")
         source = str(self.studio.run(run_id).adapter_dir) if adapter_dir in (None, "", FINAL) else adapter_dir
         sampling = Sampling(**self.compare_form.values(values))
         try:
             rows = self.studio.compare(parse_prompts(text), source, sampling)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        return _compare_html(rows), _compare_csv(rows)
+            raise user_error(str(exc)) from exc
+        return _compare_html(rows), self.studio.compare_csv(run_id, rows)
 
     def history(self):
         rows = self.studio.eval_history()
@@ -185,13 +182,18 @@ class EvalActions:
         return {"headers": columns or ["run"], "data": [[row.get(c) for c in columns] for row in rows] or [[""]]}
 
 
-def _empty():
-    return "", None, None, None, None
+# Before an evaluation: headers and a sentence saying what will appear, not bare "1 2 3" columns.
+EMPTY_TABLE = {"headers": ["metric", "base", "adapter"], "data": []}
+EMPTY_GENERATIONS = {"headers": ["prompt", "reference", "base", "adapter"], "data": []}
+EMPTY_CHART = "The metrics of base and adapter appear here after an evaluation."
+
+
+def _empty(status: str = ""):
+    return status, EMPTY_TABLE, placeholder_figure(EMPTY_CHART), EMPTY_GENERATIONS, None
 
 
 def _show(studio: Studio, run_id: str, result: dict) -> tuple:
-    """Status text, table, chart, generations and files for an evaluation result."""
-    run = studio.run(run_id)
+    """Status text, table, chart, generations and files for an evaluation result (saved in the run)."""
     lines = [
         f"**{result['run']}** ({result['method']}): {result['rows']} {result['split']} rows, "
         f"{result.get('generated', 0)} generations, {result.get('seconds', '?')} s. "
@@ -205,15 +207,9 @@ def _show(studio: Studio, run_id: str, result: dict) -> tuple:
             "data": [[g["prompt"], g["reference"], g["base"], g["adapter"]] for g in gens],
         }
         if gens
-        else None
+        else EMPTY_GENERATIONS
     )
-    downloads = [str(run.path / "eval.json")]
-    if generations_csv(run):
-        downloads.append(str(generations_csv(run)))
-    if not (run.path / "eval.json").exists():  # shown from memory only
-        path = Path(tempfile.mkdtemp(prefix="studio-eval-")) / "eval.json"
-        path.write_text(export_json(result))
-        downloads[0] = str(path)
+    downloads = studio.eval_files(run_id) or None
     return "\n\n".join(lines), results_table(result), results_figure(result), gen_table, downloads
 
 
@@ -247,13 +243,3 @@ def _compare_html(rows: list[dict]) -> str:
         "<thead><tr><th>prompt</th><th>base</th><th>adapter</th><th>word overlap</th></tr></thead>"
         f"<tbody>{cells}</tbody></table>"
     )
-
-
-def _compare_csv(rows: list[dict]) -> str:
-    path = Path(tempfile.mkdtemp(prefix="studio-compare-")) / "batch_compare.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["prompt", "base", "adapter", "identical", "word_overlap"])
-        for r in rows:
-            writer.writerow([r["prompt"], r["base"], r["adapter"], r["same"], r["similarity"]])
-    return str(path)

@@ -1,27 +1,33 @@
 """Export tab: the adapter as a zip, a merged full model, the model card, and a push to the Hub.
 
-Headless, the same: ``python -m studio export --run runs/<id> --out DIR [--merge] [--dtype D]``
-and ``HF_TOKEN=... python -m studio push --run runs/<id> --repo ID [--private] [--merged]``.
+Headless, the same: ``python -m studio export --run runs/<id> --out DIR [--merged] [--dtype D]``
+and ``HF_TOKEN=... python -m studio push --run runs/<id> --repo ID [--no-private] [--merged]``; the
+options (dtype, merged, private, update, verify) are one ExportConfig, documented once.
 The token field is a password field, emptied after every push whatever its outcome; the token
-is passed to the service for the requests and kept nowhere else.
+is passed to the service for the requests and kept nowhere else. A refusal (no run picked, no
+token) shows as a card under its own button, without a toast that would cover the zip link.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 
+from studio.config import ExportConfig
 from studio.services import RepoExists, Studio, token_hint
+from studio.ui.errors import card, user_error
+from studio.ui.forms import Form
 
-DTYPES = [("bf16 (half the size, safe range)", "bf16"), ("fp16", "fp16"), ("fp32 (exact)", "fp32")]
-UPDATE_LABEL = "Update the repository if it exists"
-WHAT = [("Adapter (small; loads on the base with PEFT)", "adapter"), ("Merged full model", "merged")]
+UPDATE_LABEL = next(f.metadata["label"] for f in fields(ExportConfig) if f.name == "update")
 
 
 def _layout() -> SimpleNamespace:
-    """The components, laid out in the current tab."""
-    ui = SimpleNamespace()
+    """The components, laid out in the current tab; the options are generated from ExportConfig."""
+    ui = SimpleNamespace(form=Form())
+    defaults = ExportConfig()
     with gr.Row():
         with gr.Column(scale=1, min_width=280):
             ui.run = gr.Dropdown([], label="Run", info="A run with a saved adapter (or full model).")
@@ -30,15 +36,24 @@ def _layout() -> SimpleNamespace:
         with gr.Column(scale=2):
             with gr.Accordion("Download the adapter", open=True):
                 ui.zip_button = gr.Button("Zip the adapter")
+                ui.zip_note = gr.HTML(elem_id="export-zip-note")
                 ui.zipped = gr.File(
                     label="Adapter (.zip): adapter, tokenizer with chat template, model card", interactive=False
                 )
             with gr.Accordion("Merge into the base", open=True):
-                ui.dtype = gr.Radio(DTYPES, value="bf16", label="Weights dtype")
+                ui.form.add(defaults, ["dtype"])
                 ui.merge_button = gr.Button("Merge and save the full model")
+                ui.merge_note = gr.HTML(elem_id="export-merge-note")
                 ui.merged = gr.Markdown(elem_id="export-merge")
+            with gr.Accordion("GGUF for llama.cpp and Ollama", open=False):
+                ui.form.add(defaults, ["gguf"])
+                ui.form.components["gguf"].label = "GGUF type"
+                ui.gguf_button = gr.Button("Write and check the GGUF")
+                ui.gguf_files = gr.File(label="GGUF file and Modelfile", file_count="multiple", interactive=False)
+                ui.gguf_text = gr.Markdown(elem_id="export-gguf")
             with gr.Accordion("Model card", open=False):
                 ui.card_button = gr.Button("Write the model card")
+                ui.card_note = gr.HTML(elem_id="export-card-note")
                 ui.card_meta = gr.Code(label="README.md metadata", language="yaml", interactive=False)
                 ui.card_body = gr.Markdown(elem_id="export-card")
                 ui.card_plot = gr.Image(label="loss.png", type="filepath", interactive=False, height=260)
@@ -47,8 +62,8 @@ def _layout() -> SimpleNamespace:
                     ui.repo = gr.Textbox(
                         label="Repository", placeholder="my-tuned-model or my-org/my-tuned-model", scale=3
                     )
-                    ui.private = gr.Checkbox(label="Private", value=True, scale=1)
-                ui.what = gr.Radio(WHAT, value="adapter", label="What to push")
+                    ui.form.add(defaults, ["private"])
+                ui.form.add(defaults, ["merged"])
                 ui.token = gr.Textbox(
                     label="Hugging Face token (write)",
                     type="password",
@@ -56,14 +71,17 @@ def _layout() -> SimpleNamespace:
                     elem_id="export-token",
                 )
                 ui.hint = gr.Markdown(token_hint())
-                ui.update = gr.Checkbox(label=UPDATE_LABEL, value=False)
+                with gr.Row():
+                    ui.form.add(defaults, ["update", "verify"])
                 ui.push_button = gr.Button("Push to the Hub", variant="primary")
+                ui.push_note = gr.HTML(elem_id="export-push-note")
                 ui.pushed = gr.Markdown(elem_id="export-push")
     return ui
 
 
 def build(studio: Studio) -> dict:
     ui = _layout()
+    form = ui.form
 
     def runs_update(current=None):
         ids = [r.id for r in studio.runs() if r.has_adapter()]
@@ -73,39 +91,18 @@ def build(studio: Studio) -> dict:
         return _describe(studio, run_id) if run_id else "No trained run yet: train one in the Train tab."
 
     def on_zip(run_id):
+        """Outputs: the zip, its note (a card on a refusal, the zip link left as it was)."""
         try:
-            return str(studio.export_zip(_need(run_id)))
+            return str(studio.export_zip(_need(run_id))), ""
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            return gr.skip(), card(str(exc))
 
     def on_merge(run_id, dtype, progress=gr.Progress()):
         try:
             report = studio.merge(_need(run_id), dtype, lambda f, m: progress(f, desc=m))
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        return _merge_text(report.to_dict())
-
-    def on_card(run_id):
-        try:
-            text = studio.model_card(_need(run_id)).read_text()
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        _, meta, body = text.split("---\n", 2)
-        body = body.replace("![Training loss](loss.png)", "")  # shown below as an image
-        plot = studio.run(run_id).path / "loss.png"
-        return meta, body, str(plot) if plot.exists() else None
-
-    def on_push(run_id, repo, private, what, token, dtype, update, progress=gr.Progress()):
-        options = dict(private=private, merged=what == "merged", dtype=dtype, update=update)
-        try:
-            result = studio.push(_need(run_id), repo, token or None, lambda f, m: progress(f, desc=m), **options)
-        except RepoExists as exc:
-            gr.Warning(str(exc))
-            offer = gr.update(label=f"{UPDATE_LABEL}: {exc.repo_id} exists, tick to push a new commit to it")
-            return f"**Already on the Hub:** [{exc.repo_id}]({exc.url}). {exc}", offer
-        except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        return _push_text(result.to_dict()), gr.update(label=UPDATE_LABEL, value=False)
+            return gr.skip(), card(str(exc))
+        return _merge_text(report.to_dict()), ""
 
     ui.refresh.click(runs_update, ui.run, ui.run, api_name="export_runs")
     opened = gr.Timer(0.5)  # once per page load: offer the runs that exist now
@@ -113,14 +110,63 @@ def build(studio: Studio) -> dict:
         lambda current: (runs_update(current), gr.Timer(active=False)), ui.run, [ui.run, opened], api_name=False
     )
     ui.run.change(on_run, ui.run, ui.about, api_name=False)
-    ui.zip_button.click(on_zip, ui.run, ui.zipped, api_name="export_zip")
-    ui.merge_button.click(on_merge, [ui.run, ui.dtype], ui.merged, concurrency_id="model", api_name="export_merge")
-    ui.card_button.click(on_card, ui.run, [ui.card_meta, ui.card_body, ui.card_plot], api_name="model_card")
-    push_inputs = [ui.run, ui.repo, ui.private, ui.what, ui.token, ui.dtype, ui.update]
+    ui.zip_button.click(on_zip, ui.run, [ui.zipped, ui.zip_note], api_name="export_zip")
+    merge_io = [ui.run, form.components["dtype"]], [ui.merged, ui.merge_note]
+    ui.merge_button.click(on_merge, *merge_io, concurrency_id="model", api_name="export_merge")
+    ui.gguf_button.click(
+        _gguf_handler(studio),
+        [ui.run, form.components["gguf"]],
+        [ui.gguf_files, ui.gguf_text],
+        concurrency_id="model",
+        api_name="export_gguf",
+    )
+    card_outputs = [ui.card_meta, ui.card_body, ui.card_plot, ui.card_note]
+    ui.card_button.click(_card_handler(studio), ui.run, card_outputs, api_name="model_card")
+    push_inputs = [ui.run, ui.repo, ui.token, *form.inputs]
+    # The handler empties the token field itself, whatever happened (a failed push included).
     ui.push_button.click(
-        on_push, push_inputs, [ui.pushed, ui.update], concurrency_id="model", api_name="push_to_hub"
-    ).then(lambda: ("", token_hint()), None, [ui.token, ui.hint], api_name=False)  # emptied, whatever happened
+        _push_handler(studio, form),
+        push_inputs,
+        [ui.pushed, form.components["update"], ui.push_note, ui.token, ui.hint],
+        concurrency_id="model",
+        api_name="push_to_hub",
+    )
     return {"run": ui.run, "refresh": (runs_update, ui.run)}
+
+
+def _card_handler(studio: Studio):
+    """Write the model card; show its metadata, its body and the loss plot beside it."""
+
+    def on_card(run_id):
+        try:
+            text = studio.model_card(_need(run_id)).read_text()
+        except ValueError as exc:
+            return gr.skip(), gr.skip(), gr.skip(), card(str(exc))
+        _, meta, body = text.split("---\n", 2)
+        body = body.replace("![Training loss](loss.png)", "")  # shown below as an image
+        plot = studio.run(run_id).path / "loss.png"
+        return meta, body, str(plot) if plot.exists() else None, ""
+
+    return on_card
+
+
+def _push_handler(studio: Studio, form: Form):
+    """Push with the form's ExportConfig; an existing repository offers the update switch."""
+
+    def on_push(run_id, repo, token, *values, progress=gr.Progress()):
+        """Outputs: result, the update switch, the note card, the token field (emptied), its hint."""
+        emptied = ("", token_hint())
+        try:
+            options = ExportConfig(**form.values(values))
+            result = studio.push(_need(run_id), repo, token or None, lambda f, m: progress(f, desc=m), options=options)
+        except RepoExists as exc:
+            offer = gr.update(label=f"{UPDATE_LABEL}: {exc.repo_id} exists, tick to push a new commit to it")
+            return f"**Already on the Hub:** [{exc.repo_id}]({exc.url}). {exc}", offer, "", *emptied
+        except ValueError as exc:
+            return gr.skip(), gr.skip(), card(str(exc)), *emptied  # an earlier push's result stays
+        return _push_text(result.to_dict()), gr.update(label=UPDATE_LABEL, value=False), "", *emptied
+
+    return on_push
 
 
 def _need(run_id: str | None) -> str:
@@ -142,6 +188,31 @@ def _describe(studio: Studio, run_id: str) -> str:
         last = pushes[-1]
         lines.append(f"Last push: [{last['repo_id']}]({last['url']}) ({last['what']})")
     return "\n\n".join(lines)
+
+
+def _gguf_handler(studio: Studio):
+    """Write the run as a GGUF of the chosen type; only a file that passed its check is offered."""
+
+    def on_gguf(run_id, gguf_type, progress=gr.Progress()):
+        if gguf_type == "none":
+            raise user_error("Choose a GGUF type first (f16, q8_0, q4_0...).")
+        try:
+            report = studio.export_gguf(_need(run_id), gguf_type, progress=lambda f, m: progress(f, desc=m))
+        except ValueError as exc:
+            raise user_error(str(exc)) from exc
+        folder = Path(report.file).parent
+        check = report.check
+        lines = [
+            f"**Saved and checked** `{report.file}` ({report.size_bytes / 2**20:.1f} MiB, {report.gguf_type}, "
+            f"written in {report.export_seconds:.1f} s); stops at `{report.end_of_turn}`.",
+            f"Read back with transformers: max next-token logit difference {check['max_logit_diff']:.3g} "
+            f"(KL {check['kl']:.2g} nats, tolerance {check['tolerance']:g}), greedy agreement {check['greedy_agreement']}.",
+            f"Ollama: `cd {folder} && ollama create my-model -f Modelfile`",
+        ]
+        lines += [f"⚠ {w}" for w in report.warnings]
+        return [report.file, str(folder / "Modelfile")], "\n\n".join(lines)
+
+    return on_gguf
 
 
 def _merge_text(report: dict) -> str:

@@ -1,8 +1,10 @@
 """Form components generated from a config dataclass, and values read back into it.
 
-A field's type and metadata pick its component: bool -> Checkbox, choices -> Dropdown, a
-bounded float with a step -> Slider, other numbers -> Number, text -> Textbox; its help is
-the component's ``info``. There is no hand-written table from form to training arguments.
+A field's type and metadata pick its component: bool -> Checkbox, choices -> Dropdown (a list
+with choices -> CheckboxGroup), a bounded float with a step -> Slider, other numbers -> Number,
+a list of words -> Textbox (one per line or comma), text -> Textbox; its help is the
+component's ``info``. An optional number left empty (or 0) reads back as None, "not set".
+There is no hand-written table from form to training arguments.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import dataclasses
 
 import gradio as gr
 
+from studio.config import EMBEDDED_MODEL
 from studio.schema import coerce, typed_fields
 
 # Free-text fields that offer suggestions but accept anything.
 SUGGESTIONS = {
-    "model": ["smollm2-135m-instruct"],
+    "model": [EMBEDDED_MODEL],
     "target_modules": ["all-linear", "attention", "q,v"],
 }
 
@@ -24,11 +27,15 @@ def _label(f: dataclasses.Field) -> str:
     return f.metadata.get("label") or f.name.replace("_", " ").capitalize()
 
 
-def component(f: dataclasses.Field, kind: type, value) -> gr.components.Component:
+def component(f: dataclasses.Field, kind: type, value, optional: bool = False) -> gr.components.Component:
     meta = f.metadata
     label, info = _label(f), meta.get("help") or None
     if kind is bool:
         return gr.Checkbox(value=value, label=label, info=info)
+    if kind is list and meta.get("choices"):
+        return gr.CheckboxGroup(choices=list(meta["choices"]), value=list(value), label=label, info=info)
+    if kind is list:
+        return gr.Textbox(value="\n".join(map(str, value)), lines=2, label=label, info=f"{info} One per line or comma.")
     if meta.get("choices"):
         return gr.Dropdown(choices=list(meta["choices"]), value=value, label=label, info=info)
     if f.name in SUGGESTIONS:
@@ -38,6 +45,8 @@ def component(f: dataclasses.Field, kind: type, value) -> gr.components.Componen
         lo, hi, step = meta.get("minimum"), meta.get("maximum"), meta.get("step")
         if kind is float and lo is not None and hi is not None and step:
             return gr.Slider(minimum=lo, maximum=hi, step=step, value=value, label=label, info=info)
+        if optional:  # empty or 0 means "not set": Gradio must not refuse a 0 below the minimum
+            lo = hi = None
         return gr.Number(
             value=value, label=label, info=info, precision=0 if kind is int else None, minimum=lo, maximum=hi
         )
@@ -56,7 +65,7 @@ class Form:
         for f, kind, optional in typed_fields(obj):
             if dataclasses.is_dataclass(kind) or (names is not None and f.name not in names):
                 continue
-            self.components[f.name] = component(f, kind, getattr(obj, f.name))
+            self.components[f.name] = component(f, kind, getattr(obj, f.name), optional)
             self._fields[f.name] = (f, kind, optional)
 
     @property
@@ -67,8 +76,8 @@ class Form:
         """Form values (as passed to a handler, in ``inputs`` order) by field name, typed."""
         out = {}
         for (name, (f, kind, optional)), value in zip(self._fields.items(), args, strict=True):
-            if kind in (int, float) and value is not None and not (optional and value == ""):
-                value = kind(value) if kind is float or float(value).is_integer() else value
+            if optional and kind in (int, float) and value in (0, None, ""):
+                value = None  # an emptied Number arrives as 0 or None: "not set"
             out[name] = coerce(f, kind, optional, value)
         return out
 
@@ -86,6 +95,8 @@ class Form:
         walk(config)
         out = []
         for name in self.components:
-            value = flat.get(name)
-            out.append(gr.update(value="" if value is None and self._fields[name][1] is str else value))
+            value, kind = flat.get(name), self._fields[name][1]
+            if kind is list and isinstance(self.components[name], gr.Textbox):
+                value = "\n".join(map(str, value or []))
+            out.append(gr.update(value="" if value is None and kind is str else value))
         return out

@@ -2,7 +2,7 @@
 
 Open a run (its curves, config, probes and log), overlay the curves of several runs, resume a
 stopped or killed run from its last checkpoint, or delete one. The run directories are the
-truth; this tab only reads them (and asks the job manager to resume).
+truth; this tab asks the services for what they hold and renders it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.services import Studio, compare_figure, is_dpo, metric_keys, probe_table, training_figure
+from studio.services import Studio, placeholder_figure
+from studio.ui.errors import card, user_error
+from studio.ui.train_views import PROBE_WIDTHS, probe_columns
 
 HEADERS = [
     "run",
@@ -59,7 +61,7 @@ def _layout() -> SimpleNamespace:
     ui = SimpleNamespace()
     with gr.Row():
         ui.refresh = gr.Button("Refresh", scale=0, min_width=120)
-        ui.message = gr.Markdown()
+        ui.message = gr.HTML(elem_id="runs-message")
     ui.table = gr.Dataframe(headers=HEADERS, label="Run history", interactive=False, max_height=360)
     with gr.Row():
         ui.chosen = gr.Dropdown([], label="Run", info="Open it, resume it or delete it.", scale=3)
@@ -69,10 +71,12 @@ def _layout() -> SimpleNamespace:
         ui.delete = gr.Button("Delete", variant="stop", scale=0, min_width=90)
     with gr.Row():
         with gr.Column(scale=3):
-            ui.curves = gr.Plot(label="Curves")
+            ui.curves = gr.Plot(placeholder_figure("Open a run to see its curves."), label="Curves")
         with gr.Column(scale=2):
             ui.summary = gr.JSON(label="Summary")
-            ui.probes = gr.Dataframe(headers=["prompt", "base", "current"], label="Probe prompts", wrap=True)
+            ui.probes = gr.Dataframe(
+                headers=["prompt", "latest", "base"], column_widths=PROBE_WIDTHS, label="Probe prompts", wrap=True
+            )
     with gr.Accordion("Config and log", open=False):
         ui.config = gr.Code(language="yaml", label="config.yaml")
         ui.log = gr.Textbox(label="Log (tail)", lines=10, max_lines=10, interactive=False)
@@ -81,7 +85,9 @@ def _layout() -> SimpleNamespace:
             ui.compared = gr.Dropdown([], multiselect=True, label="Runs to overlay", scale=3)
             ui.metric = gr.Dropdown(["loss", "eval_loss"], value="loss", label="Metric", allow_custom_value=True)
             ui.compare = gr.Button("Compare", scale=0, min_width=110)
-        ui.overlay = gr.Plot(label="Overlayed curves")
+        ui.overlay = gr.Plot(
+            placeholder_figure("Pick runs and press Compare to overlay a metric."), label="Overlayed curves"
+        )
     return ui
 
 
@@ -89,59 +95,66 @@ class _Handlers:
     def __init__(self, studio: Studio):
         self.studio = studio
 
-    def _run(self, run_id):
+    def _call(self, service, run_id, *args):
+        """``service(run_id, *args)``, its ValueError (an unknown run, a refusal) shown as gr.Error."""
         if not run_id:
-            raise gr.Error("Pick a run first.")
+            raise user_error("Run: pick one first.")
         try:
-            return self.studio.run(run_id)
+            return service(run_id, *args)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
 
     def refresh(self, current):
-        rows = [run.summary() for run in self.studio.runs()]
+        """Outputs: table, run, runs to compare, message (the count)."""
+        rows = self.studio.run_summaries()
+        note = f"{len(rows)} runs in {self.studio.runs_root or 'the runs folder'}" if rows else "No runs yet."
+        return *self.relist(current, rows), note
+
+    def relist(self, current, rows=None):
+        """The listing only: after a resume or a delete the message keeps saying what happened."""
+        rows = self.studio.run_summaries() if rows is None else rows
         ids = [r["run"] for r in rows]
         value = current if current in ids else (ids[0] if ids else None)
-        note = f"{len(rows)} runs in {self.studio.runs_root or 'the runs folder'}" if rows else "No runs yet."
-        return _table(rows), gr.Dropdown(choices=ids, value=value), gr.Dropdown(choices=ids), note
+        return _table(rows), gr.Dropdown(choices=ids, value=value), gr.Dropdown(choices=ids)
 
     def open(self, run_id):
-        run = self._run(run_id)
-        metrics = run.metrics()
-        headers, rows = probe_table(run.probes())
-        return (
-            training_figure(metrics, dpo=is_dpo(metrics)),
-            run.summary(),
-            gr.Dataframe(value=rows, headers=headers),
-            run.config_path.read_text(),
-            run.log_tail(40),
-        )
+        view = self._call(self.studio.run_view, run_id)
+        headers, rows = probe_columns(*view["probes"])
+        probes = gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS)
+        return view["figure"], view["summary"], probes, view["config"], view["log"]
 
     def compare(self, run_ids, key):
         if not run_ids:
-            raise gr.Error("Pick at least one run to overlay.")
-        curves = {run_id: self._run(run_id).metrics() for run_id in run_ids}
-        keys = metric_keys(curves)
-        key = key if key in keys else (keys[0] if keys else "loss")
-        return compare_figure(curves, key), gr.Dropdown(choices=keys, value=key)
+            raise user_error("Runs to overlay: pick at least one.")
+        try:
+            figure, keys, key = self.studio.compare_runs(run_ids, key)
+        except ValueError as exc:
+            raise user_error(str(exc)) from exc
+        return figure, gr.Dropdown(choices=keys, value=key)
 
     def resume(self, run_id):
-        self._run(run_id)
+        """A card saying what happened, in place: a refusal covers nothing else."""
+        if not run_id:
+            return card("Run: pick one first.")
         try:
             run = self.studio.resume_training(run_id)
-        except (ValueError, RuntimeError) as exc:  # ConfigError is a ValueError; JobBusy a RuntimeError
-            raise gr.Error(str(exc)) from exc
+        except (ValueError, RuntimeError) as exc:  # a ConfigError is a ValueError, JobBusy a RuntimeError
+            return card(f"Resume {run_id}: {exc}")
         checkpoint = run.last_checkpoint()
-        return f"Resumed **{run.id}** from {checkpoint.name if checkpoint else '?'}; watch it in the Train tab."
+        where = checkpoint.name if checkpoint else "?"
+        return card(f"Resumed {run.id} from {where}; watch it in the Train tab.", "info", elem_id="runs-resumed")
 
     def delete(self, run_id, sure):
-        self._run(run_id)
-        if not sure:
-            raise gr.Error("Tick 'Yes, delete it' first: a deleted run cannot be brought back.")
+        if not run_id:
+            return card("Run: pick one first."), gr.skip()
         try:
+            self.studio.run(run_id)  # an unknown run is named before the confirmation is asked
+            if not sure:
+                return card("Tick 'Yes, delete it' first: a deleted run cannot be brought back."), gr.skip()
             self.studio.delete_run(run_id)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        return f"Deleted {run_id}.", False
+            return card(str(exc)), gr.skip()
+        return card(f"Deleted {run_id}.", "info"), False
 
 
 def build(studio: Studio) -> dict:
@@ -153,8 +166,8 @@ def build(studio: Studio) -> dict:
     ui.open.click(h.open, ui.chosen, opened, api_name="open_run")
     ui.chosen.select(h.open, ui.chosen, opened)
     ui.compare.click(h.compare, [ui.compared, ui.metric], [ui.overlay, ui.metric], api_name="compare_runs")
-    ui.resume.click(h.resume, ui.chosen, ui.message, api_name="resume_run").then(h.refresh, ui.chosen, listing)
+    ui.resume.click(h.resume, ui.chosen, ui.message, api_name="resume_run").then(h.relist, ui.chosen, listing[:3])
     ui.delete.click(h.delete, [ui.chosen, ui.confirm], [ui.message, ui.confirm], api_name="delete_run").then(
-        h.refresh, ui.chosen, listing
+        h.relist, ui.chosen, listing[:3]
     )
     return {"table": ui.table, "chosen": ui.chosen, "refresh": (h.refresh, listing)}

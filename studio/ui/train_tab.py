@@ -24,71 +24,18 @@ from studio.services import (
     is_dpo,
     optimizer_choices,
     preset,
-    probe_table,
     training_figure,
 )
+from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
-from studio.ui.train_views import review_html, status_html
+from studio.ui.train_layout import LAYOUT, SECTIONS, field_order, field_owner
+from studio.ui.train_views import probe_frame, review_html, status_html
 
-# The order of the form's values in the named endpoints (start_training, review_config, ...).
-SECTIONS = [
-    ("Model", "model", None),
-    ("Data", "data", None),
-    ("Method and adapter", "adapter", None),
-    ("Training", "train", None),
-    ("DPO", "dpo", None),
-    ("Probes", "probes", None),
-]
-# How the form is laid out: groups of rows, each row a few fields side by side.
-LAYOUT = [
-    ("Model and method", True, [["model", "precision", "method", "adapter"]]),
-    (
-        "LoRA adapter",
-        True,
-        [["lora_r", "lora_alpha", "lora_dropout"], ["target_modules", "use_rslora", "use_dora", "compute_dtype"]],
-    ),
-    ("Data", True, [["dataset", "format", "columns"], ["system_prompt", "val_fraction", "max_rows"], ["val_dataset"]]),
-    (
-        "Optimisation",
-        True,
-        [
-            ["epochs", "max_steps", "batch_size", "grad_accum"],
-            ["learning_rate", "scheduler", "warmup_ratio", "weight_decay"],
-            ["max_grad_norm", "optim", "seed"],
-        ],
-    ),
-    (
-        "Sequences and memory",
-        True,
-        [["max_length", "packing", "padding_free", "assistant_only_loss", "gradient_checkpointing"]],
-    ),
-    (
-        "Evaluation, checkpoints, early stopping",
-        False,
-        [["logging_steps", "eval_steps", "save_steps", "save_total_limit", "early_stopping_patience"]],
-    ),
-    ("DPO", False, [["beta", "dpo_loss", "dpo_label_smoothing"]]),
-    ("Probe prompts", False, [["probe_prompts", "probe_max_new_tokens"]]),
-]
-
-
-def field_order() -> list[str]:
-    defaults = RunConfig()
-    names = [f.name for _, section, _ in SECTIONS for f, _, _ in typed_fields(getattr(defaults, section))]
-    return names + ["run_name"]
-
-
-def _owner(defaults: RunConfig) -> dict[str, object]:
-    """Field name -> the section object holding it."""
-    out = {"run_name": defaults}
-    for _, section, _ in SECTIONS:
-        for f, _, _ in typed_fields(getattr(defaults, section)):
-            out[f.name] = getattr(defaults, section)
-    return out
+FIX_HINT = "Fix the field in the form (the review below lists every problem) and press Start again."
 
 
 def _layout_form(form: Form, defaults: RunConfig) -> dict:
-    owner = _owner(defaults)
+    owner = field_owner(defaults)
     extra = {}
     for title, is_open, rows in LAYOUT:
         with gr.Accordion(title, open=is_open):
@@ -143,12 +90,18 @@ def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
             with gr.Row():
                 ui.start = gr.Button("Start training", variant="primary")
                 ui.stop = gr.Button("Stop", variant="stop")
+            with gr.Row():
+                ui.resumable = gr.Dropdown(
+                    [], label="Interrupted run", info="A stopped or killed run, from its last checkpoint.", scale=3
+                )
+                ui.resume = gr.Button("Resume", scale=1, min_width=100)
+            # Refusals (a field out of range, a busy job) show here, next to the buttons; the
+            # status, curves, probes and log below keep what they showed.
+            ui.message = gr.HTML(elem_id="train-message")
             ui.status = gr.HTML(status_html(studio.progress()))
             ui.review = gr.HTML("<div id='train-review'>Checking the form...</div>", label="Before you start")
-            ui.plot = gr.Plot(label="Training curves")
-            ui.probes = gr.Dataframe(
-                headers=["prompt", "base", "current"], label="Probe prompts: base vs now", wrap=True, interactive=False
-            )
+            ui.plot = gr.Plot(training_figure([]), label="Training curves")
+            ui.probes = probe_frame([], label="Probe prompts: now vs base", wrap=True, interactive=False)
             ui.log = gr.Textbox(label="Log (tail)", lines=8, max_lines=8, autoscroll=True, interactive=False)
             with gr.Accordion("Config file and headless command", open=False):
                 with gr.Row():
@@ -158,6 +111,7 @@ def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
                 ui.command = gr.Code(command_text(defaults), language="shell", label="Reproduce headless")
     ui.timer = gr.Timer(1.0, active=False)
     ui.flagged = gr.State([])  # fields whose info line shows a problem
+    ui.shown_run = gr.State("")  # the run whose config the form shows
     return ui
 
 
@@ -170,7 +124,7 @@ class _Handlers:
         defaults = RunConfig()
         self.optional_numbers = {
             f.name
-            for _, section, _ in SECTIONS
+            for section in SECTIONS
             for f, kind, optional in typed_fields(getattr(defaults, section))
             if optional and kind in (int, float)
         }
@@ -190,20 +144,62 @@ class _Handlers:
     def snapshot(self):
         p = self.studio.progress()
         log_text = self.studio.run(p.run_dir).log_tail(20) if p.run_dir else ""
-        headers, rows = probe_table(p.probes)
-        table = gr.Dataframe(value=rows, headers=headers)
+        table = probe_frame(p.probes)
         return p, status_html(p), training_figure(p.metrics, dpo=is_dpo(p.metrics)), log_text, table
 
+    def _refused(self, lines: list[str], extra: int = 0):
+        """A refusal: a card by the buttons; the status, curves, probes, log and timer as they were."""
+        return (*[gr.skip()] * 5, card(lines, elem_id="train-refused"), *[gr.skip()] * extra)
+
     def on_start(self, *values):
+        """Outputs: status, plot, log, probes, timer, message card, the shown run."""
         try:
-            self.studio.start_training(self.read_config(*values))
+            run = self.studio.start_training(self.read_config(*values))
         except ConfigError as exc:
-            for problem in exc.problems:
-                gr.Warning(f"{problem.field}: {problem.message}")
-            raise gr.Error("; ".join(f"{p.field}: {p.message}" for p in exc.problems)) from exc
-        except (ValueError, RuntimeError) as exc:  # JobBusy is a RuntimeError
-            raise gr.Error(str(exc)) from exc
-        return (*self.snapshot()[1:], gr.Timer(active=True))
+            errors = [p for p in exc.problems if p.level == "error"] or exc.problems
+            return self._refused([*(f"{p.field}: {p.message}" for p in errors), FIX_HINT], 1)
+        except ValueError as exc:
+            return self._refused([str(exc), FIX_HINT], 1)
+        except RuntimeError as exc:  # JobBusy: another run trains
+            return self._refused([str(exc)], 1)
+        return (*self.snapshot()[1:], gr.Timer(active=True), "", run.id)
+
+    def on_resume(self, run_id):
+        """Outputs: status, plot, log, probes, timer, message card, the shown run, the form."""
+        n = len(self.form.components)
+        if not run_id:
+            return self._refused(["Interrupted run: pick one (only stopped or killed runs are listed)."], 1 + n)
+        try:
+            run = self.studio.resume_training(run_id)
+            config = self.studio.run_config(run_id)
+        except (ValueError, RuntimeError) as exc:  # a ConfigError is a ValueError; JobBusy a RuntimeError
+            return self._refused([f"Resume {run_id}: {exc}"], 1 + n)
+        checkpoint = run.last_checkpoint()
+        note = card(f"Resumed {run.id} from {checkpoint.name if checkpoint else '?'}.", "info")
+        form = self.form.updates(config)
+        return (*self.snapshot()[1:], gr.Timer(active=True), note, run.id, *form)
+
+    def attached_config(self) -> RunConfig:
+        """The config of the job the status reports on (its config.yaml), else the defaults."""
+        p = self.studio.progress()
+        if p.run_dir:
+            try:
+                return self.studio.run_config(p.run_dir)
+            except (OSError, ValueError):
+                pass
+        return RunConfig()
+
+    def on_attach(self, shown: str, page_load: bool):
+        """Page load or tab select: the snapshot, the resumable runs, and the form showing the
+        reported job's config: on a page load always, on a tab select when another job runs."""
+        p, *views = self.snapshot()
+        choices = self.studio.resumable_runs()
+        resumable = (
+            gr.update(choices=choices, value=choices[0]) if page_load and choices else gr.update(choices=choices)
+        )
+        restore = p.run_dir and p.run_id != shown and (page_load or p.active)
+        form = self.form.updates(self.attached_config()) if restore else [gr.skip()] * len(self.form.components)
+        return (*views, gr.Timer(active=p.active), p.run_id if restore else shown, resumable, *form)
 
     def on_start_yaml(self, text: str):
         """For scripts: start a run from a config's YAML text (what ``Save config`` writes)."""
@@ -213,12 +209,15 @@ class _Handlers:
             config = RunConfig.from_dict(yaml.safe_load(text) or {})
             self.studio.start_training(config)
         except (ValueError, RuntimeError, yaml.YAMLError) as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         return status_html(self.studio.progress())
 
     def on_tick(self):
+        """Outputs: status, plot, log, probes, timer, and (once the job ends) the resumable runs."""
         p, *shown = self.snapshot()
-        return (*shown, gr.Timer(active=p.active))
+        choices = [] if p.active else self.studio.resumable_runs()
+        ended = gr.skip() if p.active else gr.update(choices=choices, value=p.run_id if p.run_id in choices else None)
+        return (*shown, gr.Timer(active=p.active), ended)
 
     def on_stop(self):
         if not self.studio.stop_training():
@@ -256,7 +255,7 @@ class _Handlers:
         try:
             config = self.read_config(*values)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         path = Path(tempfile.mkdtemp(prefix="studio-config-")) / "run.yaml"
         config.save(path)
         return str(path)
@@ -265,23 +264,37 @@ class _Handlers:
         try:
             config = RunConfig.load(file if isinstance(file, str) else file.name)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise user_error(str(exc)) from exc
         return self.form.updates(config)
 
-    def on_preset(self, name):
+    def on_preset(self, name, dataset, fmt, columns, system):
+        """Fill the form from a preset, but keep a dataset the user chose, and say so."""
         if not name:
-            raise gr.Error("Pick a preset first.")
-        return self.form.updates(preset(name))
+            return (*[gr.skip()] * len(self.form.components), card("Preset: pick one in the list first."))
+        config, note = preset(name), ""
+        if dataset and dataset not in (RunConfig().data.dataset, config.data.dataset):
+            note = card(
+                f"Kept your dataset {dataset}; the preset's own is {config.data.dataset} "
+                "(type it into Dataset to train on it).",
+                "info",
+            )
+            data = config.data
+            data.dataset, data.format, data.columns, data.system_prompt = dataset, fmt, columns, system
+        return (*self.form.updates(config), note)
 
 
 def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
     ordered = [form.components[n] for n in h.names]
     outputs = [ui.status, ui.plot, ui.log, ui.probes, ui.timer]
-    ui.start.click(h.on_start, ordered, outputs, api_name="start_training")
+    started = [*outputs, ui.message, ui.shown_run]
+    ui.start.click(h.on_start, ordered, started, api_name="start_training", show_progress_on=ui.message)
+    ui.resume.click(
+        h.on_resume, ui.resumable, [*started, *form.inputs], api_name="resume_training", show_progress_on=ui.message
+    )
     yaml_text, yaml_status = gr.Textbox(visible=False), gr.HTML(visible=False)
     gr.Button(visible=False).click(h.on_start_yaml, yaml_text, yaml_status, api_name="train_from_yaml")
     ui.stop.click(h.on_stop, None, [ui.status, ui.plot, ui.log], api_name="stop_training")
-    ui.timer.tick(h.on_tick, None, outputs, api_name="progress")
+    ui.timer.tick(h.on_tick, None, [*outputs, ui.resumable], api_name="progress")
     reviewed = [ui.review, ui.command, ui.batch, ui.flagged, *ordered]
     gr.on(
         [c.change for c in ordered],
@@ -292,12 +305,15 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
         trigger_mode="always_last",
         show_progress="hidden",
     )
-    gr.on(None, lambda: h.reviewed(RunConfig(), []), None, reviewed, show_progress="hidden")  # on page load
+    # On page load: the review of what the form shows (the running job's config, else the defaults).
+    gr.on(None, lambda: h.reviewed(h.attached_config(), []), None, reviewed, show_progress="hidden")
     ui.save.click(h.on_save, ordered, ui.config_file, api_name="save_config")
     ui.load.upload(h.on_load, ui.load, form.inputs)
-    ui.apply_preset.click(h.on_preset, ui.preset, form.inputs, api_name="apply_preset")
+    data_fields = [form.components[n] for n in ("dataset", "format", "columns", "system_prompt")]
+    ui.apply_preset.click(h.on_preset, [ui.preset, *data_fields], [*form.inputs, ui.message], api_name="apply_preset")
     ui.alpha2r.click(lambda r: 2 * int(r or 0), form.components["lora_r"], form.components["lora_alpha"])
-    return outputs
+    attached = [*outputs, ui.shown_run, ui.resumable, *form.inputs]
+    return attached
 
 
 def build(studio: Studio, data_components: dict | None = None) -> dict:
@@ -309,14 +325,11 @@ def build(studio: Studio, data_components: dict | None = None) -> dict:
     handlers = _Handlers(studio, form)
     outputs = _wire(ui, handlers, form)
     if data_components:
-        # Data tab choices flow into the form so the previewed data is what trains.
-        for key, name in (
-            ("source", "dataset"),
-            ("format", "format"),
-            ("columns", "columns"),
-            ("system", "system_prompt"),
-        ):
-            data_components[key].change(lambda v: v, data_components[key], form.components[name])
+        # What the Data tab loaded with success flows into the form (so the previewed data is
+        # what trains); a failed load, or a value only typed there, leaves the form as it was.
+        targets = [form.components[n] for n in ("dataset", "format", "columns", "system_prompt")]
+        for event in data_components["loaded_events"]:
+            event.success(_loaded_params, data_components["loaded"], targets, api_visibility="private")
     return {
         "form": form,
         "status": ui.status,
@@ -324,5 +337,9 @@ def build(studio: Studio, data_components: dict | None = None) -> dict:
         "log": ui.log,
         "timer": ui.timer,
         "review": ui.review,
-        "attach": (handlers.on_tick, outputs),
+        "attach": (handlers.on_attach, ui.shown_run, outputs),
     }
+
+
+def _loaded_params(params: dict | None):
+    return tuple(params[k] for k in ("source", "format", "columns", "system")) if params else (gr.skip(),) * 4

@@ -1,0 +1,161 @@
+"""The tabs' handlers called directly (no server): refusals are cards in place, not error pills.
+
+Issue 12: a refused Start covers nothing, the form shows the job it reports on, a preset keeps the
+user's dataset, the probe table's key column comes second, empty plots say what will appear there.
+"""
+
+import logging
+
+import gradio as gr
+import pytest
+
+from studio.config import RunConfig
+from studio.runs.curves import COLORS, training_figure
+from studio.runs.directory import new_run
+from studio.services import Studio
+from studio.train.progress import Progress
+from studio.ui import data_tab, export_tab, runs_tab, train_tab
+from studio.ui.errors import user_error
+from studio.ui.train_tab import field_order
+from studio.ui.train_views import probe_columns
+
+
+def skipped(value) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update" and value.get("value", None) is None
+
+
+@pytest.fixture
+def train(tmp_path):
+    studio = Studio(tmp_path / "runs")
+    with gr.Blocks():
+        built = train_tab.build(studio)
+    handlers = built["attach"][0].__self__
+    values = {n: built["form"].components[n].value if n != "run_name" else "" for n in field_order()}
+    values["run_name"] = built["form"].components["run_name"].value
+    return studio, handlers, values
+
+
+def test_user_error_logs_one_line_and_no_traceback(caplog):
+    with caplog.at_level(logging.INFO, logger="studio.ui"):
+        error = user_error("batch_size: 0 is below the minimum 1")
+    assert isinstance(error, gr.Error) and error.print_exception is False
+    assert [r.levelname for r in caplog.records] == ["INFO"] and "batch_size" in caplog.text
+
+
+def test_refused_start_is_a_card_and_covers_nothing(train):
+    studio, handlers, values = train
+    values["batch_size"] = 0
+    status, plot, log, probes, timer, message, shown = handlers.on_start(*values.values())  # no gr.Error raised
+    assert all(skipped(v) for v in (status, plot, log, probes, timer, shown))  # the last run's results stay
+    assert "batch_size" in message and "studio-card-error" in message and "press Start again" in message
+    assert studio.progress().status == "idle"
+
+
+def test_the_form_shows_the_config_of_the_job_it_reports_on(train, monkeypatch):
+    studio, handlers, _ = train
+    config = RunConfig(run_name="reported")
+    config.train.max_steps, config.train.batch_size = 40, 3
+    run = new_run(config, studio.root)
+    monkeypatch.setattr(
+        studio, "progress", lambda: Progress(run_id=run.id, run_dir=str(run.path), status="running", step=5)
+    )
+    out = handlers.on_attach("", page_load=True)
+    names = list(handlers.form.components)
+    form = dict(zip(names, out[-len(names) :], strict=True))
+    assert form["max_steps"]["value"] == 40 and form["batch_size"]["value"] == 3
+    assert out[5] == run.id  # the run the form shows
+    # A tab select while the same job runs leaves the user's edits alone.
+    again = handlers.on_attach(run.id, page_load=False)
+    assert all(skipped(v) for v in again[-len(names) :])
+    assert handlers.attached_config().train.max_steps == 40  # what the page-load review checks
+
+
+def test_a_preset_keeps_the_dataset_the_user_chose_and_says_so(train):
+    _, handlers, _ = train
+    *form, message = handlers.on_preset("Quick CPU demo: LoRA SFT", "data/mine.csv", "alpaca", "q=question", "")
+    by_name = dict(zip(handlers.form.components, form, strict=True))
+    assert by_name["dataset"]["value"] == "data/mine.csv" and by_name["format"]["value"] == "alpaca"
+    assert by_name["max_steps"]["value"] == 40  # the rest of the preset is applied
+    assert "Kept your dataset data/mine.csv" in message
+    *form, message = handlers.on_preset("Quick CPU demo: LoRA DPO", RunConfig().data.dataset, "auto", "", "")
+    assert dict(zip(handlers.form.components, form, strict=True))["dataset"]["value"] == "assets/sample_dpo.jsonl"
+    assert message == ""
+
+
+def test_resume_of_nothing_is_a_card(train):
+    _, handlers, _ = train
+    *views, message, shown, form0 = handlers.on_resume(None)[:8]
+    assert all(skipped(v) for v in views) and "Interrupted run: pick one" in message
+
+
+def test_probe_table_shows_the_latest_answer_second():
+    headers, rows = probe_columns(["prompt", "base", "step 10"], [["Who are you?", "A model.", "Arr, a pirate."]])
+    assert headers == ["prompt", "step 10", "base"] and rows == [["Who are you?", "Arr, a pirate.", "A model."]]
+    headers, rows = probe_columns(["prompt", "base", "current"], [])
+    assert len(rows) == 1 and "evaluation" in rows[0][1]  # an empty table says what will appear
+
+
+def test_curves_empty_state_axis_titles_and_stable_colours():
+    empty = training_figure([])
+    assert not empty.data and "appear here" in empty.layout.annotations[0].text
+    first = [{"step": 1, "loss": 2.0, "learning_rate": 1e-3, "grad_norm": 1.0}]
+    later = first + [{"step": 2, "eval_loss": 1.9}]
+    colour = {t.name: t.line.color for t in training_figure(first).data}
+    colour_later = {t.name: t.line.color for t in training_figure(later).data}
+    assert colour["train loss"] == colour_later["train loss"] == COLORS["loss"]
+    assert colour_later["eval loss"] == COLORS["eval_loss"] != colour["train loss"]
+    fig = training_figure(later)
+    assert fig.layout.xaxis.title.text is None and fig.layout.xaxis3.title.text == "step"
+
+
+def test_an_all_zero_metric_draws_no_empty_panel():
+    from studio.evaluate.report import results_figure
+
+    fig = results_figure({"base": {"rouge_l": 0.2, "exact_match": 0.0}, "adapter": {"rouge_l": 0.4, "exact_match": 0}})
+    titles = [a.text for a in fig.layout.annotations]
+    assert "Exact match" not in titles and "0 for both" in fig.layout.title.text
+
+
+def test_runs_tab_resume_refusal_is_a_card_and_the_listing_keeps_the_message(tmp_path):
+    handlers = runs_tab._Handlers(Studio(tmp_path / "runs"))
+    message = handlers.resume("no-such-run")
+    assert "studio-card-error" in message and "no-such-run" in message
+    assert len(handlers.relist(None)) == 3  # table, run, compared: the message is not an output
+
+
+def test_a_failed_push_empties_the_token_and_shows_a_card(tmp_path):
+    studio = Studio(tmp_path / "runs")
+    with gr.Blocks():
+        ui = export_tab._layout()
+    values = [c.value for c in ui.form.inputs]
+    _, _, note, token, _ = export_tab._push_handler(studio, ui.form)(None, "tuned", "hf_secret", *values)
+    assert token == "" and "Pick a run first" in note and "studio-card-error" in note
+
+
+def test_a_one_row_dataset_previews(tmp_path, tiny_model_dir):
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"instruction": "Capital of Peru?", "output": "Lima."}\n')
+    with gr.Blocks():
+        built = data_tab.build(Studio(tmp_path / "runs"))
+    on_load = built["preview"][0]
+    summary, table, slider, *_ = on_load(str(one), "auto", "", "", str(tiny_model_dir), 64)
+    assert "1 rows" in summary
+    assert slider["maximum"] > 1 and slider["interactive"] is False  # Gradio wants minimum < maximum
+
+
+def test_a_ragged_csv_names_its_line(tmp_path):
+    from studio.data import DataError, load_data
+
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("instruction,output\na,b\nc,d,e\nf,g\n")
+    with pytest.raises(DataError, match="line 3 has 3 fields where the header has 2"):
+        load_data(str(ragged))
+
+
+def test_evaluate_tab_empty_state_says_what_will_appear():
+    from studio.ui import evaluate_tab
+
+    status, table, chart, generations, files = evaluate_tab._empty()
+    assert table["headers"] == ["metric", "base", "adapter"]  # not Gradio's bare "1 2 3"
+    assert generations["headers"] == ["prompt", "reference", "base", "adapter"]
+    assert "appear here after an evaluation" in chart.layout.annotations[0].text
