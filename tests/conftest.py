@@ -1,7 +1,11 @@
-"""Shared fixtures: a tiny random Llama with the real SmolLM2 tokenizer, and a runs folder.
+"""Shared fixtures: a tiny random Llama with the real SmolLM2 tokenizer, one run recipe, a runs folder.
 
 The tiny model makes service tests take seconds; tests marked ``slow`` use the real embedded
-model (converted once into the user cache by scripts/setup.sh).
+model (converted once into the user cache by scripts/setup.sh). ``tiny_config`` is the recipe as
+a config; ``make_run(**overrides)`` is a finished run of it (one per distinct recipe per session).
+
+Markers sort the tiers; CI runs them all (``bash test.sh -q``). The unit tier:
+``pytest -m "not slow and not e2e and not browser and not cli"``.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,9 @@ REAL_DATA = ROOT.parent / "shared" / "real-data"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The folders tests read data from (studio.data.access): the checkout, the shared real data and
+# the temporary folders pytest makes.
+os.environ.setdefault("STUDIO_DATA_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))
 
 
 @pytest.fixture(scope="session")
@@ -49,22 +57,63 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-@pytest.fixture
-def tiny_config(tiny_model_dir, tmp_path):
-    """A fast LoRA SFT config on the tiny model and a small slice of the sample data."""
+def tiny_recipe(model_dir, **overrides):
+    """The one tiny run recipe: a fast LoRA SFT config of the tiny model on 24 rows of the sample
+    data. ``overrides`` name fields of any section (field names are unique across sections)."""
+    import dataclasses
+
     from studio.config import RunConfig
 
     config = RunConfig()
-    config.model.model = str(tiny_model_dir)
-    config.model.precision = "fp32"
-    config.data.dataset = str(ROOT / "assets" / "sample_sft.jsonl")
-    config.data.max_rows = 24
-    config.train.max_steps = 3
-    config.train.batch_size = 4
-    config.train.max_length = 128
-    config.train.save_steps = 0
-    config.train.learning_rate = 1e-3
+    values = {
+        "model": str(model_dir),
+        "precision": "fp32",
+        "dataset": str(ROOT / "assets" / "sample_sft.jsonl"),
+        "max_rows": 24,
+        "max_steps": 3,
+        "batch_size": 4,
+        "max_length": 128,
+        "save_steps": 0,
+        "learning_rate": 1e-3,
+        **overrides,
+    }
+    owner = {
+        f.name: section
+        for section in (getattr(config, s.name) for s in dataclasses.fields(config))
+        if dataclasses.is_dataclass(section)
+        for f in dataclasses.fields(section)
+    }
+    for name, value in values.items():
+        assert name in owner, f"{name} is no RunConfig field"
+        setattr(owner[name], name, value)
     return config
+
+
+@pytest.fixture
+def tiny_config(tiny_model_dir):
+    """The tiny recipe as a config, for a test to change and train itself."""
+    return tiny_recipe(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def make_run(tiny_model_dir, tmp_path_factory):
+    """``make_run(**overrides)``: a finished run of the tiny recipe with those fields changed, each
+    in its own runs folder. A recipe trains once per session; tests that share it share the run."""
+    from studio.train.jobs import JobManager
+
+    made = {}
+
+    def make(**overrides):
+        key = tuple(sorted((name, repr(value)) for name, value in overrides.items()))
+        if key not in made:
+            jobs = JobManager(tmp_path_factory.mktemp("runs"))
+            run = jobs.start(tiny_recipe(tiny_model_dir, **overrides))
+            progress = jobs.wait(300)
+            assert progress.status == "completed", progress.error
+            made[key] = run
+        return made[key]
+
+    return make
 
 
 def free_port() -> int:
@@ -74,24 +123,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def tiny_sft_run(tiny_model_dir, tmp_path_factory):
+def tiny_sft_run(make_run):
     """A finished LoRA SFT run of the tiny model, trained hard enough (lr 5e-2, 8 steps) that its
     greedy answers differ from the base's, with a validation split of 6 rows."""
-    from studio.config import RunConfig
-    from studio.train.jobs import JobManager
-
-    config = RunConfig()
-    config.model.model = str(tiny_model_dir)
-    config.model.precision = "fp32"
-    config.data.dataset = str(ROOT / "assets" / "sample_sft.jsonl")
-    config.data.max_rows = 24
-    config.data.val_fraction = 0.25
-    config.train.max_steps = 8
-    config.train.learning_rate = 5e-2
-    config.train.max_length = 128
-    config.train.save_steps = 0
-    jobs = JobManager(tmp_path_factory.mktemp("sft-runs"))
-    run = jobs.start(config)
-    progress = jobs.wait(300)
-    assert progress.status == "completed", progress.error
-    return run
+    return make_run(val_fraction=0.25, max_steps=8, learning_rate=5e-2)

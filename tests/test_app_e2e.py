@@ -5,7 +5,6 @@ import time
 import pytest
 
 from studio.chat.engine import ChatEngine, Sampling
-from studio.schema import typed_fields
 
 from .apphost import running_app
 from .conftest import ROOT
@@ -13,17 +12,10 @@ from .conftest import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def form_order():
-    from studio.config import RunConfig
-    from studio.ui.train_tab import SECTIONS
-
-    defaults = RunConfig()
-    names = [f.name for _, section, _ in SECTIONS for f, _, _ in typed_fields(getattr(defaults, section))]
-    return names + ["run_name"]
-
-
 def test_load_train_chat(tiny_model_dir, tmp_path):
     from gradio_client import Client
+
+    from studio.ui.train_tab import field_order
 
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -37,7 +29,7 @@ def test_load_train_chat(tiny_model_dir, tmp_path):
         params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/start_training"][
             "parameters"
         ]
-        values = dict(zip(form_order(), [p["parameter_default"] for p in params], strict=True))
+        values = dict(zip(field_order(), [p["parameter_default"] for p in params], strict=True))
         values.update(
             model=str(tiny_model_dir),
             precision="fp32",

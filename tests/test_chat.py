@@ -102,26 +102,8 @@ def test_unloading_during_a_reply_ends_it_with_a_message(tiny_model_dir):
 
 
 @pytest.fixture(scope="module")
-def full_run(tiny_model_dir, tmp_path_factory):
-    from studio.config import RunConfig
-    from studio.train.jobs import JobManager
-
-    from .conftest import ROOT
-
-    config = RunConfig()
-    config.model.model = str(tiny_model_dir)
-    config.model.precision = "fp32"
-    config.adapter.adapter = "full"
-    config.data.dataset = str(ROOT / "assets" / "sample_sft.jsonl")
-    config.data.max_rows = 8
-    config.train.max_steps = 3
-    config.train.learning_rate = 1e-2
-    config.train.max_length = 128
-    config.train.save_steps = 0
-    jobs = JobManager(tmp_path_factory.mktemp("full-runs"))
-    run = jobs.start(config)
-    assert jobs.wait(300).status == "completed"
-    return run
+def full_run(make_run):
+    return make_run(adapter="full", max_rows=8, learning_rate=1e-2)
 
 
 def test_a_full_fine_tune_is_a_second_model_beside_the_adapters(tiny_model_dir, tiny_sft_run, full_run):
@@ -147,6 +129,7 @@ def test_a_full_fine_tune_of_another_base_is_refused(full_run, embedded_dir):
         ChatEngine(str(embedded_dir)).load_source(str(full_run.adapter_dir))
 
 
+@pytest.mark.cli
 def test_cli_chat_answers_with_a_full_fine_tune_and_prints_only_the_reply(tiny_model_dir, full_run):
     from .test_cli import studio
 

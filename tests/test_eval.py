@@ -47,6 +47,7 @@ def test_sft_evaluation_scores_both_models_and_saves_into_the_run(engine, tiny_s
     assert any(g["base"] != g["adapter"] for g in rows)
 
 
+@pytest.mark.cli
 def test_eval_cli_prints_json_keyed_by_base_and_adapter(tiny_sft_run):
     result = studio("eval", "--run", str(tiny_sft_run.path), "--json", "--generate-rows", "1", "--max-new-tokens", "4")
     assert result.returncode == 0, result.stderr
@@ -56,22 +57,8 @@ def test_eval_cli_prints_json_keyed_by_base_and_adapter(tiny_sft_run):
 
 
 @pytest.fixture(scope="module")
-def no_val_run(tiny_model_dir, tmp_path_factory):
-    from studio.config import RunConfig
-    from studio.train.jobs import JobManager
-
-    config = RunConfig()
-    config.model.model = str(tiny_model_dir)
-    config.model.precision = "fp32"
-    config.data.dataset = str(ROOT / "assets" / "sample_sft.jsonl")
-    config.data.max_rows = 8
-    config.train.max_steps = 1
-    config.train.max_length = 128
-    config.train.save_steps = 0
-    jobs = JobManager(tmp_path_factory.mktemp("noval-runs"))
-    run = jobs.start(config)
-    assert jobs.wait(120).status == "completed"
-    return run
+def no_val_run(make_run):
+    return make_run(max_rows=8, max_steps=1)
 
 
 def test_a_run_without_validation_split_is_offered_a_training_sample(engine, no_val_run):
@@ -80,31 +67,23 @@ def test_a_run_without_validation_split_is_offered_a_training_sample(engine, no_
     result = evaluate_run(engine, no_val_run, EvalOptions(generate_rows=0, train_sample=3))
     assert result["split"] == "training sample" and result["rows"] == 3
     assert "optimistic" in result["warnings"][0]
+
+
+@pytest.mark.cli
+def test_the_eval_command_names_train_sample_for_a_run_without_validation(no_val_run):
     cli = studio("eval", "--run", str(no_val_run.path))
     assert cli.returncode == 2 and "--train-sample" in cli.stderr
 
 
 @pytest.fixture(scope="module")
-def dpo_run(tiny_model_dir, tmp_path_factory):
-    from studio.config import RunConfig
-    from studio.train.jobs import JobManager
-
-    config = RunConfig()
-    config.model.model = str(tiny_model_dir)
-    config.model.precision = "fp32"
-    config.train.method = "dpo"
-    config.data.dataset = str(ROOT / "assets" / "sample_dpo.jsonl")
-    config.data.max_rows = 16
-    config.data.val_fraction = 0.25
-    config.train.max_steps = 3
-    config.train.learning_rate = 5e-3
-    config.train.max_length = 128
-    config.train.save_steps = 0
-    jobs = JobManager(tmp_path_factory.mktemp("dpo-runs"))
-    run = jobs.start(config)
-    progress = jobs.wait(300)
-    assert progress.status == "completed", progress.error
-    return run
+def dpo_run(make_run):
+    return make_run(
+        method="dpo",
+        dataset=str(ROOT / "assets" / "sample_dpo.jsonl"),
+        max_rows=16,
+        val_fraction=0.25,
+        learning_rate=5e-3,
+    )
 
 
 def test_dpo_evaluation_reports_preference_accuracy_and_margins(engine, dpo_run):

@@ -67,6 +67,7 @@ def in_process(hub, monkeypatch, tmp_path):
     return hub
 
 
+@pytest.mark.cli
 def test_cli_push_sends_files_private_flag_and_token_header(cli_push, hub, tiny_sft_run):
     done, _ = cli_push
     assert done.returncode == 0, done.stderr[-3000:]
@@ -84,6 +85,7 @@ def test_cli_push_sends_files_private_flag_and_token_header(cli_push, hub, tiny_
     assert "answers exactly like the studio" in done.stderr
 
 
+@pytest.mark.cli
 def test_the_token_is_written_nowhere(cli_push, hub, tiny_sft_run):
     done, home = cli_push
     assert done.returncode == 0
@@ -98,6 +100,7 @@ def test_the_token_is_written_nowhere(cli_push, hub, tiny_sft_run):
     assert last["token_source"] == "the HF_TOKEN environment variable" and last["check"]["ok"]
 
 
+@pytest.mark.cli
 def test_what_was_pushed_loads_with_plain_peft_and_answers_like_the_studio(cli_push, hub, tiny_sft_run, tmp_path):
     from huggingface_hub import hf_hub_download
     from peft import PeftModel

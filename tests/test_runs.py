@@ -21,6 +21,7 @@ def loss_steps(run) -> list[int]:
     return [m["step"] for m in run.metrics() if "loss" in m]
 
 
+@pytest.mark.cli
 def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tiny_config, tmp_path):
     tiny_config.train.max_steps = 10
     tiny_config.train.save_steps = 1

@@ -80,7 +80,9 @@ def test_a_second_training_is_refused_and_the_first_untouched(tiny_config, runs_
     assert len(list(runs_dir.iterdir())) == 1
 
 
-def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, runs_dir):
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, runs_dir, monkeypatch):
+    # A learning rate the checks refuse (above 1.0) is let through: nothing allowed diverges this fast.
+    monkeypatch.setattr("studio.train.checks.validate", lambda config, device_kind="cpu": [])
     tiny_config.train.max_steps = 30
     tiny_config.train.save_steps = 1
     tiny_config.train.save_total_limit = 50

@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
+
+pytestmark = pytest.mark.cli
 
 
 def test_two_processes_share_one_run_directory(tiny_config, tmp_path):

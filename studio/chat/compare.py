@@ -10,8 +10,10 @@ in the Chat tab.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import re
+from pathlib import Path
 
 from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
@@ -80,3 +82,14 @@ def compare_prompts(
             }
         )
     return rows
+
+
+def save_csv(rows: list[dict], path: str | Path) -> Path:
+    """The comparison as a CSV (prompt, base, adapter, identical, word_overlap), for download."""
+    path = Path(path)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["prompt", "base", "adapter", "identical", "word_overlap"])
+        for r in rows:
+            writer.writerow([r["prompt"], r["base"], r["adapter"], r["same"], r["similarity"]])
+    return path

@@ -4,7 +4,6 @@ table, a bar chart, and one history row per evaluated run (for the run history).
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -54,9 +53,9 @@ def load_results(run: Run) -> dict | None:
     return result
 
 
-def generations_csv(run: Run) -> Path | None:
-    path = run.path / GENERATIONS
-    return path if path.exists() else None
+def result_files(run: Run) -> list[Path]:
+    """The saved evaluation's files, to download: eval.json, and the generations CSV when there is one."""
+    return [path for path in (run.path / RESULTS, run.path / GENERATIONS) if path.exists()]
 
 
 def _fmt(value) -> str:
@@ -82,7 +81,10 @@ def results_table(result: dict) -> dict:
 
 def results_figure(result: dict) -> go.Figure:
     """One small panel per metric, base and adapter bars side by side."""
-    shown = [(k, label) for k, label, _ in METRICS if k in result.get("adapter", {}) or k in result.get("base", {})]
+    present = [(k, label) for k, label, _ in METRICS if k in result.get("adapter", {}) or k in result.get("base", {})]
+    # A metric that is 0 (or missing) for both models draws an empty panel: named in the title instead.
+    shown = [(k, label) for k, label in present if any(result.get(m, {}).get(k) for m in ("base", "adapter"))]
+    zero = [label for k, label in present if (k, label) not in shown]
     cols = min(4, max(1, len(shown)))
     rows = (len(shown) + cols - 1) // cols or 1
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[label for _, label in shown] or ["no results"])
@@ -101,6 +103,7 @@ def results_figure(result: dict) -> go.Figure:
             col=i % cols + 1,
         )
     title = f"{result.get('run', '')}: {result.get('split', '')}, {result.get('rows', 0)} rows"
+    title += f" ({', '.join(zero)}: 0 for both)" if zero else ""
     fig.update_layout(title=title, height=260 * rows + 60, margin=dict(l=30, r=10, t=80, b=30))
     fig.update_yaxes(rangemode="tozero")
     fig.update_annotations(font_size=11)
@@ -119,7 +122,3 @@ def history_row(run: Run) -> dict | None:
             row[f"{key} base"] = round(base[key], 4) if key in base else None
             row[f"{key} adapter"] = round(adapter[key], 4)
     return row
-
-
-def export_json(result: dict) -> str:
-    return json.dumps({k: v for k, v in result.items() if k != "generations"}, indent=2, default=str)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from studio.config import DTYPES
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -97,20 +99,11 @@ def resolve_precision(requested: str, device: DeviceInfo | None = None) -> str:
     return requested
 
 
-TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+TORCH_DTYPES = {name: getattr(torch, torch_name) for name, (torch_name, _) in DTYPES.items()}
 
 
 def torch_dtype(precision: str) -> torch.dtype:
     return TORCH_DTYPES[precision]
-
-
-def peak_memory_bytes() -> int:
-    """Peak memory of this process so far: CUDA allocator peak on GPU, max RSS on CPU."""
-    if torch.cuda.is_available():
-        return int(torch.cuda.max_memory_allocated())
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def current_rss_bytes() -> int:
