@@ -15,7 +15,7 @@ from pathlib import Path
 
 from studio.chat.arena import count_pairs
 from studio.chat.compare import parse_prompts
-from studio.chat.engine import ChatEngine
+from studio.chat.engine import BASE, ChatEngine
 from studio.chat.sampling import Sampling
 from studio.config import RunConfig
 from studio.data import LoadedData, load_data
@@ -24,11 +24,11 @@ from studio.data.formats import FORMATS
 from studio.data.preview import Preview, preview
 from studio.data.stats import length_figure
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
-from studio.evaluate.report import export_json, generations_csv, results_figure, results_table
+from studio.evaluate.report import results_figure, results_table
 from studio.export.hub import RepoExists, token_hint
 from studio.models import loading
-from studio.runs.curves import compare_figure, is_dpo, metric_keys, training_figure
-from studio.runs.directory import Run, list_runs, open_run, probe_table
+from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
+from studio.runs.directory import Run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
 from studio.train.jobs import JobManager
@@ -46,18 +46,15 @@ __all__ = [
     "Studio",
     "clean",
     "command_text",
-    "compare_figure",
     "count_pairs",
     "default_output",
     "duration",
-    "export_json",
-    "generations_csv",
     "get_studio",
     "is_dpo",
     "length_figure",
-    "metric_keys",
     "optimizer_choices",
     "parse_prompts",
+    "placeholder_figure",
     "preset",
     "probe_table",
     "results_figure",
@@ -73,6 +70,7 @@ class Studio:
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)
         self.chat = ChatEngine()
+        self.chat.source_root = self.root  # chat and evaluation load adapters from runs only
         self._tokenizers: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -95,7 +93,19 @@ class Studio:
         return self.jobs.start(config)
 
     def resume_training(self, run_id: str) -> Run:
-        return self.jobs.start(None, resume=self._run(run_id).path)
+        return self.jobs.start(None, resume=self.run(run_id).path)
+
+    def resumable_runs(self) -> list[str]:
+        """Runs that stopped before their end with a checkpoint to continue from, newest first."""
+        return [
+            run.id
+            for run in self.runs()
+            if run.status().get("status") in ("stopped", "interrupted", "failed") and run.last_checkpoint()
+        ]
+
+    def run_config(self, run_id: str) -> RunConfig:
+        """The resolved config a run was started with (its config.yaml)."""
+        return self.run(run_id).config()
 
     def stop_training(self) -> bool:
         return self.jobs.stop()
@@ -123,7 +133,7 @@ class Studio:
     def delete_run(self, run_id: str) -> None:
         from studio.runs.directory import delete_run
 
-        run = self._run(run_id)
+        run = self.run(run_id)
         if self.jobs.active and self.jobs.run is not None and self.jobs.run.path == run.path:
             raise ValueError(f"run {run.id} is training; stop it first")
         delete_run(run)
@@ -132,11 +142,42 @@ class Studio:
     def runs(self) -> list[Run]:
         return list_runs(self.runs_root)
 
-    def _run(self, run_id: str) -> Run:
-        return open_run(run_id, self.runs_root)
+    @property
+    def root(self) -> Path:
+        """The runs folder: run ids and adapter sources resolve only inside it."""
+        return self.runs_root or runs_root()
 
     def run(self, run_id: str) -> Run:
-        return self._run(run_id)
+        """The run ``run_id`` (an id or a folder) inside the runs folder; ValueError names a missing one."""
+        return open_run(run_id, self.root)
+
+    def run_summaries(self) -> list[dict]:
+        """One summary per run (status, step, best numbers), newest first: the run history."""
+        return [run.summary() for run in self.runs()]
+
+    def run_view(self, run_id: str) -> dict:
+        """What the Runs tab shows of one run: its curves, summary, probe table, config and log tail."""
+        run = self.run(run_id)
+        metrics = run.metrics()
+        return {
+            "figure": training_figure(metrics, dpo=is_dpo(metrics)),
+            "summary": run.summary(),
+            "probes": probe_table(run.probes()),
+            "config": run.config_path.read_text(),
+            "log": run.log_tail(40),
+        }
+
+    def compare_runs(self, run_ids: list[str], key: str = "loss") -> tuple[object, list[str], str]:
+        """One metric of several runs overlaid: (figure, the metrics the runs have, the one drawn:
+        ``key`` when present, else the first)."""
+        curves = {run_id: self.run(run_id).metrics() for run_id in run_ids}
+        keys = metric_keys(curves)
+        key = key if key in keys else (keys[0] if keys else "loss")
+        return compare_figure(curves, key), keys, key
+
+    def _sources(self, sources: list[str | None]) -> list[str | None]:
+        """Chat columns: the base (None) or a run's adapter or checkpoint inside the runs folder."""
+        return [s if s in (None, "", BASE) else run_source(s, self.root) for s in sources]
 
     def adapter_choices(self) -> list[tuple[str, str]]:
         """(label, adapter folder) for every run with a saved adapter, newest first."""
@@ -159,6 +200,7 @@ class Studio:
         ``messages`` is one conversation, or one per column."""
         from studio.chat.engine import base_of
 
+        sources = self._sources(sources)
         base = base_of(sources)
         if base:
             self.chat.ensure_base(base)
@@ -170,6 +212,7 @@ class Studio:
         from studio.chat.engine import base_of
         from studio.chat.sampling import distribution_figure
 
+        sources = self._sources(sources)
         base = base_of(sources)
         if base:
             self.chat.ensure_base(base)
@@ -190,23 +233,37 @@ class Studio:
         from studio.chat.compare import compare_prompts
         from studio.chat.engine import base_of
 
+        adapter = self._sources([adapter])[0]
         self.chat.ensure_base(base_of([adapter]))
         return compare_prompts(self.chat, prompts, adapter, sampling, system)
 
     def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0) -> list[str]:
         from studio.evaluate.pipeline import held_out_prompts
 
-        return held_out_prompts(self._run(run_id), n, train_sample)
+        return held_out_prompts(self.run(run_id), n, train_sample)
 
     def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None) -> dict:
         from studio.evaluate.pipeline import evaluate_run
 
-        return evaluate_run(self.chat, self._run(run_id), options, adapter, progress)
+        adapter = self._sources([adapter])[0] if adapter else adapter
+        return evaluate_run(self.chat, self.run(run_id), options, adapter, progress)
 
     def eval_results(self, run_id: str) -> dict | None:
         from studio.evaluate.report import load_results
 
-        return load_results(self._run(run_id))
+        return load_results(self.run(run_id))
+
+    def eval_files(self, run_id: str) -> list[str]:
+        """The run's saved evaluation files, to download (eval.json, eval_generations.csv)."""
+        from studio.evaluate.report import result_files
+
+        return [str(path) for path in result_files(self.run(run_id))]
+
+    def compare_csv(self, run_id: str, rows: list[dict]) -> str:
+        """A batch comparison (rows of ``compare``) saved into the run as batch_compare.csv."""
+        from studio.chat.compare import save_csv
+
+        return str(save_csv(rows, self.run(run_id).path / "batch_compare.csv"))
 
     def eval_history(self) -> list[dict]:
         from studio.evaluate.report import history_row
@@ -224,24 +281,33 @@ class Studio:
     def export_zip(self, run_id: str) -> Path:
         from studio.export.merge import zip_adapter
 
-        return zip_adapter(self._run(run_id))
+        return zip_adapter(self.run(run_id))
 
     def merge(self, run_id: str, dtype: str = "bf16", progress=None):
         from studio.export.merge import merge, merged_dir
 
-        run = self._run(run_id)
+        run = self.run(run_id)
         return merge(run, merged_dir(run, dtype), dtype, overwrite=True, progress=progress)
+
+    def export_gguf(self, run_id: str, gguf_type: str = "q8_0", sampling: Sampling | None = None, progress=None):
+        """A checked GGUF file and Modelfile in <run>/export/gguf-<type>/ (studio.export.gguf)."""
+        from studio.export.gguf import export_gguf, gguf_dir
+
+        run = self.run(run_id)
+        return export_gguf(
+            run, gguf_dir(run, gguf_type), gguf_type, overwrite=True, sampling=sampling, progress=progress
+        )
 
     def model_card(self, run_id: str) -> Path:
         from studio.export.card import write_card
 
-        return write_card(self._run(run_id))
+        return write_card(self.run(run_id))
 
     def push(self, run_id: str, repo: str, token: str | None = None, progress=None, **options):
-        """Push to the Hub; options: private, merged, dtype, update, verify (see studio.export.hub.push_run)."""
+        """Push to the Hub; ``options=ExportConfig(...)`` or single fields (see studio.export.hub.push_run)."""
         from studio.export.hub import push_run
 
-        return push_run(self._run(run_id), repo, token, progress=progress, **options)
+        return push_run(self.run(run_id), repo, token, progress=progress, **options)
 
 
 _studio: Studio | None = None

@@ -33,6 +33,7 @@ def write(path, body: str | bytes) -> str:
     return str(path)
 
 
+@pytest.mark.cli
 def test_preview_json():
     result = studio("data", "preview", ALPACA, "--json", "--examples", "2")
     assert result.returncode == 0, result.stderr
@@ -44,6 +45,7 @@ def test_preview_json():
     assert report["lengths"]["max_length"] == 512 and report["lengths"]["measured"] == 999
 
 
+@pytest.mark.cli
 def test_clean_json_writes_a_fingerprinted_file(tmp_path):
     out = tmp_path / "clean.jsonl"
     result = studio(
@@ -62,6 +64,7 @@ def test_clean_json_writes_a_fingerprinted_file(tmp_path):
     assert report["files"]["val"] == str(tmp_path / "clean.val.jsonl")
 
 
+@pytest.mark.cli
 def test_malformed_input_exits_2_with_the_line(tmp_path):
     path = write(tmp_path / "broken.jsonl", '{"text": "a"}\n{"text": }\n')
     result = studio("data", "preview", path, "--json")
@@ -70,6 +73,7 @@ def test_malformed_input_exits_2_with_the_line(tmp_path):
     assert "line 2" in json.loads(result.stdout)["error"]
 
 
+@pytest.mark.cli
 def test_unreachable_hub_exits_2_with_the_reason():
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: no request leaves the machine
     result = studio("data", "preview", "someone/some-data", env_extra={"HF_ENDPOINT": closed})

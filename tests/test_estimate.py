@@ -70,11 +70,12 @@ def test_the_verdict_names_a_change_that_fits(tiny_config):
     assert fit(lora, tiny_config, free_bytes=10 * lora.total_bytes).level == FITS
 
 
+@pytest.mark.cli
 def test_cli_json_for_a_config_json(tiny_model_dir):
     for model in (tiny_model_dir / "config.json",):  # a folder is read the same way (test_counts_*)
         result = subprocess.run(
-            [sys.executable, "-m", "studio", "estimate", "--model", str(model), "--method", "qlora"]
-            + ["--r", "4", "--targets", "q,v", "--json"],
+            [sys.executable, "-m", "studio", "estimate", "--model", str(model), "--adapter", "qlora"]
+            + ["--lora-r", "4", "--target-modules", "q,v", "--json"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -89,6 +90,7 @@ def test_cli_json_for_a_config_json(tiny_model_dir):
         assert data["fit"]["level"] in ("fits", "tight", "won't fit")
 
 
+@pytest.mark.cli
 def test_an_unknown_hub_id_offline_is_refused_quickly():
     start = time.time()
     result = subprocess.run(

@@ -214,6 +214,7 @@ def test_an_untrained_run_and_bad_choices_are_refused_by_name(tiny_config, tiny_
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.cli
 def test_cli_export_writes_folder_and_zip_and_keeps_a_non_empty_folder(tiny_sft_run, tmp_path):
     out = tmp_path / "cli-adapter"
     cmd = [sys.executable, "-m", "studio", "export", "--run", str(tiny_sft_run.path), "--out", str(out)]

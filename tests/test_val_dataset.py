@@ -82,3 +82,31 @@ def test_the_run_records_evaluates_on_and_guards_the_validation_file(tiny_config
     shutil.copy(train, val)
     with pytest.raises(ConfigError, match="changed since"):
         jobs.start(None, resume=run.path)
+
+
+def test_the_review_counts_the_rows_and_steps_the_training_will_use(tiny_config, tmp_path):
+    """With a validation file every training row trains: the form's review must say so too."""
+    from studio.models.device import DeviceInfo
+    from studio.train.review import review
+
+    rows = (ROOT / "assets" / "sample_sft.jsonl").read_text().splitlines()
+    train, val = tmp_path / "train.jsonl", tmp_path / "val.jsonl"
+    train.write_text("\n".join(rows[:24]) + "\n")
+    val.write_text("\n".join(rows[24:30]) + "\n")
+    tiny_config.data.dataset, tiny_config.data.val_dataset = str(train), str(val)
+    tiny_config.data.val_fraction = 0.25  # ignored: the file is the validation split
+    tiny_config.train.max_steps, tiny_config.train.epochs = -1, 1.0
+    cpu = DeviceInfo("cpu", "cpu", 8 * 2**30, 8 * 2**30, False)
+    plan = plan_run(tiny_config, cpu)
+    r = review(tiny_config, cpu)
+    assert (r.train_rows, r.steps) == (len(plan.train.examples), plan.total_steps) == (24, 6)
+    assert "24 training rows" in r.batch_text
+
+    tiny_config.data.val_dataset = str(ROOT / "assets" / "sample_dpo.jsonl")  # another kind: named, as plan_run does
+    problems = {p.field: p.message for p in review(tiny_config, cpu).errors}
+    assert "preference" in problems["val_dataset"] and review(tiny_config, cpu).train_rows == 24
+
+    tiny_config.data.val_dataset = ""  # a held-out share: the same seeded split as the training
+    plan = plan_run(tiny_config, cpu)
+    r = review(tiny_config, cpu)
+    assert (r.train_rows, r.steps) == (len(plan.train.examples), plan.total_steps) == (18, 5)

@@ -25,9 +25,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from studio.config import EMBEDDED_MODEL
+
 log = logging.getLogger(__name__)
 
-EMBEDDED = "smollm2-135m-instruct"
+EMBEDDED = EMBEDDED_MODEL
 
 
 def _sizes(quick: bool) -> dict:

@@ -13,6 +13,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from studio.config import EMBEDDED_MODEL
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,7 +64,7 @@ def app_startup_seconds() -> float:
         return round(seconds, 3)
 
 
-def model_load_seconds(model: str = "smollm2-135m-instruct") -> float:
+def model_load_seconds(model: str = EMBEDDED_MODEL) -> float:
     """Loading the converted model from the cache (the conversion is done beforehand)."""
     from studio.models import loading
 

@@ -42,7 +42,7 @@ class Sampling:
         1.0, "Above 1 discourages tokens already in the conversation.", minimum=1.0, maximum=2.0, step=0.05
     )
     max_new_tokens: int = option(128, "Longest reply in tokens.", minimum=1, maximum=2048)
-    seed: int = option(0, "Random seed; the same seed and settings give the same reply.")
+    seed: int = option(0, "Random seed; the same seed and settings give the same reply.", minimum=0, maximum=2**32 - 1)
     greedy: bool = option(False, "Always take the most likely token (ignores temperature, top-k, top-p).")
 
 

@@ -23,7 +23,7 @@ from studio.cli.common import fail, print_json
 from studio.config import EMBEDDED_MODEL, RunConfig
 from studio.data.clean import CleanOptions
 from studio.data.formats import FORMATS
-from studio.schema import ConfigError, typed_fields
+from studio.schema import ConfigError, add_arguments, apply_overrides
 
 
 def register(sub) -> None:
@@ -42,7 +42,7 @@ def register(sub) -> None:
     clean = actions.add_parser("clean", help="Remove bad rows and duplicates; save a fingerprinted JSONL.")
     _common(clean)
     clean.add_argument("--out", required=True, metavar="OUT.jsonl", help="Where the cleaned rows go.")
-    _clean_flags(clean.add_argument_group("cleaning steps"))
+    add_arguments(clean.add_argument_group("cleaning steps (one flag per CleanOptions field)"), CleanOptions)
     clean.set_defaults(func=run_clean)
 
 
@@ -56,35 +56,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-invalid", action="store_true", help="Exit 0 even when some rows cannot be used.")
 
 
-def _clean_flags(group) -> None:
-    """One flag per CleanOptions field, its help from the field (--exclude takes several words)."""
-    options = CleanOptions()
-    for f, kind, _ in typed_fields(CleanOptions):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(options, f.name)
-        default = ",".join(default) if isinstance(default, list) else default
-        text = f.metadata["help"] + (f" (default: {default})" if default not in (None, "") else "")
-        if f.name == "exclude":
-            group.add_argument(flag, nargs="+", default=None, metavar="WORD", help=text)
-        elif f.name == "dedup":
-            text += " Choose from exact, near; 'none' turns it off."
-            group.add_argument(flag, default=None, metavar="exact,near", help=text)
-        elif kind is bool:
-            group.add_argument(flag, default=None, action=argparse.BooleanOptionalAction, help=text)
-        elif f.metadata.get("choices"):
-            group.add_argument(flag, default=None, choices=f.metadata["choices"], help=text)
-        else:
-            group.add_argument(flag, default=None, metavar=kind.__name__.upper(), help=text)
-
-
 def _options(args) -> CleanOptions:
-    from studio.schema import apply_overrides
-
-    values = {f.name: getattr(args, f.name, None) for f, _, _ in typed_fields(CleanOptions)}
-    if values["dedup"] is not None and values["dedup"].strip().lower() == "none":
-        values["dedup"] = []
     options = CleanOptions()
-    apply_overrides(options, values)
+    apply_overrides(options, vars(args))
     options.check()
     return options
 

@@ -1,10 +1,13 @@
 """``python -m studio estimate``: parameters and memory of a run before it starts (no weights loaded).
 
-    python -m studio estimate --model smollm2-135m-instruct --method lora --r 16 --targets attention
-    python -m studio estimate --model meta-llama/Llama-3.1-8B-Instruct --method qlora --device cuda --free-gib 24
+    python -m studio estimate --model smollm2-135m-instruct --adapter lora --lora-r 16 --target-modules attention
+    python -m studio estimate --model meta-llama/Llama-3.1-8B-Instruct --adapter qlora --device cuda --free-gib 24
     python -m studio estimate --config run.yaml                  # the run a config file describes
-    python -m studio estimate --method full --measure --steps 3  # also train 3 steps and measure the peak
+    python -m studio estimate --adapter full --measure --steps 3  # also train 3 steps and measure the peak
 
+The run is described with the same flags as ``python -m studio train`` (``--adapter``, ``--lora-r``,
+``--target-modules``, ``--method sft|dpo``, ``--batch-size``, ``--max-length``...); the estimate's
+own are ``--free-gib``, ``--device``, ``--measure`` (with ``--steps``) and ``--json``.
 M is the embedded model, a model folder, a config.json, or a Hub id (read from the local cache,
 the Hub, or the studio's copy of a few popular architectures when offline). The JSON has
 ``total_params``, ``trainable_params``, ``memory_bytes`` (parts and ``total``) and the verdict.
@@ -13,9 +16,13 @@ the Hub, or the studio's copy of a few popular architectures when offline). The 
 from __future__ import annotations
 
 import argparse
+import math
 
 from studio.cli.common import fail, print_json
-from studio.config import EMBEDDED_MODEL, RunConfig
+from studio.config import AdapterConfig, RunConfig
+from studio.schema import ConfigError, Problem, add_arguments, apply_overrides, bounds_problems
+
+ADAPTERS = AdapterConfig.__dataclass_fields__["adapter"].metadata["choices"]
 
 
 def register(sub) -> None:
@@ -26,19 +33,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", metavar="YAML", help="Estimate the run of this config (flags below override it).")
-    p.add_argument("--model", metavar="M", help=f"Model folder, config.json or Hub id (default: {EMBEDDED_MODEL}).")
-    p.add_argument("--method", choices=["lora", "qlora", "full"], help="Fine-tuning type (default: lora).")
-    p.add_argument("--r", type=int, metavar="R", help="LoRA rank (default: 8).")
-    p.add_argument("--targets", metavar="T", help="Target modules: q,v | attention | all-linear | a comma list.")
-    p.add_argument("--objective", choices=["sft", "dpo"], help="Training method (DPO doubles the sequences).")
-    p.add_argument("--batch-size", type=int, metavar="N", help="Per-device batch size (default: 4).")
-    p.add_argument("--max-length", type=int, metavar="N", help="Longest sequence in tokens (default: 512).")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], help="Compute precision.")
-    p.add_argument("--optim", metavar="NAME", help="Optimizer, e.g. adamw_torch or adamw_8bit.")
-    p.add_argument(
-        "--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=None, help="Recompute activations."
-    )
-    p.add_argument("--free-gib", type=float, metavar="GIB", help="Judge the fit against this much free memory.")
+    p.add_argument("--free-gib", type=_gib_amount, metavar="GIB", help="Judge the fit against this much free memory.")
     p.add_argument(
         "--device",
         choices=["cuda", "cpu"],
@@ -47,30 +42,33 @@ def register(sub) -> None:
     p.add_argument("--measure", action="store_true", help="Also train a few steps here and measure the peak.")
     p.add_argument("--steps", type=int, default=3, help="Steps to train with --measure (default: 3).")
     p.add_argument("--json", action="store_true", help="Print JSON.")
+    add_arguments(p.add_argument_group("the run (the same flags as python -m studio train)"), RunConfig)
     p.set_defaults(func=run)
 
 
+def _gib_amount(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GiB") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite amount above 0, e.g. 24")
+    return value
+
+
 def config_from_args(args) -> RunConfig:
+    """The config file (or the defaults) with the train flags applied; ConfigError names a bad value."""
+    if args.method in ADAPTERS:
+        raise ConfigError(
+            [Problem("method", f"--method is sft or dpo, as in train; the fine-tuning type is --adapter {args.method}")]
+        )
     config = RunConfig.load(args.config) if args.config else RunConfig()
-    values = {
-        ("model", "model"): args.model,
-        ("adapter", "adapter"): args.method,
-        ("adapter", "lora_r"): args.r,
-        ("adapter", "target_modules"): args.targets,
-        ("train", "method"): args.objective,
-        ("train", "batch_size"): args.batch_size,
-        ("train", "max_length"): args.max_length,
-        ("model", "precision"): args.precision,
-        ("train", "optim"): args.optim,
-        ("train", "gradient_checkpointing"): args.gradient_checkpointing,
-    }
-    for (section, name), value in values.items():
-        if value is not None:
-            setattr(getattr(config, section), name, value)
-    if args.r is not None and args.config is None:
-        config.adapter.lora_alpha = 2 * args.r
-    if config.train.method == "dpo" and args.objective and config.data.dataset.endswith("sample_sft.jsonl"):
-        config.data.dataset = "assets/sample_dpo.jsonl"
+    apply_overrides(config, vars(args))
+    problems = [p for section in config.sections() for p in bounds_problems(getattr(config, section))]
+    if problems:
+        raise ConfigError(problems)
+    if config.train.method == "dpo" and args.method and config.data.dataset.endswith("sample_sft.jsonl"):
+        config.data.dataset = "assets/sample_dpo.jsonl"  # what --measure trains on
     return config
 
 
@@ -106,8 +104,6 @@ def run(args) -> int:
 
     try:
         config = config_from_args(args)
-        if args.r is not None and args.r < 1:
-            raise ValueError("--r: LoRA rank must be at least 1")
         device = target_device(args)
         est = estimate(config, device)
         free = int(args.free_gib * 2**30) if args.free_gib else None

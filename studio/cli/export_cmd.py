@@ -2,24 +2,30 @@
 
     python -m studio export --run runs/<id> --out exports/tuned                 # adapter + README.md
     python -m studio export --run runs/<id> --out exports/tuned --zip           # ... and exports/tuned.zip
-    python -m studio export --run runs/<id> --out exports/merged --merge --dtype bf16
-    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned --private
-    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned --merged --update
+    python -m studio export --run runs/<id> --out exports/merged --merged --dtype bf16
+    python -m studio export --run runs/<id> --out exports/gguf --gguf q8_0      # GGUF + Ollama Modelfile
+    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned            # private by default
+    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned --merged --update --no-private
 
 Progress goes to stderr; the folder (export) or the repository URL (push) is printed last.
 Exit status: 0 done, 1 done but a check failed, 2 nothing done (bad input, token, network).
 The token is read from HF_TOKEN (or a saved ``hf auth login``), never from the command line,
-so it stays out of shell history and process lists.
+so it stays out of shell history and process lists. The options (--dtype, --merged, --private,
+--update, --verify, --gguf) are the fields of ``studio.config.ExportConfig``, as in the Export tab.
+With --gguf the folder holds the checked GGUF file, a Modelfile and gguf_check.json (the merge
+inside is at fp32 whatever --dtype says); a file that fails its check is not written.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
+from pathlib import Path
 
 from studio.cli.common import fail, print_json
-
-DTYPES = ["fp32", "bf16", "fp16"]
+from studio.config import ExportConfig
+from studio.schema import ConfigError, add_arguments, apply_overrides, bounds_problems
 
 
 def register(sub) -> None:
@@ -31,8 +37,8 @@ def register(sub) -> None:
     )
     e.add_argument("--run", metavar="RUN_DIR", required=True, help="A run directory (or id under the runs dir).")
     e.add_argument("--out", metavar="DIR", required=True, help="The folder to write (must be new or empty).")
-    e.add_argument("--merge", action="store_true", help="Merge the adapter into the base and save the full model.")
-    e.add_argument("--dtype", choices=DTYPES, default="bf16", help="Dtype of the merged model's weights.")
+    add_arguments(e, ExportConfig, only=["dtype", "merged", "gguf"])
+    e.add_argument("--merge", dest="merged", action="store_true", help=argparse.SUPPRESS)  # the older spelling
     e.add_argument("--zip", action="store_true", help="Also write DIR.zip next to the folder.")
     e.add_argument("--overwrite", action="store_true", help="Replace the contents of a non-empty --out.")
     e.add_argument("--json", action="store_true", help="Print the merge report as JSON.")
@@ -46,13 +52,18 @@ def register(sub) -> None:
     )
     p.add_argument("--run", metavar="RUN_DIR", required=True, help="A run directory (or id under the runs dir).")
     p.add_argument("--repo", metavar="ID", required=True, help="Repository: 'name' (under your user) or 'org/name'.")
-    p.add_argument("--private", action="store_true", help="Create the repository as private.")
-    p.add_argument("--merged", action="store_true", help="Push the merged full model instead of the adapter.")
-    p.add_argument("--dtype", choices=DTYPES, default="bf16", help="Dtype of the merged model's weights.")
-    p.add_argument("--update", action="store_true", help="Push a new commit if the repository already exists.")
-    p.add_argument("--no-verify", action="store_true", help="Skip downloading and re-loading what was pushed.")
+    add_arguments(p, ExportConfig, only=[f.name for f in fields(ExportConfig) if f.name != "gguf"])
     p.add_argument("--json", action="store_true", help="Print the result as JSON.")
     p.set_defaults(func=run_push)
+
+
+def options(args) -> ExportConfig:
+    """The ExportConfig the flags describe (unset flags keep the defaults); ConfigError names a bad one."""
+    config = ExportConfig()
+    apply_overrides(config, vars(args))
+    if problems := bounds_problems(config):
+        raise ConfigError(problems)
+    return config
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -64,9 +75,12 @@ def run_export(args) -> int:
     from studio.runs.directory import open_run
 
     try:
+        o = options(args)
         run = open_run(args.run)
-        if args.merge:
-            report = merge.merge(run, args.out, args.dtype, overwrite=args.overwrite, progress=_progress)
+        if o.gguf != "none":
+            folder = _export_gguf(run, args, o.gguf)
+        elif o.merged:
+            report = merge.merge(run, args.out, o.dtype, overwrite=args.overwrite, progress=_progress)
             folder = report.folder
             if args.json:
                 print_json(report.to_dict())
@@ -75,8 +89,6 @@ def run_export(args) -> int:
         else:
             folder = merge.export_adapter(run, args.out, overwrite=args.overwrite)
         if args.zip:
-            from pathlib import Path
-
             zipped = merge.zip_folder(Path(folder), Path(folder).with_suffix(".zip"))
             print(f"zip: {zipped}", file=sys.stderr)
     except ValueError as exc:
@@ -85,22 +97,30 @@ def run_export(args) -> int:
     return 0
 
 
+def _export_gguf(run, args, gguf_type: str) -> str:
+    from studio.export.gguf import export_gguf
+
+    report = export_gguf(run, args.out, gguf_type, overwrite=args.overwrite, progress=_progress)
+    if args.json:
+        print_json(report.to_dict())
+    check = report.check
+    print(
+        f"check: read back with transformers, max logit difference {check['max_logit_diff']:.4g}, "
+        f"KL {check['kl']:.2g} nats (tolerance {check['tolerance']:g}), greedy agreement {check['greedy_agreement']}",
+        file=sys.stderr,
+    )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return str(Path(report.file).parent)
+
+
 def run_push(args) -> int:
     from studio.export import hub
     from studio.runs.directory import open_run
 
     try:
-        run = open_run(args.run)
-        result = hub.push_run(
-            run,
-            args.repo,
-            private=args.private,
-            merged=args.merged,
-            dtype=args.dtype,
-            update=args.update,
-            verify=not args.no_verify,
-            progress=_progress,
-        )
+        o = options(args)
+        result = hub.push_run(open_run(args.run), args.repo, options=o, progress=_progress)
     except ValueError as exc:
         return fail(exc)
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from studio.cli.common import fail
+from studio.config import EMBEDDED_MODEL
 
 
 def register(sub) -> None:
@@ -12,7 +13,7 @@ def register(sub) -> None:
     p.add_argument(
         "action", choices=["prepare", "path"], help="prepare: convert the embedded GGUF once; path: print the folder."
     )
-    p.add_argument("--model", default="smollm2-135m-instruct", help="Model alias, folder or Hub id.")
+    p.add_argument("--model", default=EMBEDDED_MODEL, help="Model alias, folder or Hub id.")
     p.set_defaults(func=run)
 
 

@@ -46,36 +46,71 @@ class CleanOptions:
         "Rows whose text holds chat-template tokens (<|im_start|>, [INST], <s>...): drop the row, strip the tokens, "
         "or keep it as is.",
         choices=["drop", "strip", "keep"],
+        label="Chat-template tokens",
     )
-    drop_empty: bool = option(True, "Drop rows whose answer (or text) is empty or only whitespace.")
+    drop_empty: bool = option(
+        True, "Drop rows whose answer (or text) is empty or only whitespace.", label="Drop empty answers"
+    )
     exclude: list[str] = option(
-        default_factory=list, help="Drop rows that contain any of these words or phrases (case-insensitive)."
+        default_factory=list,
+        help="Drop rows that contain any of these words or phrases (case-insensitive).",
+        label="Exclude rows containing",
     )
     min_tokens: int | None = option(
-        None, "Drop rows shorter than this many tokens (chat template included).", minimum=0
+        None,
+        "Drop rows shorter than this many tokens (chat template included; empty: no bound).",
+        minimum=0,
+        maximum=10**7,
+        label="Min tokens",
     )
-    max_tokens: int | None = option(None, "Drop rows longer than this many tokens (chat template included).", minimum=1)
-    min_chars: int | None = option(None, "Drop rows with fewer characters than this (all texts together).", minimum=0)
-    max_chars: int | None = option(None, "Drop rows with more characters than this (all texts together).", minimum=1)
+    max_tokens: int | None = option(
+        None,
+        "Drop rows longer than this many tokens (chat template included; empty: no bound).",
+        minimum=1,
+        maximum=10**7,
+        label="Max tokens",
+    )
+    min_chars: int | None = option(
+        None,
+        "Drop rows with fewer characters than this (all texts together; empty: no bound).",
+        minimum=0,
+        maximum=10**9,
+        label="Min characters",
+    )
+    max_chars: int | None = option(
+        None,
+        "Drop rows with more characters than this (all texts together; empty: no bound).",
+        minimum=1,
+        maximum=10**9,
+        label="Max characters",
+    )
     dedup: list[str] = option(
         default_factory=lambda: ["exact"],
         help="Duplicates to remove: exact (same text once case and spacing are normalised), "
         "near (MinHash/LSH over character 5-grams, at the Jaccard threshold below).",
         choices=DEDUP_METHODS,
+        label="Duplicates",
     )
     near_threshold: float = option(
-        0.8, "Jaccard similarity from which two rows count as near duplicates.", minimum=0.3, maximum=1.0, step=0.01
+        0.8,
+        "Jaccard similarity from which two rows count as near duplicates.",
+        minimum=0.3,
+        maximum=1.0,
+        step=0.01,
+        label="Near-duplicate threshold",
     )
-    val_fraction: float = option(0.0, "Share of rows held out for validation.", minimum=0.0, maximum=0.5, step=0.01)
-    seed: int = option(42, "Seed of the train/validation split.")
+    val_fraction: float = option(
+        0.0,
+        "Share of rows held out for validation.",
+        minimum=0.0,
+        maximum=0.5,
+        step=0.01,
+        label="Validation share",
+    )
+    seed: int = option(42, "Seed of the train/validation split.", minimum=0, maximum=2**32 - 1, label="Split seed")
 
     def problems(self) -> list[Problem]:
-        found = bounds_problems(self)
-        found += [
-            Problem("dedup", f"{m!r} is not one of {', '.join(DEDUP_METHODS)}")
-            for m in self.dedup
-            if m not in DEDUP_METHODS
-        ]
+        found = bounds_problems(self)  # the dedup methods too: its choices apply to each item
         for low, high in (("min_tokens", "max_tokens"), ("min_chars", "max_chars")):
             a, b = getattr(self, low), getattr(self, high)
             if a is not None and b is not None and a > b:

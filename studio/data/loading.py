@@ -3,6 +3,8 @@
 ``datasets`` does the reading (JSON, JSONL, CSV, Parquet, Hub ids). Before it runs, a file is
 checked for what it reports badly (size against free memory, encoding, byte-order marks, a
 malformed line), so the message can name the line and the fix instead of an Arrow traceback.
+A local path is read only inside the folders studio.data.access allows, checked before anything
+about the file is looked at.
 
     from studio.data.loading import read_source
     source = read_source("data.jsonl")          # source.rows, source.notes
@@ -15,8 +17,11 @@ import json
 import logging
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from studio.data.access import NotReadable, check_readable, readable
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +148,24 @@ def _plain_json(text: str) -> list[dict]:
 def _with_datasets(path: Path, reader: str, max_rows: int | None) -> list[dict]:
     import datasets
 
-    dataset = datasets.load_dataset(reader, data_files=str(path), split="train")
-    if max_rows is not None:
-        dataset = dataset.select(range(min(max_rows, len(dataset))))
-    return dataset.to_list()
+    # A throwaway cache (on the datasets cache's disk, not a small /tmp): datasets copies the
+    # whole file into Arrow, and the shared cache would keep a full-size copy of every file read.
+    Path(datasets.config.HF_DATASETS_CACHE).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="studio-read-", dir=datasets.config.HF_DATASETS_CACHE) as cache:
+        dataset = datasets.load_dataset(reader, data_files=str(path), split="train", cache_dir=cache)
+        if max_rows is not None:
+            dataset = dataset.select(range(min(max_rows, len(dataset))))
+        return dataset.to_list()
 
 
 def read_file(path: str | Path, max_rows: int | None = None, memory_bytes: int | None = None) -> Source:
     """Rows of a local JSON, JSONL, CSV or Parquet file; ``memory_bytes`` overrides the free memory."""
     import datasets
 
-    path = Path(path).expanduser()
+    try:
+        path = check_readable(path)  # before anything is looked at: nothing outside can be probed
+    except NotReadable as exc:
+        raise DataError(str(exc)) from None
     if not path.exists():
         raise DataError(f"dataset file not found: {path}")
     if path.is_dir():
@@ -173,7 +185,7 @@ def read_file(path: str | Path, max_rows: int | None = None, memory_bytes: int |
         rows = _with_datasets(path, reader, max_rows)
     except (datasets.exceptions.DatasetsError, ValueError, TypeError) as exc:
         if reader != "json":
-            raise DataError(f"{path.name} could not be read as {reader.upper()}: {exc}") from exc
+            raise DataError(f"{path.name} could not be read as {reader.upper()}: {_root_cause(exc)}") from exc
         # Arrow wants one type per column; rows of mixed shapes still read as plain JSON.
         log.info("datasets could not read %s (%s); reading it as plain JSON", path, exc)
         rows = _plain_json(text)[:max_rows]
@@ -182,6 +194,23 @@ def read_file(path: str | Path, max_rows: int | None = None, memory_bytes: int |
     if reader == "csv" and notes:
         rows = [{k.lstrip("\ufeff"): v for k, v in row.items()} for row in rows]
     return Source(rows, notes)
+
+
+RAGGED_CSV = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason: datasets wraps the parser's error (which names the line) in a generic one."""
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__
+    ragged = RAGGED_CSV.search(str(exc))
+    if ragged:
+        expected, line, saw = ragged.groups()
+        return (
+            f"line {line} has {saw} fields where the header has {expected}; "
+            "quote values that contain a comma, or fix that line"
+        )
+    return str(exc)
 
 
 def hub_offline() -> bool:
@@ -249,7 +278,9 @@ def read_source(
     if not source:
         raise DataError("dataset: no file or dataset id given")
     path = Path(source).expanduser()
-    if path.exists() or path.suffix.lower() in READERS or source.startswith((".", "/", "~")):
+    # Whether a path exists is asked only where the studio may read, so a refusal cannot tell.
+    looks_local = path.suffix.lower() in READERS or source.startswith((".", "/", "~")) or ".." in path.parts
+    if looks_local or (readable(path) and path.exists()):
         return read_file(path, max_rows, memory_bytes)
     if ":" in source:
         source, split = source.rsplit(":", 1)

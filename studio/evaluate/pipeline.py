@@ -38,9 +38,12 @@ TOKENS_PER_BATCH = 2048  # padded tokens per scoring forward pass: bounds the lo
 
 @dataclass
 class EvalOptions:
-    max_rows: int = option(64, "Held-out rows scored for perplexity and preference (0: all).", minimum=0)
+    max_rows: int = option(64, "Held-out rows scored for perplexity and preference (0: all).", minimum=0, maximum=10**7)
     generate_rows: int = option(
-        8, "Held-out prompts both models answer, scored by ROUGE-L, BLEU, exact match (SFT; 0: none).", minimum=0
+        8,
+        "Held-out prompts both models answer, scored by ROUGE-L, BLEU, exact match (SFT; 0: none).",
+        minimum=0,
+        maximum=10**5,
     )
     max_new_tokens: int = option(64, "Longest generated answer in tokens.", minimum=1, maximum=1024)
     train_sample: int = option(
@@ -48,6 +51,7 @@ class EvalOptions:
         "For a run without a validation split: score a seeded sample of this many TRAINING rows instead "
         "(0: refuse). The adapter has seen those rows, so its numbers are optimistic.",
         minimum=0,
+        maximum=10**7,
     )
 
 

@@ -1,9 +1,10 @@
 """Push a run to the Hugging Face Hub: its adapter, or the merged model, with its model card.
 
-    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned [--private] [--merged]
+    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned [--no-private] [--merged]
 
-    result = push_run(run, "me/tuned", token=None, private=True)   # token: argument, HF_TOKEN, or login
-    result.url, result.files, result.check                        # check: the upload reloaded and compared
+    result = push_run(run, "me/tuned", options=ExportConfig(merged=True))  # token: HF_TOKEN or a login
+    result = push_run(run, "me/tuned", token, private=False)               # or change single options
+    result.url, result.files, result.check              # check: the upload reloaded and compared
 
 The token is used for the requests and nothing else: it is never written to a file, a log, the
 run's config, the model card or the training arguments, never put in os.environ, and never
@@ -23,13 +24,15 @@ import os
 import socket
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+from studio.config import ExportConfig
 from studio.export import verify
 from studio.export.merge import Progress, export_adapter, folder_bytes, merge, require_trained
 from studio.runs.directory import Run
+from studio.schema import ConfigError, bounds_problems
 
 log = logging.getLogger(__name__)
 
@@ -203,19 +206,23 @@ def push_run(
     run: Run,
     repo: str,
     token: str | None = None,
-    private: bool = False,
-    merged: bool = False,
-    dtype: str = "bf16",
-    update: bool = False,
-    verify: bool = True,
+    options: ExportConfig | None = None,
     progress: Progress | None = None,
+    **changes,
 ) -> PushResult:
-    """Create (or, with ``update``, reuse) the repository and upload the run's adapter or merged model."""
+    """Create (or, with ``update``, reuse) the repository and upload the run's adapter or merged model.
+
+    ``options`` (studio.config.ExportConfig: dtype, merged, private, update, verify) defaults to
+    ExportConfig(); keyword arguments change single fields: ``push_run(run, "me/x", private=False)``.
+    """
     from huggingface_hub import HfApi
 
+    o = replace(options or ExportConfig(), **changes)
+    if problems := bounds_problems(o):
+        raise ConfigError(problems)
     say = progress or (lambda f, m: None)
     kind = require_trained(run)
-    what = "full" if kind == "full" else ("merged" if merged else "adapter")
+    what = "full" if kind == "full" else ("merged" if o.merged else "adapter")
     hub = endpoint()
     secret, source = resolve_token(token)
     say(0.02, f"checking the token from {source}")
@@ -224,14 +231,14 @@ def push_run(
     with hub_errors(repo, source, hub):
         repo_id = full_repo_id(repo, login(api, source, hub))
         exists = api.repo_exists(repo_id)
-    if exists and not update:
+    if exists and not o.update:
         raise RepoExists(repo_id, f"{hub}/{repo_id}")
-    folder, report = stage(run, what, repo_id, dtype, lambda f, m: say(0.05 + 0.45 * f, m))
+    folder, report = stage(run, what, repo_id, o.dtype, lambda f, m: say(0.05 + 0.45 * f, m))
     with hub_errors(repo_id, source, hub):
-        result = upload(api, run, repo_id, folder, what, private, exists, say)
+        result = upload(api, run, repo_id, folder, what, o.private, exists, say)
     result.token_source, result.merge = source, report
     record(run, result)
-    if verify:
+    if o.verify:
         say(0.8, "downloading what was uploaded and loading it with plain PEFT / transformers")
         with hub_errors(repo_id, source, hub):
             result.check = verify_upload(run, api, repo_id, folder, result.files, result.revision)

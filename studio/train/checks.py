@@ -13,23 +13,23 @@ from dataclasses import dataclass, field
 from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig, probe_list
 from studio.schema import Problem, bounds_problems
 
-# Which optimizers are honest on which hardware: the paged variants only help where GPU memory
-# can spill into CPU RAM; bitsandbytes 0.50 runs its 8-bit AdamW on CPU too, not on Apple GPUs.
-OPTIMIZERS_BY_DEVICE = {
-    "cuda": OPTIMIZERS,
-    "cpu": ["adamw_torch", "adamw_torch_fused", "adamw_8bit", "sgd", "adafactor"],
-    "mps": ["adamw_torch", "sgd", "adafactor"],
+# Losses that read dpo_label_smoothing: its legal range for each (open at both ends, as TRL's
+# exo_pair takes log(eps) and log(1 - eps)), and the hint. Within the field's own bounds (0 to 1).
+SMOOTHED_LOSSES = {
+    "robust": ((0.0, 0.5), "below 0.5, e.g. 0.1", True),
+    "exo_pair": ((0.0, 1.0), "above 0 and below 1, e.g. 0.001", False),
 }
-# Losses that read dpo_label_smoothing, and its legal range for each.
-SMOOTHED_LOSSES = {"robust": (0.0, 0.5), "exo_pair": (1e-9, 1.0)}
 
 
 def optimizer_choices(device_kind: str) -> list[str]:
-    return OPTIMIZERS_BY_DEVICE.get(device_kind, OPTIMIZERS_BY_DEVICE["cpu"])
+    """The optimizers honest on this kind of device (an unknown kind is treated as a CPU)."""
+    kind = device_kind if device_kind in ("cuda", "cpu", "mps") else "cpu"
+    return [name for name, optimizer in OPTIMIZERS.items() if kind in optimizer.devices]
 
 
 def validate(config: RunConfig, device_kind: str = "cpu") -> list[Problem]:
-    """Problems visible from the config alone, each at its field."""
+    """Problems visible from the config alone, each at its field (at most one error per field:
+    the bound from the field's metadata first, then the rules across fields)."""
     problems: list[Problem] = []
     for section in config.sections():
         problems += bounds_problems(getattr(config, section))
@@ -37,14 +37,34 @@ def validate(config: RunConfig, device_kind: str = "cpu") -> list[Problem]:
     problems += _adapter_problems(config, device_kind)
     problems += _hardware_problems(config, device_kind)
     problems += _dpo_problems(config)
-    return problems
+    problems += _method_problems(config)
+    problems += _tracker_problems(config)
+    return one_error_per_field(problems)
+
+
+def _tracker_problems(config: RunConfig) -> list[Problem]:
+    """A tracker whose package is missing is refused here, not deep inside the trainer."""
+    from studio.train import trackers
+
+    name = config.train.report_to
+    return [] if trackers.installed(name) else [Problem("report_to", trackers.missing_message(name))]
+
+
+def one_error_per_field(problems: list[Problem]) -> list[Problem]:
+    """Drop the later errors of a field that already has one; warnings stay."""
+    seen, out = set(), []
+    for p in problems:
+        if p.level == "error":
+            if p.field in seen:
+                continue
+            seen.add(p.field)
+        out.append(p)
+    return out
 
 
 def _train_problems(config: RunConfig) -> list[Problem]:
     t, d = config.train, config.data
     out = []
-    if t.learning_rate <= 0:
-        out.append(Problem("learning_rate", "must be positive, e.g. 2e-4 for LoRA"))
     if t.max_steps <= 0 and t.epochs <= 0:
         out.append(Problem("epochs", "set epochs above 0, or max_steps above 0"))
     has_val = d.val_fraction > 0 or bool(d.val_dataset.strip())
@@ -58,8 +78,8 @@ def _train_problems(config: RunConfig) -> list[Problem]:
                 "early_stopping_patience", "needs eval_steps > 0 and a validation split (val_fraction or val_dataset)"
             )
         )
-    if t.packing and t.method == "dpo":
-        out.append(Problem("packing", "packing applies to SFT only; it is ignored for DPO", "warning"))
+    if t.packing and t.method != "sft":
+        out.append(Problem("packing", f"packing applies to SFT only; it is ignored for {t.method.upper()}", "warning"))
     if probe_list(config.probes.probe_prompts) and t.eval_steps <= 0:
         out.append(
             Problem(
@@ -82,8 +102,6 @@ def _adapter_problems(config: RunConfig, device_kind: str) -> list[Problem]:
                 )
             )
         return out
-    if a.lora_alpha < 1:
-        out.append(Problem("lora_alpha", "must be at least 1; alpha = 2 x r is a common start"))
     if not a.target_modules.strip():
         out.append(Problem("target_modules", f"name at least one module, or a preset: {', '.join(TARGET_PRESETS)}"))
     if a.use_dora and a.adapter == "qlora":
@@ -110,12 +128,10 @@ def _dpo_problems(config: RunConfig) -> list[Problem]:
     if config.train.method != "dpo":
         return []
     out = []
-    if dpo.beta <= 0:
-        out.append(Problem("beta", "must be positive; 0.1 is the usual start (higher stays closer to the reference)"))
     if dpo.dpo_loss in SMOOTHED_LOSSES:
-        low, high = SMOOTHED_LOSSES[dpo.dpo_loss]
-        if not low <= dpo.dpo_label_smoothing < high:
-            hint = "above 0, e.g. 0.001" if dpo.dpo_loss == "exo_pair" else "below 0.5, e.g. 0.1"
+        (low, high), hint, zero_ok = SMOOTHED_LOSSES[dpo.dpo_loss]
+        value = dpo.dpo_label_smoothing
+        if not (low < value < high or (zero_ok and value == low)):
             out.append(Problem("dpo_label_smoothing", f"the {dpo.dpo_loss} loss needs it {hint}"))
     elif dpo.dpo_label_smoothing:
         out.append(
@@ -124,6 +140,50 @@ def _dpo_problems(config: RunConfig) -> list[Problem]:
     if config.adapter.adapter == "full" and config.train.learning_rate > 1e-5:
         out.append(Problem("learning_rate", "full DPO usually wants 5e-7 to 5e-6", "warning"))
     return out
+
+
+def _method_problems(config: RunConfig) -> list[Problem]:
+    """Reward models and GRPO: what their config alone shows (the regex compiles, a reward is on)."""
+    from studio.train.rewards import regex_problem
+
+    t, g = config.train, config.grpo
+    out = []
+    if t.method == "reward" and config.adapter.adapter == "qlora":
+        out.append(Problem("adapter", "a reward model trains with lora or full here, not qlora"))
+    if t.method == "kto" and t.batch_size < 2:
+        out.append(Problem("batch_size", "KTO estimates its KL term across a batch: use a batch size of 2 or more"))
+    if t.method != "grpo":
+        return out
+    weights = {"reward_exact": g.reward_exact, "reward_format": g.reward_format}
+    weights |= {"reward_length": g.reward_length, "reward_no_repeat": g.reward_no_repeat}
+    if not any(w > 0 for w in weights.values()):
+        out.append(Problem("reward_exact", f"GRPO needs a reward: give one of {', '.join(weights)} a weight above 0"))
+    if g.reward_format > 0:
+        problem = regex_problem(g.format_regex)
+        if problem:
+            out.append(Problem("format_regex", problem + "; fix it or set reward_format to 0"))
+    if g.reward_exact > 0 and not g.answer_column.strip():
+        out.append(Problem("answer_column", "name the column holding the reference answers, e.g. answer"))
+    return out
+
+
+# What each method trains on: the data kinds (studio.data.formats) it accepts, and what it needs.
+METHOD_DATA = {
+    "dpo": (("preference",), "preference pairs (prompt, chosen, rejected)"),
+    "orpo": (("preference",), "preference pairs (prompt, chosen, rejected)"),
+    "reward": (("preference",), "preference pairs (prompt, chosen, rejected)"),
+    "kto": (("chat", "preference"), "answers labelled good or bad (messages and label; format kto) or pairs"),
+    "grpo": (("prompt",), "prompts to answer (a prompt column, and the reference answers for the exact reward)"),
+    "sft": (("chat", "text", "preference"), "conversations or text with answers to imitate"),
+}
+
+
+def method_data_problem(method: str, data_kind: str, data_format: str = "") -> Problem | None:
+    """The method cannot train on this kind of data: the problem at the method field, else None."""
+    kinds, needs = METHOD_DATA.get(method, METHOD_DATA["sft"])
+    if data_kind in kinds and not (method == "kto" and data_kind == "chat" and data_format not in ("kto", "messages")):
+        return None
+    return Problem("method", f"{method.upper()} needs {needs}; this dataset is {data_format or data_kind}")
 
 
 # -- the model -----------------------------------------------------------------------------------
@@ -169,13 +229,9 @@ def template_problems(tokenizer, config: RunConfig, data_kind: str, data_format:
     """max_length must leave room after the chat template's own tokens; DPO needs pairs."""
     t = config.train
     out = []
-    if t.method == "dpo" and data_kind != "preference":
-        out.append(
-            Problem(
-                "method",
-                f"DPO needs preference pairs (prompt, chosen, rejected); this dataset is {data_format or data_kind}",
-            )
-        )
+    problem = method_data_problem(t.method, data_kind, data_format)
+    if problem:
+        out.append(problem)
     if data_kind != "text":
         overhead = template_overhead(tokenizer)
         if t.max_length <= overhead + 8:

@@ -1,6 +1,6 @@
 """What a run will cost, from the model's config alone (meta device: no weights are loaded).
 
-    python -m studio estimate --model smollm2-135m-instruct --method qlora --r 16 --json
+    python -m studio estimate --model smollm2-135m-instruct --adapter qlora --lora-r 16 --json
     est = estimate(config)           # exact parameter counts, memory by part
     verdict = fit(est, config)       # fits / tight / won't fit, and the change that would make it fit
 
@@ -23,27 +23,14 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, replace
 
-from studio.config import RunConfig
+from studio.config import DTYPES, OPTIMIZERS, RunConfig
 from studio.models.device import DeviceInfo, detect, resolve_precision
 from studio.models.meta import meta_model
 
 log = logging.getLogger(__name__)
 
 GIB = 2**30
-BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
-# Optimizer state bytes per trainable value, as a multiple of the parameter's own bytes (AdamW:
-# two moments in the parameter's dtype) or absolute (8-bit: two uint8 moments + block scales).
-OPTIMIZER_STATES = {
-    "adamw_torch": ("relative", 2.0),
-    "adamw_torch_fused": ("relative", 2.0),
-    "paged_adamw_32bit": ("relative", 2.0),
-    "adamw_8bit": ("absolute", 2.03),
-    "paged_adamw_8bit": ("absolute", 2.03),
-    "sgd": ("relative", 0.0),
-    # Adafactor factors its second moments into a row and a column vector per matrix: a few
-    # percent of AdamW's states (an allowance, not an exact count).
-    "adafactor": ("relative", 0.05),
-}
+BYTES = {name: size for name, (_, size) in DTYPES.items()}  # fp32 4, bf16 2, fp16 2
 NF4_BLOCK = 64  # bitsandbytes 4-bit block size; double quantization groups 256 block scales
 LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
 # On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
@@ -187,7 +174,7 @@ def _layer_bytes(d: dict, act: int, residual: int, masked: bool) -> int:
 def _mask_bytes(config: RunConfig, act: int, layers: int, tokens: int) -> int:
     """The attention mask SDPA keeps per layer: tokens^2 for padding-free rows, rows x length^2 padded."""
     t = config.train
-    rows = t.batch_size * (2 if t.method == "dpo" else 1)
+    rows = t.batch_size * rows_per_example(config)
     if t.method == "sft" and (t.padding_free or t.packing):
         return layers * act * tokens**2
     return layers * act * rows * (tokens // rows) ** 2
@@ -218,8 +205,9 @@ def _activation_bytes(config: RunConfig, d: dict, precision: str, tokens: int, d
 
 
 def _optimizer_bytes(optim: str, trainable: int, param_bytes: int) -> int:
-    kind, factor = OPTIMIZER_STATES.get(optim, ("relative", 2.0))
-    return int(trainable * factor * (param_bytes if kind == "relative" else 1))
+    """State bytes from the one optimizer table (studio.config.OPTIMIZERS)."""
+    o = OPTIMIZERS[optim]
+    return int(trainable * o.factor * (param_bytes if o.state == "relative" else 1))
 
 
 def memory_parts(
@@ -253,6 +241,16 @@ def memory_parts(
     return parts
 
 
+def rows_per_example(config: RunConfig) -> int:
+    """Sequences one example becomes in a micro-batch: chosen and rejected for the pairwise methods
+    (DPO, ORPO, reward model), the answer and its mismatched KL partner for KTO, the group for GRPO
+    (a rough allowance: GRPO's sequences are prompt plus max_completion_length, counted as max_length)."""
+    method = config.train.method
+    if method == "grpo":
+        return config.grpo.num_generations
+    return 2 if method in ("dpo", "orpo", "reward", "kto") else 1
+
+
 def microbatch_tokens(config: RunConfig, length: int | None = None) -> int:
     """Tokens in the longest micro-batch: batch x length, doubled for DPO (chosen and rejected).
 
@@ -261,7 +259,7 @@ def microbatch_tokens(config: RunConfig, length: int | None = None) -> int:
     """
     t = config.train
     length = min(t.max_length, length or t.max_length)
-    return t.batch_size * length * (2 if t.method == "dpo" else 1)
+    return t.batch_size * length * rows_per_example(config)
 
 
 def estimate(config: RunConfig, device: DeviceInfo | None = None, length: int | None = None) -> Estimate:
@@ -278,17 +276,21 @@ def estimate(config: RunConfig, device: DeviceInfo | None = None, length: int | 
     bound = f"longest example {length}" if length and length < config.train.max_length else "max_length"
     notes = [
         f"activations: an allowance for {tokens} tokens per micro-batch "
-        f"({config.train.batch_size} x {bound} {tokens // config.train.batch_size // (2 if config.train.method == 'dpo' else 1)}"
-        + (" x 2 for chosen and rejected" if config.train.method == "dpo" else "")
+        f"({config.train.batch_size} x {bound} {tokens // config.train.batch_size // rows_per_example(config)}"
+        + (f" x {rows_per_example(config)} sequences per example" if rows_per_example(config) > 1 else "")
         + ("; gradient checkpointing on" if config.train.gradient_checkpointing else "")
         + ")",
         "excludes the runtime itself (CUDA context ~0.5 GiB, or the Python process on CPU)",
     ]
-    if config.train.method == "dpo" and config.adapter.adapter == "full":
+    method = config.train.method
+    keeps_reference = method in ("dpo", "kto") or (method == "grpo" and config.grpo.kl_beta > 0)
+    if keeps_reference and config.adapter.adapter == "full":
         ref = counts.total * compute_bytes(precision)
         parts["reference"] = ref
         parts["total"] += ref
-        notes.append("full DPO keeps a frozen reference copy of the model")
+        notes.append(f"full {method.upper()} keeps a frozen reference copy of the model")
+    if method in ("orpo", "kto", "reward", "grpo"):
+        notes.append(f"{method.upper()}: a rough figure from the SFT/DPO model of memory, not measured for it")
     return Estimate(
         config.model.model,
         config.adapter.adapter,
@@ -336,7 +338,7 @@ def _changes(config: RunConfig) -> list[tuple[str, RunConfig]]:
         )
     if t.max_length > 256:
         out.append((f"max_length {t.max_length // 2}", _with(config, max_length=t.max_length // 2)))
-    if t.optim in ("adamw_torch", "adamw_torch_fused", "paged_adamw_32bit"):
+    if OPTIMIZERS[t.optim].state == "relative" and OPTIMIZERS[t.optim].factor >= 1:  # 32-bit AdamW states
         out.append(("the 8-bit AdamW optimizer (optim: adamw_8bit)", _with(config, optim="adamw_8bit")))
     return out
 

@@ -1,6 +1,6 @@
 """Measured peak memory of training, to stand next to the estimate.
 
-    python -m studio estimate --model smollm2-135m-instruct --method lora --measure --json
+    python -m studio estimate --model smollm2-135m-instruct --adapter lora --measure --json
     compare_estimates("smollm2-135m-instruct")   # lora, qlora and full, each in a fresh process
 
 What is measured is the memory training adds to the process: on a GPU the allocator's peak
@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.config import EMBEDDED_MODEL
 from studio.models.device import current_rss_bytes
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def measure(config, steps: int = 3) -> MemoryCheck:
 
 
 def compare_estimates(
-    model: str = "smollm2-135m-instruct",
+    model: str = EMBEDDED_MODEL,
     adapters: tuple[str, ...] = ("lora", "qlora", "full"),
     steps: int = 3,
     extra_args: list[str] | None = None,
@@ -158,7 +159,7 @@ def compare_estimates(
     """Estimate vs measured peak for each adapter, each measured in a fresh process."""
     out = []
     for adapter in adapters:
-        cmd = [sys.executable, "-m", "studio", "estimate", "--model", model, "--method", adapter]
+        cmd = [sys.executable, "-m", "studio", "estimate", "--model", model, "--adapter", adapter]
         cmd += ["--measure", "--steps", str(steps), "--json", *(extra_args or [])]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:

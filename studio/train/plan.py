@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass, field
 
 from studio.config import RunConfig
-from studio.data import DataError, LoadedData, load_data, split
+from studio.data import DataError, LoadedData, canonicalize, load_data, split
 from studio.models import loading
 from studio.models.device import DeviceInfo, detect, resolve_precision
 from studio.schema import ConfigError, Problem
-from studio.train import checks
+from studio.train import checks, preflight_rl
 
 
 @dataclass
@@ -39,11 +39,6 @@ class Plan:
         return world_size(self.device)
 
     @property
-    def effective_batch(self) -> int:
-        t = self.config.train
-        return t.batch_size * t.grad_accum * self.world_size
-
-    @property
     def total_steps(self) -> int:
         return planned_steps(len(self.train.examples), self.config, self.world_size)
 
@@ -60,13 +55,33 @@ def world_size(device: DeviceInfo) -> int:
     return max(1, device.count) if device.kind == "cuda" else 1
 
 
+def effective_batch(config: RunConfig, world_size: int = 1) -> int:
+    """Examples per optimizer step: batch x accumulation x processes."""
+    return config.train.batch_size * config.train.grad_accum * world_size
+
+
+def steps_per_epoch(rows: int, config: RunConfig, world_size: int = 1) -> int:
+    """Optimizer steps in one pass over ``rows``: ceil(rows / effective batch)."""
+    return math.ceil(rows / effective_batch(config, world_size)) if rows else 0
+
+
 def planned_steps(rows: int, config: RunConfig, world_size: int = 1) -> int:
-    """Optimizer steps: max_steps if set, else ceil(rows / effective batch) x epochs."""
+    """Optimizer steps: max_steps if set, else steps per epoch x epochs (rounded up); GRPO takes
+    num_iterations optimizer steps on each generated batch."""
     t = config.train
     if t.max_steps > 0:
         return t.max_steps
-    per_epoch = math.ceil(rows / (t.batch_size * t.grad_accum * world_size)) if rows else 0
-    return math.ceil(per_epoch * t.epochs)
+    iterations = config.grpo.num_iterations if t.method == "grpo" else 1
+    return math.ceil(steps_per_epoch(rows, config, world_size) * t.epochs) * iterations
+
+
+def split_rows(d, seed: int, rows: list, val_data: LoadedData | None = None) -> tuple[list, list]:
+    """Training and validation items of ``d`` (a DataConfig): with a validation file every row
+    trains and the file's rows (numbered) validate; else the seeded ``val_fraction`` split."""
+    if d.val_dataset.strip():
+        held = list(zip(val_data.rows, val_data.row_numbers, strict=True)) if val_data is not None else []
+        return list(rows), held
+    return split(rows, d.val_fraction, seed)
 
 
 def load_validation(d, train_kind: str) -> LoadedData:
@@ -89,6 +104,32 @@ def load_validation(d, train_kind: str) -> LoadedData:
     return val
 
 
+def as_kto(data: LoadedData, d) -> LoadedData:
+    """A KTO run with format auto reads chat rows that carry a label as format kto (auto alone reads
+    them as messages, for SFT)."""
+    if d.format != "auto" or data.format != "messages" or "label" not in data.columns:
+        return data
+    converted = canonicalize(data.raw_rows, "kto", d.system_prompt, data.source)
+    converted.notes = data.notes
+    return converted
+
+
+def preflight(tokenizer, config: RunConfig, pairs: list) -> checks.Preflight:
+    """The rows of ``pairs`` ((row, number) each) checked and shaped for the run's method."""
+    t = config.train
+    rows = [r for r, _ in pairs]
+    numbers = [n for _, n in pairs]
+    if t.method in ("dpo", "orpo", "reward"):
+        return checks.preflight_dpo(tokenizer, rows, numbers, t.max_length)
+    if t.method == "kto":
+        return preflight_rl.preflight_kto(tokenizer, rows, numbers, t.max_length)
+    if t.method == "grpo":
+        g = config.grpo
+        column = g.answer_column.strip() if g.reward_exact > 0 else ""
+        return preflight_rl.preflight_prompts(tokenizer, rows, numbers, t.max_length, column)
+    return checks.preflight_sft(tokenizer, rows, numbers, t.max_length, t.assistant_only_loss)
+
+
 def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedData | None = None) -> Plan:
     """Validate the config, read and render the data; raises ConfigError listing every blocking problem."""
     device = device or detect()
@@ -100,30 +141,25 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
     d, t = config.data, config.train
     if data is None:
         data = load_data(d.dataset, d.format, d.columns, d.system_prompt, d.max_rows)
+    if t.method == "kto":
+        data = as_kto(data, d)
     if data.skipped:
         problems.append(
             Problem("dataset", f"{len(data.skipped)} rows skipped: " + "; ".join(map(str, data.skipped[:5])), "warning")
         )
     blocking = checks.template_problems(tokenizer, config, data.kind, data.format)
+    if t.method == "grpo" and config.grpo.reward_exact > 0 and data.kind == "prompt":
+        missing = preflight_rl.answer_column_problem(data.columns, config.grpo.answer_column.strip())
+        blocking += [missing] if missing else []
     if blocking:
         raise ConfigError(blocking)
     numbered = list(zip(data.rows, data.row_numbers, strict=True))
-    val_data = None
-    if d.val_dataset.strip():
-        val_data = load_validation(d, data.kind)
-        train_rows, val_rows = numbered, list(zip(val_data.rows, val_data.row_numbers, strict=True))
-    else:
-        train_rows, val_rows = split(numbered, d.val_fraction, t.seed)
-
-    def run_preflight(pairs):
-        rows = [r for r, _ in pairs]
-        numbers = [n for _, n in pairs]
-        if t.method == "dpo":
-            return checks.preflight_dpo(tokenizer, rows, numbers, t.max_length)
-        return checks.preflight_sft(tokenizer, rows, numbers, t.max_length, t.assistant_only_loss)
-
-    train = run_preflight(train_rows)
-    val = run_preflight(val_rows) if val_rows else None
+    val_data = load_validation(d, data.kind) if d.val_dataset.strip() else None
+    if val_data is not None and t.method == "kto":
+        val_data = as_kto(val_data, d)
+    train_rows, val_rows = split_rows(d, t.seed, numbered, val_data)
+    train = preflight(tokenizer, config, train_rows)
+    val = preflight(tokenizer, config, val_rows) if val_rows else None
     problems += train.problems
     if any(p.level == "error" for p in problems):
         raise ConfigError([p for p in problems if p.level == "error"])

@@ -2,13 +2,17 @@
 
     config = preset("Quick CPU demo: LoRA SFT")      # a RunConfig
     python -m studio train configs/quick_lora_sft.yaml   # the same as a file
+    python -m studio.train.presets                       # rewrite configs/*.yaml from the presets
 
 Each preset states what it is for in one line; everything it does not set keeps its default.
+The files in configs/ are generated from the presets (tests/test_config.py checks they match).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from studio.config import EMBEDDED_MODEL, RunConfig
 
@@ -72,7 +76,39 @@ PRESETS: dict[str, tuple[str, Callable[[], RunConfig]]] = {
 }
 
 
+# configs/<file> -> the preset it holds.
+CONFIG_FILES = {
+    "quick_lora_sft.yaml": "Quick CPU demo: LoRA SFT",
+    "quick_lora_dpo.yaml": "Quick CPU demo: LoRA DPO",
+    "qlora_8b.yaml": "Typical 8B QLoRA recipe (GPU)",
+    "full_sft_small.yaml": "Full fine-tune of a small model",
+}
+
+
 def preset(name: str) -> RunConfig:
     if name not in PRESETS:
         raise ValueError(f"preset: {name!r} is not one of {', '.join(PRESETS)}")
     return PRESETS[name][1]()
+
+
+def config_text(file_name: str) -> str:
+    """The YAML of configs/<file_name>: a header saying what it is and how to run it, then the preset."""
+    name = CONFIG_FILES[file_name]
+    header = f"# {name}: {PRESETS[name][0]}\n# python -m studio train configs/{file_name}\n"
+    header += "# Generated from studio/train/presets.py (python -m studio.train.presets); edit the preset, not this.\n"
+    return header + preset(name).to_yaml()
+
+
+def write_configs(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in CONFIG_FILES:
+        (folder / name).write_text(config_text(name))
+        written.append(folder / name)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_configs(sys.argv[1] if len(sys.argv) > 1 else "configs"):
+        print(path)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.config import RunConfig
-from studio.schema import Problem
+from studio.schema import ConfigError, Problem
 from studio.train import checks
 
 log = logging.getLogger(__name__)
@@ -52,6 +51,15 @@ def _data(source: str, fmt: str, columns: str, system: str, max_rows: int | None
     return load_data(source, fmt, columns, system, max_rows)
 
 
+@functools.lru_cache(maxsize=8)
+def _validation(source: str, dataset: str, fmt: str, columns: str, system: str, kind: str, stamp: float):
+    from studio.config import DataConfig
+    from studio.train.plan import load_validation
+
+    d = DataConfig(dataset=dataset, format=fmt, columns=columns, system_prompt=system, val_dataset=source)
+    return load_validation(d, kind)
+
+
 def _mtime(source: str) -> float:
     try:
         return os.path.getmtime(source)
@@ -74,14 +82,28 @@ def _data_problems(config: RunConfig, r: Review) -> None:
         r.problems.append(Problem("dataset", str(exc)))
         return
     r.rows = len(data.rows)
-    n_val = 0 if d.val_fraction <= 0 or r.rows < 2 else min(r.rows - 1, max(1, round(r.rows * d.val_fraction)))
-    r.train_rows = r.rows - n_val
+    _split(config, data, r)
     try:
         tokenizer = _tokenizer(config.model.model)
     except ValueError as exc:
         r.problems.append(Problem("model", str(exc)))
         return
     r.problems += checks.template_problems(tokenizer, config, data.kind, data.format)
+
+
+def _split(config: RunConfig, data, r: Review) -> None:
+    """The training rows as the training will count them: the same split (studio.train.plan)."""
+    from studio.train.plan import split_rows
+
+    d, val = config.data, None
+    if d.val_dataset.strip():
+        try:
+            source = d.val_dataset.strip()
+            val = _validation(source, d.dataset, d.format, d.columns, d.system_prompt, data.kind, _mtime(source))
+        except ConfigError as exc:
+            r.problems += exc.problems
+    train, _ = split_rows(d, config.train.seed, list(range(len(data.rows))), val)
+    r.train_rows = len(train)
 
 
 def _model_problems(config: RunConfig, r: Review) -> bool:
@@ -99,15 +121,15 @@ def _model_problems(config: RunConfig, r: Review) -> bool:
 
 
 def _batch(config: RunConfig, r: Review, world: int) -> None:
-    from studio.train.plan import planned_steps
+    from studio.train.plan import effective_batch, planned_steps, steps_per_epoch
 
     t = config.train
-    effective = t.batch_size * t.grad_accum * world
+    effective = effective_batch(config, world)
     text = f"Effective batch {t.batch_size} x {t.grad_accum}" + (f" x {world} processes" if world > 1 else "")
     text += f" = **{effective}**"
-    if r.train_rows is not None and t.batch_size > 0 and t.grad_accum > 0:
+    if r.train_rows is not None:
         r.steps = planned_steps(r.train_rows, config, world)
-        per_epoch = math.ceil(r.train_rows / effective) if effective else 0
+        per_epoch = steps_per_epoch(r.train_rows, config, world)
         text += f" · {r.train_rows} training rows -> {per_epoch} steps per epoch"
         if t.max_steps > 0:
             text += f" · max_steps: **{r.steps} steps**"
@@ -154,8 +176,10 @@ def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Rev
     except ValueError:
         r.precision = "fp32"
     _data_problems(config, r)
-    _batch(config, r, world_size(device))
-    bounds_ok = not any(p.field in ("lora_r", "batch_size", "max_length") for p in r.errors)
+    wrong = {p.field for p in r.errors}
+    if not wrong & {"batch_size", "grad_accum", "epochs", "max_steps"}:  # the arithmetic needs sane numbers
+        _batch(config, r, world_size(device))
+    bounds_ok = not wrong & {"lora_r", "batch_size", "max_length"}
     if _model_problems(config, r) and bounds_ok:
         _estimate(config, r, device, runs_root)
     return r

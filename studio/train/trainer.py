@@ -14,16 +14,28 @@ module in studio.train.methods.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from transformers import EarlyStoppingCallback
 from transformers.trainer_callback import PrinterCallback
 
+from studio.train import trackers
 from studio.train.logprobs import use_plain_logprobs
-from studio.train.methods import dpo, sft
+from studio.train.methods import dpo, grpo, kto, orpo, reward, sft
 from studio.train.model import build_model, keep_adapter_dtype
 from studio.train.plan import Plan
 
-METHODS = {"sft": sft.build, "dpo": dpo.build}
+METHODS = {
+    "sft": sft.build,
+    "dpo": dpo.build,
+    "orpo": orpo.build,
+    "kto": kto.build,
+    "reward": reward.build,
+    "grpo": grpo.build,
+}
+# Methods whose model is not the causal LM (build_model); every method but SFT gets the bare base
+# and lets TRL attach the adapter from peft_config.
+MODEL_LOADERS = {"reward": reward.load_model}
 
 
 def _common_args(plan: Plan, output_dir: str) -> dict:
@@ -64,7 +76,8 @@ def _common_args(plan: Plan, output_dir: str) -> dict:
         eval_steps=t.eval_steps if evaluate else None,
         load_best_model_at_end=bool(t.early_stopping_patience and evaluate),
         metric_for_best_model="eval_loss",
-        report_to="none",
+        # The run directory is the checkpoints folder's parent; the tracker's files go inside it.
+        report_to=trackers.prepare(t.report_to, Path(output_dir).parent),
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
@@ -72,17 +85,19 @@ def _common_args(plan: Plan, output_dir: str) -> dict:
 
 
 def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, model=None):
-    """The configured SFTTrainer or DPOTrainer, ready for ``.train()``.
+    """The configured TRL trainer of the run's method, ready for ``.train()``.
 
-    ``model``, when given, is what ``build_model(plan)`` returns for SFT, or the bare base
-    (``attach_adapter=False``) for DPO.
+    ``model``, when given, is what ``build_model(plan)`` returns for SFT, the bare base
+    (``attach_adapter=False``) for the other methods, or the score model for a reward model.
     """
     callbacks = list(callbacks or [])
     t = plan.config.train
     if t.early_stopping_patience and t.eval_steps and plan.val and plan.val.examples:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
     use_plain_logprobs(plan.device.kind)  # TRL's chunked log-prob kernel is slow without Triton
-    model = model if model is not None else build_model(plan, attach_adapter=t.method != "dpo")
+    if model is None:
+        loader = MODEL_LOADERS.get(t.method)
+        model = loader(plan) if loader else build_model(plan, attach_adapter=t.method == "sft")
     args = _common_args(plan, output_dir)
     trainer = METHODS[t.method](plan, model, args, callbacks)
     trainer.remove_callback(PrinterCallback)  # progress goes through MetricsCallback instead
