@@ -28,7 +28,7 @@ from studio.evaluate.report import results_figure, results_table
 from studio.export.hub import RepoExists, token_hint
 from studio.models import loading
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
-from studio.runs.directory import Run, list_runs, open_run, probe_table, run_source, runs_root
+from studio.runs.directory import RESUMABLE, Run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
 from studio.train.jobs import JobManager
@@ -97,11 +97,7 @@ class Studio:
 
     def resumable_runs(self) -> list[str]:
         """Runs that stopped before their end with a checkpoint to continue from, newest first."""
-        return [
-            run.id
-            for run in self.runs()
-            if run.status().get("status") in ("stopped", "interrupted", "failed") and run.last_checkpoint()
-        ]
+        return [run.id for run in self.runs() if run.status().get("status") in RESUMABLE and run.last_checkpoint()]
 
     def run_config(self, run_id: str) -> RunConfig:
         """The resolved config a run was started with (its config.yaml)."""

@@ -131,3 +131,20 @@ def test_modules_and_functions_stay_small(path):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {', '.join(long)}"
+
+
+STATUS_WORDS = {"starting", "running", "stopping", "completed", "stopped", "failed", "interrupted"}
+
+
+def test_run_statuses_are_listed_in_one_place():
+    """A tuple or set of status words anywhere but studio/runs/directory.py is a second table that can drift."""
+    bad = []
+    for path in studio_files():
+        if path == STUDIO / "runs" / "directory.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Tuple | ast.Set | ast.List) and len(node.elts) >= 2:
+                words = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                if len(words) == len(node.elts) and set(words) <= STATUS_WORDS:
+                    bad.append(f"{path.relative_to(STUDIO)}:{node.lineno} {words}")
+    assert not bad, "\n".join(bad)

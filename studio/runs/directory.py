@@ -31,7 +31,10 @@ from pathlib import Path
 from studio.config import RunConfig
 from studio.runs.segments import read_segments, segment_row, segment_totals
 
-TERMINAL = {"completed", "stopped", "failed", "interrupted"}
+# The one table of run statuses: a job is ACTIVE while its process may still write, then TERMINAL.
+ACTIVE = ("starting", "running", "stopping")
+TERMINAL = ("completed", "stopped", "failed", "interrupted")
+RESUMABLE = ("stopped", "interrupted", "failed")  # ended early: a checkpoint may carry on
 
 
 def runs_root() -> Path:
@@ -96,7 +99,7 @@ class Run:
     def status(self) -> dict:
         """status.json, with a run whose process is gone reported as interrupted."""
         status = self.read_json("status.json") or {"status": "unknown"}
-        if status.get("status") in ("running", "starting", "stopping") and not _alive(status.get("pid")):
+        if status.get("status") in ACTIVE and not _alive(status.get("pid")):
             status["status"] = "interrupted"
         return status
 
@@ -364,6 +367,6 @@ def similar_step_time(config: RunConfig, root: Path | None = None) -> tuple[floa
 
 
 def delete_run(run: Run) -> None:
-    if run.status().get("status") in ("running", "starting", "stopping"):
+    if run.status().get("status") in ACTIVE:
         raise ValueError(f"run {run.id} is still training; stop it first")
     shutil.rmtree(run.path)

@@ -13,7 +13,7 @@ import logging
 import platform
 import threading
 
-from studio.runs.directory import Run, trim_probes
+from studio.runs.directory import ACTIVE, Run, trim_probes
 from studio.schema import Problem
 
 
@@ -107,7 +107,7 @@ def trim_after(run: Run, step: int) -> None:
 def resume_problems(run: Run, plan) -> list[Problem]:
     """Why this run cannot continue: still running, finished, nothing saved, or different data."""
     status = run.status().get("status")
-    if status in ("running", "starting", "stopping"):
+    if status in ACTIVE:
         return [Problem("run", f"{run.id} is still training (pid {run.status().get('pid')}); stop it first")]
     if status == "completed":
         return [Problem("run", f"{run.id} already completed; start a new run to train further")]

@@ -17,13 +17,12 @@ import shutil
 import time
 from pathlib import Path
 
-from studio.runs.directory import Run, list_runs
+from studio.runs.directory import ACTIVE, Run, list_runs
 
 log = logging.getLogger(__name__)
 
 DISK_WORDS = ("no space left", "unexpected pos", "file write failed", "disk quota")
 NEARLY_FULL = 64 * 2**20  # a failed write with less free than this was the disk being full
-LIVE = ("running", "starting", "stopping")
 PARTIAL_ADAPTER = ".adapter.partial"  # where the adapter is saved before it is renamed into place
 
 
@@ -99,7 +98,7 @@ def settle(root: Path | None = None) -> list[Run]:
     settled = []
     for run in list_runs(root):
         recorded = run.read_json("status.json")
-        if recorded.get("status") in LIVE and run.status().get("status") == "interrupted":
+        if recorded.get("status") in ACTIVE and run.status().get("status") == "interrupted":
             last = run.last_checkpoint()
             where = f"resume from {last.name}" if last else "no checkpoint was saved: start it again"
             error = f"the training process (pid {recorded.get('pid')}) ended without finishing (killed?); {where}"

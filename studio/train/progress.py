@@ -20,7 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-ACTIVE = ("starting", "running", "stopping")
+from studio.runs.directory import ACTIVE
+
 # The watchdog speaks when no step (nor evaluation batch, nor probe) finished for this many
 # step times, and never before STALL_FLOOR_S; before the first step it allows FIRST_STEP_S.
 STALL_FACTOR = 10
