@@ -10,10 +10,9 @@ each reward function's mean and spread (``rewards/<name>/mean``, ``/std``), the 
 
 from __future__ import annotations
 
-from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
-from studio.train.model import lora_config, record_base
+from studio.train.methods.common import adapter_config, assemble, datasets
 from studio.train.plan import Plan
 from studio.train.rewards import reward_functions
 
@@ -38,23 +37,5 @@ def grpo_arguments(plan: Plan, args: dict, weights: list[float]) -> GRPOConfig:
 def build(plan: Plan, model, args: dict, callbacks: list):
     funcs, weights = reward_functions(plan.config.grpo)
     grpo_args = grpo_arguments(plan, args, weights)
-    train = Dataset.from_list(plan.train.examples)
-    val = (
-        Dataset.from_list(plan.val.examples)
-        if plan.val and plan.val.examples and args["eval_strategy"] != "no"
-        else None
-    )
-    peft_config = lora_config(plan.config) if plan.config.adapter.adapter != "full" else None
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=funcs,
-        args=grpo_args,
-        train_dataset=train,
-        eval_dataset=val,
-        processing_class=plan.tokenizer,
-        callbacks=callbacks,
-        peft_config=peft_config,
-    )
-    if peft_config is not None:
-        record_base(trainer.model, plan.config)
-    return trainer
+    data = datasets(plan, args)
+    return assemble(GRPOTrainer, plan, model, grpo_args, callbacks, data, adapter_config(plan), reward_funcs=funcs)

@@ -9,10 +9,9 @@ way round) and ``margin`` (chosen minus rejected score), which reach metrics.jso
 
 from __future__ import annotations
 
-from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
-from studio.train.model import lora_config, record_base
+from studio.train.methods.common import adapter_config, assemble, datasets
 from studio.train.plan import Plan
 
 
@@ -47,26 +46,8 @@ def load_model(plan: Plan):
 def build(plan: Plan, model, args: dict, callbacks: list):
     t = plan.config.train
     reward_args = RewardConfig(**args, max_length=t.max_length, dataset_num_proc=None)
-    train = Dataset.from_list(plan.train.examples)
-    val = (
-        Dataset.from_list(plan.val.examples)
-        if plan.val and plan.val.examples and args["eval_strategy"] != "no"
-        else None
-    )
-    peft_config = None
-    if plan.config.adapter.adapter != "full":
-        peft_config = lora_config(plan.config)
+    peft_config = adapter_config(plan)
+    if peft_config is not None:
         peft_config.task_type = "SEQ_CLS"
         peft_config.modules_to_save = ["score"]  # the new head trains in full and is saved with the adapter
-    trainer = RewardTrainer(
-        model=model,
-        args=reward_args,
-        train_dataset=train,
-        eval_dataset=val,
-        processing_class=plan.tokenizer,
-        callbacks=callbacks,
-        peft_config=peft_config,
-    )
-    if peft_config is not None:
-        record_base(trainer.model, plan.config)
-    return trainer
+    return assemble(RewardTrainer, plan, model, reward_args, callbacks, datasets(plan, args), peft_config)

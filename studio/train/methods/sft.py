@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
+from studio.train.methods.common import assemble, datasets
 from studio.train.plan import Plan
 
 
@@ -21,17 +21,4 @@ def build(plan: Plan, model, args: dict, callbacks: list):
         completion_only_loss=False,
         dataset_num_proc=None,
     )
-    train = Dataset.from_list(plan.train.examples)
-    val = (
-        Dataset.from_list(plan.val.examples)
-        if plan.val and plan.val.examples and args["eval_strategy"] != "no"
-        else None
-    )
-    return SFTTrainer(
-        model=model,
-        args=sft_args,
-        train_dataset=train,
-        eval_dataset=val,
-        processing_class=plan.tokenizer,
-        callbacks=callbacks,
-    )
+    return assemble(SFTTrainer, plan, model, sft_args, callbacks, datasets(plan, args))
