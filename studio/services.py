@@ -13,27 +13,32 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from studio.chat.arena import count_pairs
-from studio.chat.compare import parse_prompts
-from studio.chat.engine import BASE, ChatEngine
-from studio.chat.sampling import Sampling
+from studio.chat.arena import arena_path, count_pairs, record_vote
+from studio.chat.compare import compare_prompts, parse_prompts, save_csv
+from studio.chat.engine import BASE, ChatEngine, base_of
+from studio.chat.sampling import Sampling, distribution_figure
 from studio.config import RunConfig
 from studio.data import LoadedData, load_data
 from studio.data.clean import CleanOptions, clean, default_output, save
 from studio.data.formats import FORMATS
 from studio.data.preview import Preview, preview
 from studio.data.stats import length_figure
-from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
-from studio.evaluate.report import results_figure, results_table
-from studio.export.hub import RepoExists, token_hint
+from studio.evaluate.pipeline import EvalOptions, NoValidationSplit, evaluate_run, held_out_prompts
+from studio.evaluate.report import history_row, load_results, result_files, results_figure, results_table
+from studio.export.card import write_card
+from studio.export.gguf import export_gguf, gguf_dir
+from studio.export.hub import RepoExists, push_run, token_hint
+from studio.export.merge import merge, merged_dir, zip_adapter
 from studio.models import loading
+from studio.models.device import detect
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
-from studio.runs.directory import RESUMABLE, Run, list_runs, open_run, probe_table, run_source, runs_root
+from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
 from studio.train.jobs import JobManager
 from studio.train.presets import PRESETS, preset
 from studio.train.progress import Progress, duration
+from studio.train.review import review, warm_imports
 
 __all__ = [
     "FORMATS",
@@ -111,23 +116,19 @@ class Studio:
 
     def review(self, config: RunConfig):
         """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review)."""
-        from studio.train.review import review
 
         return review(config, runs_root=self.runs_root)
 
     def device(self):
-        from studio.models.device import detect
 
         return detect()
 
     def warm_up(self) -> None:
         """Resolve the model libraries' lazy imports now, in this thread (see studio.train.review)."""
-        from studio.train.review import warm_imports
 
         warm_imports()
 
     def delete_run(self, run_id: str) -> None:
-        from studio.runs.directory import delete_run
 
         run = self.run(run_id)
         if self.jobs.active and self.jobs.run is not None and self.jobs.run.path == run.path:
@@ -194,7 +195,6 @@ class Studio:
     def chat_stream(self, messages: list[dict], sources: list[str | None], sampling: Sampling):
         """Replies of the sources side by side; the base column is always the adapters' own base.
         ``messages`` is one conversation, or one per column."""
-        from studio.chat.engine import base_of
 
         sources = self._sources(sources)
         base = base_of(sources)
@@ -205,8 +205,6 @@ class Studio:
     # -- playground and evaluation (studio.chat.sampling, arena, compare, evaluate) ----------------------
     def next_token_figure(self, messages: list, sources: list[str | None], labels: list[str], sampling: Sampling):
         """The sampling window: each source's candidates for its reply's first token."""
-        from studio.chat.engine import base_of
-        from studio.chat.sampling import distribution_figure
 
         sources = self._sources(sources)
         base = base_of(sources)
@@ -216,53 +214,43 @@ class Studio:
 
     @property
     def arena_path(self) -> Path:
-        from studio.chat.arena import arena_path
 
         return arena_path(self.runs_root)
 
     def vote(self, prompt: list[dict], answers: list[tuple[str, str]], winner: int, extra: dict | None = None) -> int:
-        from studio.chat.arena import record_vote
 
         return record_vote(self.arena_path, prompt, answers, winner, extra)
 
     def compare(self, prompts: list[str], adapter: str, sampling: Sampling, system: str = "") -> list[dict]:
-        from studio.chat.compare import compare_prompts
-        from studio.chat.engine import base_of
 
         adapter = self._sources([adapter])[0]
         self.chat.ensure_base(base_of([adapter]))
         return compare_prompts(self.chat, prompts, adapter, sampling, system)
 
     def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0) -> list[str]:
-        from studio.evaluate.pipeline import held_out_prompts
 
         return held_out_prompts(self.run(run_id), n, train_sample)
 
     def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None) -> dict:
-        from studio.evaluate.pipeline import evaluate_run
 
         adapter = self._sources([adapter])[0] if adapter else adapter
         return evaluate_run(self.chat, self.run(run_id), options, adapter, progress)
 
     def eval_results(self, run_id: str) -> dict | None:
-        from studio.evaluate.report import load_results
 
         return load_results(self.run(run_id))
 
     def eval_files(self, run_id: str) -> list[str]:
         """The run's saved evaluation files, to download (eval.json, eval_generations.csv)."""
-        from studio.evaluate.report import result_files
 
         return [str(path) for path in result_files(self.run(run_id))]
 
     def compare_csv(self, run_id: str, rows: list[dict]) -> str:
         """A batch comparison (rows of ``compare``) saved into the run as batch_compare.csv."""
-        from studio.chat.compare import save_csv
 
         return str(save_csv(rows, self.run(run_id).path / "batch_compare.csv"))
 
     def eval_history(self) -> list[dict]:
-        from studio.evaluate.report import history_row
 
         return [row for row in (history_row(run) for run in self.runs()) if row]
 
@@ -275,19 +263,16 @@ class Studio:
 
     # -- export and the Hub (studio.export.merge, studio.export.card, studio.export.hub) ---------------------------
     def export_zip(self, run_id: str) -> Path:
-        from studio.export.merge import zip_adapter
 
         return zip_adapter(self.run(run_id))
 
     def merge(self, run_id: str, dtype: str = "bf16", progress=None):
-        from studio.export.merge import merge, merged_dir
 
         run = self.run(run_id)
         return merge(run, merged_dir(run, dtype), dtype, overwrite=True, progress=progress)
 
     def export_gguf(self, run_id: str, gguf_type: str = "q8_0", sampling: Sampling | None = None, progress=None):
         """A checked GGUF file and Modelfile in <run>/export/gguf-<type>/ (studio.export.gguf)."""
-        from studio.export.gguf import export_gguf, gguf_dir
 
         run = self.run(run_id)
         return export_gguf(
@@ -295,13 +280,11 @@ class Studio:
         )
 
     def model_card(self, run_id: str) -> Path:
-        from studio.export.card import write_card
 
         return write_card(self.run(run_id))
 
     def push(self, run_id: str, repo: str, token: str | None = None, progress=None, **options):
         """Push to the Hub; ``options=ExportConfig(...)`` or single fields (see studio.export.hub.push_run)."""
-        from studio.export.hub import push_run
 
         return push_run(self.run(run_id), repo, token, progress=progress, **options)
 

@@ -148,3 +148,23 @@ def test_run_statuses_are_listed_in_one_place():
                 if len(words) == len(node.elts) and set(words) <= STATUS_WORDS:
                     bad.append(f"{path.relative_to(STUDIO)}:{node.lineno} {words}")
     assert not bad, "\n".join(bad)
+
+
+def test_studio_imports_sit_at_module_top_or_say_why():
+    """An import of the studio's own modules inside a function is allowed in the CLI and the benchmark
+    (so `python -m studio --help` answers without loading torch) and where a comment on it, or on the
+    line above, gives the reason (an import cycle)."""
+    bad = []
+    for path in studio_files():
+        if package_of(path) in {"cli", "bench"}:
+            continue
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("studio"):
+                    said = "#" in lines[node.lineno - 1] or lines[node.lineno - 2].strip().startswith("#")
+                    if not said:
+                        bad.append(f"{path.relative_to(STUDIO)}:{node.lineno} {node.module}")
+    assert not bad, "\n".join(bad)

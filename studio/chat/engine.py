@@ -28,9 +28,11 @@ import torch
 
 from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
+from studio.config import RunConfig
 from studio.models import loading
 from studio.models.cpu_half import prepare_half_on_cpu
-from studio.models.device import TORCH_DTYPES, detect, free_memory
+from studio.models.device import TORCH_DTYPES, cpu_flags, detect, free_memory
+from studio.runs.directory import run_source
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,6 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
         return torch.bfloat16 if device.native_bf16 else torch.float16
     if device.kind == "mps":
         return torch.float16
-    from studio.models.device import cpu_flags
 
     return torch.float16 if "f16c" in cpu_flags() else torch.float32
 
@@ -94,8 +95,6 @@ def source_base(path: str | Path) -> str:
     folder = Path(path).resolve()
     for run_dir in (folder.parent, folder.parent.parent):  # run/adapter or run/checkpoints/checkpoint-N
         if (run_dir / "config.yaml").exists():
-            from studio.config import RunConfig
-
             try:
                 return loading.base_model_id(RunConfig.load(run_dir / "config.yaml").model.model)
             except ValueError:
@@ -217,8 +216,6 @@ class ChatEngine:
         if source in (None, "", BASE):
             return ("base", None)
         if self.source_root is not None:
-            from studio.runs.directory import run_source
-
             run_source(source, self.source_root)
         with self._lock:
             if self.check_source(source) == "adapter":

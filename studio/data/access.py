@@ -46,14 +46,14 @@ def uploads_dir() -> Path:
 
 
 def _studio_dirs() -> list[Path]:
-    from studio.runs.directory import runs_root
+    from studio.runs.directory import runs_root  # import cycle: runs -> config -> data
 
     return [uploads_dir(), ASSETS, runs_root()]
 
 
 def _cleaned_dir() -> Path:
     """The folder the Data tab saves cleaned datasets in (studio.data.clean.default_output)."""
-    from studio.data.clean import default_output
+    from studio.data.clean import default_output  # import cycle: clean reads data through this module
 
     return default_output("dataset", "0").parent
 

@@ -346,7 +346,7 @@ def default_output(source: str, fingerprint_: str) -> Path:
     """A content-addressed place for a cleaning done in the app: the same result, the same file."""
     import os
 
-    from studio.models.loading import cache_dir
+    from studio.models.loading import cache_dir  # import cycle: models.loading -> config -> data
 
     folder = Path(os.environ.get("STUDIO_DATA_DIR") or cache_dir() / "datasets")
     stem = Path(source).name.split(".")[0] or "dataset"

@@ -27,8 +27,11 @@ from studio.chat.sampling import Sampling
 from studio.data import load_data
 from studio.data.render import render_chat, render_row
 from studio.evaluate import scores
+from studio.evaluate.report import save_results
+from studio.models import loading
 from studio.runs.directory import Run
 from studio.schema import option
+from studio.train.plan import load_validation
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,6 @@ def held_out_rows(run: Run, options: EvalOptions) -> tuple[list[dict], str, list
     by_number = dict(zip(data.row_numbers, data.rows, strict=True))
     wanted = record.get("val_row_numbers") or []
     if record.get("val_source"):  # a separate validation file: all of it is held out
-        from studio.train.plan import load_validation
-
         val = load_validation(d, data.kind)
         if record.get("val_fingerprint") not in (None, val.fingerprint):
             warnings.append(f"{record['val_source']} changed since training (fingerprint {val.fingerprint})")
@@ -241,8 +242,6 @@ def evaluate_run(
     progress: Progress | None = None,
 ) -> dict:
     """Score base and adapter on the run's held-out rows; saves and returns the results."""
-    from studio.evaluate.report import save_results
-    from studio.models import loading
 
     options = options or EvalOptions()
     progress = progress or (lambda fraction, message: log.info("%3.0f%% %s", 100 * fraction, message))

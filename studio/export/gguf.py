@@ -85,8 +85,9 @@ def export_gguf(
     progress: Progress | None = None,
 ) -> GGUFReport:
     """Merge the run at fp32, write ``<run>-<type>.gguf`` and a Modelfile in ``out``, check the file."""
+    # import cycle: gguf_check and modelfile use this module's tokenizer helpers
     from studio.export import gguf_check, merge
-    from studio.export.modelfile import write_modelfile
+    from studio.export.modelfile import write_modelfile  # the same cycle
 
     check_type(gguf_type)
     require_trained(run)

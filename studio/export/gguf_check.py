@@ -26,7 +26,9 @@ from pathlib import Path
 
 import torch
 
+from studio.evaluate.pipeline import held_out_prompts
 from studio.export import verify
+from studio.export.gguf import end_of_turn_token
 from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,6 @@ class GGUFCheckError(ValueError):
 
 def prompts_for(run: Run, n: int = PROMPTS) -> list[list[dict]]:
     """The run's probe prompt and its first held-out questions, as one-turn conversations."""
-    from studio.evaluate.pipeline import held_out_prompts
 
     try:
         held = held_out_prompts(run, n=n)
@@ -85,7 +86,6 @@ def gguf_metadata(path: str | Path, keys: tuple[str, ...]) -> dict:
 
 def tokenizer_problems(reference, read_back, path: str | Path) -> list[str]:
     """What a user of the file would lose: the template, the end-of-turn and end-of-sequence tokens."""
-    from studio.export.gguf import end_of_turn_token
 
     problems = []
     if read_back.chat_template != reference.chat_template:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.chat.sampling import Sampling
+from studio.export.gguf import end_of_turn_token
+
 CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>
 {{ end }}<|im_start|>assistant
@@ -49,8 +52,6 @@ def is_chatml(tokenizer) -> bool:
 
 
 def modelfile_text(gguf_name: str, tokenizer, sampling=None) -> str:
-    from studio.chat.sampling import Sampling
-    from studio.export.gguf import end_of_turn_token
 
     s = sampling or Sampling()
     lines = [f"FROM ./{gguf_name}", ""]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from studio.chat.engine import ChatEngine, Sampling
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, detect
 from studio.runs.directory import Run
@@ -118,7 +119,6 @@ def studio_answer(
     max_new_tokens: int | None = None,
 ) -> str:
     """What the studio's Chat answers, greedy, with ``source`` (default: the run's adapter or full model)."""
-    from studio.chat.engine import ChatEngine, Sampling
 
     max_new_tokens = max_new_tokens or PROBE_TOKENS
     engine = ChatEngine(run.config().model.model, dtype=dtype)

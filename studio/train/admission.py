@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 
+from studio.models.device import detect, free_memory
 from studio.schema import ConfigError, Problem
+from studio.train.estimate import estimate, fit
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,6 @@ FIXES = (
 
 def device_free_bytes() -> int:
     """Free memory of the training device now, after giving back what Python and CUDA cache."""
-    from studio.models.device import detect, free_memory
 
     free_memory()
     return detect().free_memory_bytes
@@ -47,7 +48,6 @@ def admit(plan, free_bytes: int | None = None):
 
     A model the estimator cannot build is admitted (with a log line): no estimate, no verdict.
     """
-    from studio.train.estimate import estimate, fit
 
     try:
         est = estimate(plan.config, plan.device, length=plan.train.longest or None)

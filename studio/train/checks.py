@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig, probe_list
+from studio.data.render import chat_text, render_row
 from studio.schema import Problem, bounds_problems
+from studio.train import trackers
+from studio.train.rewards import regex_problem
 
 # Losses that read dpo_label_smoothing: its legal range for each (open at both ends, as TRL's
 # exo_pair takes log(eps) and log(1 - eps)), and the hint. Within the field's own bounds (0 to 1).
@@ -44,7 +47,6 @@ def validate(config: RunConfig, device_kind: str = "cpu") -> list[Problem]:
 
 def _tracker_problems(config: RunConfig) -> list[Problem]:
     """A tracker whose package is missing is refused here, not deep inside the trainer."""
-    from studio.train import trackers
 
     name = config.train.report_to
     return [] if trackers.installed(name) else [Problem("report_to", trackers.missing_message(name))]
@@ -144,7 +146,6 @@ def _dpo_problems(config: RunConfig) -> list[Problem]:
 
 def _method_problems(config: RunConfig) -> list[Problem]:
     """Reward models and GRPO: what their config alone shows (the regex compiles, a reward is on)."""
-    from studio.train.rewards import regex_problem
 
     t, g = config.train, config.grpo
     out = []
@@ -265,7 +266,6 @@ class Preflight:
 
 
 def preflight_sft(tokenizer, rows: list[dict], numbers: list[int], max_length: int, assistant_only: bool) -> Preflight:
-    from studio.data.render import render_row
 
     out = Preflight()
     for row, number in zip(rows, numbers, strict=True):
@@ -302,7 +302,6 @@ def _pair_problem(row: dict, n_prompt: int, n_chosen: int, n_rejected: int, max_
 
 
 def preflight_dpo(tokenizer, rows: list[dict], numbers: list[int], max_length: int) -> Preflight:
-    from studio.data.render import chat_text
 
     out = Preflight()
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from studio.config import DTYPES, OPTIMIZERS, RunConfig
 from studio.models.device import DeviceInfo, detect, resolve_precision
 from studio.models.meta import meta_model
+from studio.train.model import lora_config
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,6 @@ def _count(config: RunConfig) -> Counts:
     if a.adapter == "full":
         return Counts(total, total, 0, linear_params, 0, model.config)
     from peft import get_peft_model
-
-    from studio.train.model import lora_config
 
     peft_model = get_peft_model(model, lora_config(config))
     trainable, total_with_adapter = peft_model.get_nb_trainable_parameters()

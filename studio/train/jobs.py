@@ -30,8 +30,14 @@ from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.schema import ConfigError
 from studio.train import faults
 from studio.train.admission import admit
+from studio.train.callbacks import MetricsCallback
+from studio.train.estimate import estimate
+from studio.train.model import trainable_parameters
+from studio.train.peak_memory import PeakMemory
 from studio.train.plan import Plan, plan_run
+from studio.train.probes import ProbeCallback
 from studio.train.progress import Progress, Tracker
+from studio.train.trainer import build_trainer
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +137,6 @@ class JobManager:
 
     # -- the job body --------------------------------------------------------------------------
     def _train(self, plan: Plan, run: Run, resuming: bool) -> None:
-        from studio.train.model import trainable_parameters
-        from studio.train.trainer import build_trainer
 
         main = self.main_process
         handler = attach_log(run) if main else None
@@ -181,16 +185,12 @@ class JobManager:
             log.error("could not record the failure in %s: %s", run.path / "status.json", err)
 
     def _callbacks(self, plan: Plan, run: Run):
-        from studio.train.callbacks import MetricsCallback
-        from studio.train.peak_memory import PeakMemory
 
         peak = PeakMemory().start()
         segments = SegmentLog(run.path, hardware(plan)) if self.main_process else None
         callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak, segments)]
         prompts = probe_list(plan.config.probes.probe_prompts)
         if prompts:
-            from studio.train.probes import ProbeCallback
-
             callbacks.append(
                 ProbeCallback(
                     plan.tokenizer, prompts, run.probes_path, self._tracker, plan.config.probes.probe_max_new_tokens
@@ -199,7 +199,6 @@ class JobManager:
         return callbacks, peak
 
     def _record_estimate(self, plan: Plan, run: Run) -> None:
-        from studio.train.estimate import estimate
 
         try:
             est = estimate(plan.config, plan.device, length=plan.train.longest or None)

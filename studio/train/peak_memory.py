@@ -23,6 +23,9 @@ from pathlib import Path
 
 from studio.config import EMBEDDED_MODEL
 from studio.models.device import current_rss_bytes
+from studio.train.estimate import estimate
+from studio.train.plan import plan_run
+from studio.train.trainer import build_trainer
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +133,6 @@ def measure(config, steps: int = 3) -> MemoryCheck:
     import datasets  # noqa: F401 - imported before the baseline so their code is not counted
     import peft  # noqa: F401
     import trl  # noqa: F401
-
-    from studio.train.estimate import estimate
-    from studio.train.plan import plan_run
-    from studio.train.trainer import build_trainer
 
     config.train.max_steps = steps
     config.train.save_steps = 0

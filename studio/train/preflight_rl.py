@@ -8,12 +8,12 @@ Reward models and ORPO read preference pairs exactly as DPO does (``checks.prefl
 
 from __future__ import annotations
 
+from studio.data.render import chat_text
 from studio.schema import Problem
 from studio.train.checks import Preflight, _conclude
 
 
 def _prompt_tokens(tokenizer, messages: list[dict]) -> int:
-    from studio.data.render import chat_text
 
     text = chat_text(tokenizer, messages, add_generation_prompt=True)
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])

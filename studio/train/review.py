@@ -18,9 +18,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.config import RunConfig
+from studio.config import DataConfig, RunConfig
+from studio.data import load_data
+from studio.models import loading
+from studio.models.device import detect, resolve_precision
+from studio.models.meta import module_names
+from studio.runs.directory import similar_step_time
 from studio.schema import ConfigError, Problem
 from studio.train import checks
+from studio.train.estimate import estimate, fit, time_text
+from studio.train.plan import effective_batch, load_validation, planned_steps, split_rows, steps_per_epoch, world_size
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +53,12 @@ class Review:
 
 @functools.lru_cache(maxsize=8)
 def _data(source: str, fmt: str, columns: str, system: str, max_rows: int | None, stamp: float):
-    from studio.data import load_data
 
     return load_data(source, fmt, columns, system, max_rows)
 
 
 @functools.lru_cache(maxsize=8)
 def _validation(source: str, dataset: str, fmt: str, columns: str, system: str, kind: str, stamp: float):
-    from studio.config import DataConfig
-    from studio.train.plan import load_validation
 
     d = DataConfig(dataset=dataset, format=fmt, columns=columns, system_prompt=system, val_dataset=source)
     return load_validation(d, kind)
@@ -69,7 +73,6 @@ def _mtime(source: str) -> float:
 
 @functools.lru_cache(maxsize=4)
 def _tokenizer(model: str):
-    from studio.models import loading
 
     return loading.load_tokenizer(model)
 
@@ -93,7 +96,6 @@ def _data_problems(config: RunConfig, r: Review) -> None:
 
 def _split(config: RunConfig, data, r: Review) -> None:
     """The training rows as the training will count them: the same split (studio.train.plan)."""
-    from studio.train.plan import split_rows
 
     d, val = config.data, None
     if d.val_dataset.strip():
@@ -107,7 +109,6 @@ def _split(config: RunConfig, data, r: Review) -> None:
 
 
 def _model_problems(config: RunConfig, r: Review) -> bool:
-    from studio.models.meta import module_names
 
     try:
         names, linear = module_names(config.model.model.strip())
@@ -121,7 +122,6 @@ def _model_problems(config: RunConfig, r: Review) -> bool:
 
 
 def _batch(config: RunConfig, r: Review, world: int) -> None:
-    from studio.train.plan import effective_batch, planned_steps, steps_per_epoch
 
     t = config.train
     effective = effective_batch(config, world)
@@ -139,8 +139,6 @@ def _batch(config: RunConfig, r: Review, world: int) -> None:
 
 
 def _estimate(config: RunConfig, r: Review, device, runs_root: Path | None) -> None:
-    from studio.runs.directory import similar_step_time
-    from studio.train.estimate import estimate, fit, time_text
 
     try:
         r.estimate = estimate(config, device)
@@ -165,8 +163,6 @@ def warm_imports() -> None:
 
 def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Review:
     """Problems, batch arithmetic, estimate and verdict for a config, without loading weights."""
-    from studio.models.device import detect, resolve_precision
-    from studio.train.plan import world_size
 
     device = device or detect()
     r = Review(device=device.describe())

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from trl import RewardConfig, RewardTrainer
 
+from studio.models import loading
+from studio.models.device import torch_dtype
+from studio.schema import ConfigError
+from studio.train import checks
 from studio.train.methods.common import adapter_config, assemble, datasets
 from studio.train.plan import Plan
 
@@ -19,11 +23,6 @@ def load_model(plan: Plan):
     """The base as a one-output sequence classifier (the score head is new, seeded by the run)."""
     import torch
     from transformers import AutoModelForSequenceClassification, set_seed
-
-    from studio.models import loading
-    from studio.models.device import torch_dtype
-    from studio.schema import ConfigError
-    from studio.train import checks
 
     set_seed(plan.config.train.seed)
     full = plan.config.adapter.adapter == "full"
