@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,15 @@ def tiny_sft_run(make_run):
     """A finished LoRA SFT run of the tiny model, trained hard enough (lr 5e-2, 8 steps) that its
     greedy answers differ from the base's, with a validation split of 6 rows."""
     return make_run(val_fraction=0.25, max_steps=8, learning_rate=5e-2)
+
+
+def start_and_stop(jobs, config, at_step: int = 2, timeout: float = 120):
+    """Start ``config`` on ``jobs``, stop it once ``at_step`` steps are done; (run, the stopped snapshot)."""
+    run = jobs.start(config)
+    deadline = time.time() + timeout
+    while jobs.snapshot().step < at_step and time.time() < deadline:
+        time.sleep(0.02)
+    assert jobs.stop()
+    stopped = jobs.wait(timeout)
+    assert stopped.status == "stopped", stopped.error
+    return run, stopped

@@ -15,7 +15,7 @@ from studio.runs.directory import open_run
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.train.jobs import JobManager
 
-from .conftest import ROOT
+from .conftest import ROOT, start_and_stop
 
 
 def test_segment_log_counts_a_killed_segment_up_to_its_last_write(tmp_path):
@@ -65,13 +65,7 @@ def test_stop_then_resume_counts_both_segments(tiny_config, runs_dir):
     tiny_config.train.max_steps = 8
     tiny_config.train.batch_size = 2
     jobs = JobManager()
-    run = jobs.start(tiny_config)
-    deadline = time.time() + 120
-    while jobs.snapshot().step < 2 and time.time() < deadline:
-        time.sleep(0.02)
-    assert jobs.stop()
-    stopped = jobs.wait(120)
-    assert stopped.status == "stopped", stopped.error
+    run, stopped = start_and_stop(jobs, tiny_config)
     first = read_segments(run.path)
     assert len(first) == 1 and first[0]["ended"] == "stopped" and first[0]["to_step"] == stopped.step
 

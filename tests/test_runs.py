@@ -14,7 +14,7 @@ from studio.schema import ConfigError
 from studio.services import Studio
 from studio.train.jobs import JobManager
 
-from .conftest import ROOT
+from .conftest import ROOT, start_and_stop
 
 
 def loss_steps(run) -> list[int]:
@@ -76,13 +76,7 @@ def test_stop_resume_probes_and_history_after_restart(tiny_config, runs_dir):
     tiny_config.probes.probe_prompts = "Who are you?\nName a colour."
     tiny_config.probes.probe_max_new_tokens = 6
     jobs = JobManager()
-    run = jobs.start(tiny_config)
-    deadline = time.time() + 120
-    while jobs.snapshot().step < 2 and time.time() < deadline:
-        time.sleep(0.02)
-    assert jobs.stop()
-    stopped = jobs.wait(120)
-    assert stopped.status == "stopped", stopped.error
+    run, stopped = start_and_stop(jobs, tiny_config)
     assert run.last_checkpoint().name == f"checkpoint-{stopped.step}"  # saved at the stop step
 
     jobs.start(None, resume=run.path)

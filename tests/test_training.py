@@ -2,7 +2,6 @@
 
 import json
 import math
-import time
 
 import pytest
 import torch
@@ -13,6 +12,8 @@ from studio.train.jobs import JobBusy, JobManager
 from studio.train.model import trainable_parameters
 from studio.train.plan import plan_run
 from studio.train.trainer import build_trainer
+
+from .conftest import start_and_stop
 
 
 def test_lora_trains_the_adapter_and_leaves_the_base(tiny_config, tmp_path):
@@ -53,13 +54,7 @@ def test_job_writes_the_run_directory(tiny_config, runs_dir):
 def test_stop_ends_at_the_next_step_and_keeps_the_adapter(tiny_config, runs_dir):
     tiny_config.train.max_steps = 500
     jobs = JobManager()
-    run = jobs.start(tiny_config)
-    deadline = time.time() + 60
-    while jobs.snapshot().step < 2 and time.time() < deadline:
-        time.sleep(0.05)
-    assert jobs.stop()
-    progress = jobs.wait(60)
-    assert progress.status == "stopped"
+    run, progress = start_and_stop(jobs, tiny_config, timeout=60)
     assert 2 <= progress.step < 500
     assert run.has_adapter()
     assert run.status()["status"] == "stopped"
