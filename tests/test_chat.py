@@ -133,7 +133,18 @@ def test_a_full_fine_tune_of_another_base_is_refused(full_run, embedded_dir):
 def test_cli_chat_answers_with_a_full_fine_tune_and_prints_only_the_reply(tiny_model_dir, full_run):
     from .test_cli import studio
 
-    args = ["chat", "--run", str(full_run.path), "--prompt", "Who are you?", "--greedy", "--max-new-tokens", "6"]
+    args = [
+        "chat",
+        "--run",
+        str(full_run.path),
+        "--runs-dir",
+        str(full_run.path.parent),
+        "--prompt",
+        "Who are you?",
+        "--greedy",
+        "--max-new-tokens",
+        "6",
+    ]
     result = studio(*args)
     assert result.returncode == 0, result.stderr
     expected = ChatEngine(str(tiny_model_dir)).reply(

@@ -37,6 +37,8 @@ def test_train_then_chat(tiny_config, tmp_path):
         "chat",
         "--run",
         str(run_dir),
+        "--runs-dir",
+        str(runs),
         "--prompt",
         "Hello",
         "--seed",
@@ -49,7 +51,18 @@ def test_train_then_chat(tiny_config, tmp_path):
     first, second = studio(*args), studio(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout and first.stdout.strip()
-    greedy = ["chat", "--run", str(run_dir), "--prompt", "Hello", "--greedy", "--max-new-tokens", "12"]
+    greedy = [
+        "chat",
+        "--run",
+        run_dir.name,
+        "--runs-dir",
+        str(runs),
+        "--prompt",
+        "Hello",
+        "--greedy",
+        "--max-new-tokens",
+        "12",
+    ]
     assert studio(*greedy).stdout != studio(*greedy, "--base").stdout
 
 

@@ -49,7 +49,18 @@ def test_sft_evaluation_scores_both_models_and_saves_into_the_run(engine, tiny_s
 
 @pytest.mark.cli
 def test_eval_cli_prints_json_keyed_by_base_and_adapter(tiny_sft_run):
-    result = studio("eval", "--run", str(tiny_sft_run.path), "--json", "--generate-rows", "1", "--max-new-tokens", "4")
+    result = studio(
+        "eval",
+        "--run",
+        str(tiny_sft_run.path),
+        "--runs-dir",
+        str(tiny_sft_run.path.parent),
+        "--json",
+        "--generate-rows",
+        "1",
+        "--max-new-tokens",
+        "4",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["base"]["perplexity"] > data["adapter"]["perplexity"] > 1
@@ -71,7 +82,7 @@ def test_a_run_without_validation_split_is_offered_a_training_sample(engine, no_
 
 @pytest.mark.cli
 def test_the_eval_command_names_train_sample_for_a_run_without_validation(no_val_run):
-    cli = studio("eval", "--run", str(no_val_run.path))
+    cli = studio("eval", "--run", str(no_val_run.path), "--runs-dir", str(no_val_run.path.parent))
     assert cli.returncode == 2 and "--train-sample" in cli.stderr
 
 

@@ -218,6 +218,7 @@ def test_an_untrained_run_and_bad_choices_are_refused_by_name(tiny_config, tiny_
 def test_cli_export_writes_folder_and_zip_and_keeps_a_non_empty_folder(tiny_sft_run, tmp_path):
     out = tmp_path / "cli-adapter"
     cmd = [sys.executable, "-m", "studio", "export", "--run", str(tiny_sft_run.path), "--out", str(out)]
+    cmd += ["--runs-dir", str(tiny_sft_run.path.parent)]
     done = subprocess.run([*cmd, "--zip"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(out)

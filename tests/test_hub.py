@@ -52,6 +52,7 @@ def cli_push(hub, tiny_sft_run, tmp_path_factory):
         "HF_HOME": str(home),
     }
     cmd = [sys.executable, "-m", "studio", "-v", "push", "--run", str(tiny_sft_run.path), "--repo", "tuned"]
+    cmd += ["--runs-dir", str(tiny_sft_run.path.parent)]
     done = subprocess.run([*cmd, "--private"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     return done, home
 

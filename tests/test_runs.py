@@ -50,7 +50,7 @@ def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tiny_config, tmp_path)
     assert 3 <= killed_at < 10
 
     result = subprocess.run(
-        [sys.executable, "-m", "studio", "train", "--resume", str(run.path), "--quiet"],
+        [sys.executable, "-m", "studio", "train", "--resume", str(run.path), "--runs-dir", str(runs), "--quiet"],
         cwd=ROOT,
         capture_output=True,
         text=True,

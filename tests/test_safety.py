@@ -186,7 +186,9 @@ def test_an_export_never_writes_into_or_deletes_a_run(trained_run, merged):
 @pytest.mark.cli
 def test_cli_export_overwrite_keeps_the_run(trained_run):
     for out in (trained_run / "adapter", trained_run):
-        done = studio_cli("export", "--run", str(trained_run), "--out", str(out), "--overwrite")
+        done = studio_cli(
+            "export", "--run", str(trained_run), "--runs-dir", str(trained_run.parent), "--out", str(out), "--overwrite"
+        )
         assert done.returncode == 2, done.stderr
         assert "inside the run" in done.stderr and "Traceback" not in done.stderr
     assert (trained_run / "adapter" / "adapter_model.safetensors").read_bytes() == b"weights"

@@ -77,8 +77,28 @@ def _data(rows: int) -> dict:
     return benchmark(rows)
 
 
+@contextlib.contextmanager
+def _readable(folder: Path):
+    """Let the studio read models and data from ``folder`` (the benchmark's own folder holds the
+    --quick tiny model), as ``--data-dir`` would; this process and the ones it starts."""
+    import os
+
+    from studio.data.access import ENV, operator_dirs
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = os.pathsep.join(str(p) for p in [*operator_dirs(), folder])
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+
+
 def run(quick: bool = False, only: list[str] | None = None) -> dict:
     """Run the sections (all, or those named) and return one JSON-able report."""
+    from studio.bench.throughput import default_dataset
     from studio.models.device import detect
 
     device = detect()
@@ -87,7 +107,8 @@ def run(quick: bool = False, only: list[str] | None = None) -> dict:
         "machine": {"device": device.describe(), "python": platform.python_version(), "platform": platform.platform()},
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp:
+    readable = _readable(Path(default_dataset("sft")).parent)  # the shared real data, where present
+    with tempfile.TemporaryDirectory(prefix="studio-bench-") as tmp, readable, _readable(Path(tmp)):
         workdir = Path(tmp)
         model = EMBEDDED
         if quick:

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    if getattr(args, "runs_dir", None):  # one runs folder for the whole process (studio.runs.directory)
+        os.environ["STUDIO_RUNS_DIR"] = os.path.abspath(args.runs_dir)
     console = logging.StreamHandler()
     console.setLevel(logging.INFO if args.verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -5,6 +5,8 @@
     python -m studio chat --model smollm2-135m-instruct --prompt "Hi"     # no run: the base
     python -m studio chat --run runs/<id> --adapter runs/<id>/checkpoints/checkpoint-20 --prompt "Hi"
 
+A run (and an --adapter) must be inside the runs folder (--runs-dir, $STUDIO_RUNS_DIR or ./runs).
+
 A run trained with full fine-tuning answers with its whole saved model (a second model
 beside the base); a LoRA run with its adapter switched into the base.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from studio.cli.common import fail
+from studio.cli.common import add_runs_dir, fail, open_cli_run, runs_folder
 from studio.schema import add_arguments, apply_overrides
 
 
@@ -29,15 +31,16 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--run", metavar="RUN_DIR", help="A run directory (or id under the runs dir).")
+    p.add_argument("--run", metavar="RUN_DIR", help="A run id, or a run directory inside the runs folder.")
     p.add_argument("--prompt", required=True, help="The user's message.")
     p.add_argument("--system", default="", help="A system prompt (default: the template's own).")
     p.add_argument("--base", action="store_true", help="Answer with the base model, the adapter disabled.")
     p.add_argument(
         "--adapter",
         metavar="DIR",
-        help="An adapter (or full model) folder to use instead of the run's final one (e.g. a checkpoint).",
+        help="A run's adapter (or full model) folder or checkpoint to use instead of the run's final one.",
     )
+    add_runs_dir(p)
     p.add_argument("--model", help="Base model when no --run is given (default: the embedded model).")
     group = p.add_argument_group("sampling")
     add_arguments(group, Sampling)
@@ -47,7 +50,6 @@ def register(sub) -> None:
 def run(args) -> int:
     from studio.chat.engine import ChatEngine, Sampling
     from studio.models.loading import EMBEDDED_HUB_ID
-    from studio.runs.directory import open_run
 
     try:
         sampling = Sampling()
@@ -55,7 +57,7 @@ def run(args) -> int:
         source = None
         base = args.model or EMBEDDED_HUB_ID
         if args.run:
-            run_ = open_run(args.run)
+            run_ = open_cli_run(args.run, args.runs_dir)
             base = run_.config().model.model
             if not args.base:
                 source = args.adapter or str(run_.adapter_dir)
@@ -69,6 +71,7 @@ def run(args) -> int:
             {"role": "user", "content": args.prompt}
         ]
         engine = ChatEngine(base)
+        engine.source_root = runs_folder(args.runs_dir)  # adapters load from runs only, as in the app
         print(engine.reply(messages, source, sampling))
     except ValueError as exc:
         return fail(exc)

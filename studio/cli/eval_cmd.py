@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from studio.cli.common import fail, print_json
+from studio.cli.common import add_runs_dir, fail, open_cli_run, print_json, runs_folder
 from studio.schema import add_arguments, apply_overrides
 
 
@@ -26,7 +26,10 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--run", metavar="RUN_DIR", required=True, help="A run directory (or id under the runs dir).")
+    p.add_argument(
+        "--run", metavar="RUN_DIR", required=True, help="A run id, or a run directory inside the runs folder."
+    )
+    add_runs_dir(p)
     p.add_argument(
         "--adapter", metavar="DIR", help="An adapter folder to use instead of the run's final one (e.g. a checkpoint)."
     )
@@ -39,13 +42,14 @@ def run(args) -> int:
     from studio.chat.engine import ChatEngine
     from studio.evaluate.pipeline import EvalOptions, evaluate_run
     from studio.evaluate.report import results_table
-    from studio.runs.directory import open_run
 
     try:
         options = EvalOptions()
         apply_overrides(options, vars(args))
-        run_ = open_run(args.run)
-        result = evaluate_run(ChatEngine(), run_, options, args.adapter)
+        run_ = open_cli_run(args.run, args.runs_dir)
+        engine = ChatEngine()
+        engine.source_root = runs_folder(args.runs_dir)  # --adapter loads from runs only, as in the app
+        result = evaluate_run(engine, run_, options, args.adapter)
     except ValueError as exc:
         return fail(exc)
     generations = result.pop("generations")

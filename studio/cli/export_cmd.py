@@ -23,7 +23,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from studio.cli.common import fail, print_json
+from studio.cli.common import add_runs_dir, fail, open_cli_run, print_json
 from studio.config import ExportConfig
 from studio.schema import ConfigError, add_arguments, apply_overrides, bounds_problems
 
@@ -35,7 +35,10 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    e.add_argument("--run", metavar="RUN_DIR", required=True, help="A run directory (or id under the runs dir).")
+    e.add_argument(
+        "--run", metavar="RUN_DIR", required=True, help="A run id, or a run directory inside the runs folder."
+    )
+    add_runs_dir(e)
     e.add_argument("--out", metavar="DIR", required=True, help="The folder to write (must be new or empty).")
     add_arguments(e, ExportConfig, only=["dtype", "merged", "gguf"])
     e.add_argument("--merge", dest="merged", action="store_true", help=argparse.SUPPRESS)  # the older spelling
@@ -50,7 +53,10 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--run", metavar="RUN_DIR", required=True, help="A run directory (or id under the runs dir).")
+    p.add_argument(
+        "--run", metavar="RUN_DIR", required=True, help="A run id, or a run directory inside the runs folder."
+    )
+    add_runs_dir(p)
     p.add_argument("--repo", metavar="ID", required=True, help="Repository: 'name' (under your user) or 'org/name'.")
     add_arguments(p, ExportConfig, only=[f.name for f in fields(ExportConfig) if f.name != "gguf"])
     p.add_argument("--json", action="store_true", help="Print the result as JSON.")
@@ -72,11 +78,10 @@ def _progress(fraction: float, message: str) -> None:
 
 def run_export(args) -> int:
     from studio.export import merge
-    from studio.runs.directory import open_run
 
     try:
         o = options(args)
-        run = open_run(args.run)
+        run = open_cli_run(args.run, args.runs_dir)
         if o.gguf != "none":
             folder = _export_gguf(run, args, o.gguf)
         elif o.merged:
@@ -116,11 +121,10 @@ def _export_gguf(run, args, gguf_type: str) -> str:
 
 def run_push(args) -> int:
     from studio.export import hub
-    from studio.runs.directory import open_run
 
     try:
         o = options(args)
-        result = hub.push_run(open_run(args.run), args.repo, options=o, progress=_progress)
+        result = hub.push_run(open_cli_run(args.run, args.runs_dir), args.repo, options=o, progress=_progress)
     except ValueError as exc:
         return fail(exc)
     if args.json:

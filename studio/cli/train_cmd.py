@@ -7,7 +7,9 @@
     torchrun --nproc_per_node 2 -m studio train run.yaml           # CPU processes over gloo (tests)
 
 Every field of the config has a flag (``--lora-r``, ``--batch-size``...) that overrides the file.
-Ctrl-C stops at the next step and keeps a checkpoint and the adapter trained so far.
+Ctrl-C stops at the next step and keeps a checkpoint and the adapter trained so far; so does
+SIGTERM (a Space restarting, ``docker stop``), and the run then reads "interrupted" with the cause
+(exit status 143). ``--resume`` takes a run id or a run directory inside the runs folder.
 
 Under ``accelerate launch`` (or torchrun) the main process validates the config and creates the
 run directory, then hands its path to the other processes; only the main one writes into it and
@@ -20,7 +22,7 @@ import argparse
 import os
 import time
 
-from studio.cli.common import fail
+from studio.cli.common import fail, open_cli_run, runs_folder
 from studio.config import RunConfig
 from studio.schema import add_arguments, apply_overrides
 
@@ -35,7 +37,9 @@ def register(sub) -> None:
     p.add_argument("config", nargs="?", help="A run config YAML (see configs/); omit it to start from the defaults.")
     p.add_argument("--resume", metavar="RUN_DIR", help="Resume a stopped or killed run from its last checkpoint.")
     p.add_argument(
-        "--runs-dir", metavar="DIR", help="Where run directories are created (default: $STUDIO_RUNS_DIR or ./runs)."
+        "--runs-dir",
+        metavar="DIR",
+        help="Where run directories are created and --resume finds them (default: $STUDIO_RUNS_DIR or ./runs).",
     )
     p.add_argument("--quiet", action="store_true", help="Print only the run directory.")
     fields = p.add_argument_group("config overrides (each overrides the same field of the YAML)")
@@ -105,30 +109,25 @@ def _start(jobs, config, args, state):
 
 def run(args) -> int:
     from studio.train.jobs import JobManager
+    from studio.train.shutdown import SignalStop
 
     state = _distributed()
     main = state is None or state.is_main_process
     quiet = args.quiet or not main
     try:
-        jobs = JobManager(args.runs_dir)
+        jobs = JobManager(runs_folder(args.runs_dir))
+        if args.resume:
+            args.resume = str(open_cli_run(args.resume, args.runs_dir).path)
         run_ = _start(jobs, _config(args), args, state)
     except ValueError as exc:
         return fail(exc) if main else 2
     if not quiet:
         print(f"run {run_.id}: training ({run_.path})", flush=True)
-    printed = 0
+    guard = SignalStop(jobs).install()
     try:
-        while jobs.active:
-            time.sleep(0.5)
-            p = jobs.snapshot()
-            if not quiet and p.step > printed:
-                printed = p.step
-                print(_line(p), flush=True)
-    except KeyboardInterrupt:
-        if main:
-            print("stopping after the current step...", flush=True)
-        jobs.stop()
-    p = jobs.wait()
+        p = _follow(jobs, guard, quiet, main)
+    finally:
+        guard.restore()
     if not main:
         return 1 if p.status == "failed" else 0
     for warning in p.warnings:
@@ -137,7 +136,29 @@ def run(args) -> int:
         print(f"error: {p.error}")
         print(run_.path)
         return 1
-    if not args.quiet:
+    cause = guard.record(p)
+    if cause:
+        print(f"interrupted: {cause}", flush=True)
+    elif not args.quiet:
         print(f"{p.status} at step {p.step}; adapter in {run_.adapter_dir}")
     print(run_.path)
-    return 0
+    return 143 if cause else 0
+
+
+def _follow(jobs, guard, quiet: bool, main: bool):
+    """Print progress until the job ends; Ctrl-C or SIGTERM stop it after the current step."""
+    printed, stopping = 0, False
+    try:
+        while jobs.active:
+            time.sleep(0.5)
+            if guard.received and not stopping:
+                stopping = jobs.stop()
+            p = jobs.snapshot()
+            if not quiet and p.step > printed:
+                printed = p.step
+                print(_line(p), flush=True)
+    except KeyboardInterrupt:
+        if main:
+            print("stopping after the current step...", flush=True)
+        jobs.stop()
+    return jobs.wait()

@@ -40,6 +40,14 @@ def operator_dirs() -> list[Path]:
     return [SPACE_DATA] if os.environ.get("SPACE_ID") else [Path.cwd()]
 
 
+def cache_dir() -> Path:
+    """The studio's cache: converted models (``models/``) and cleaned datasets (``datasets/``)."""
+    root = os.environ.get("STUDIO_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "studio"
+    )
+    return Path(root)
+
+
 def uploads_dir() -> Path:
     """Where Gradio keeps uploaded files (the same rule as gradio.utils.get_upload_folder)."""
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")

@@ -21,6 +21,9 @@ from pathlib import Path
 import torch
 
 from studio.config import EMBEDDED_MODEL
+from studio.data.access import ENV as DATA_DIRS_ENV
+from studio.data.access import cache_dir, operator_dirs
+from studio.runs.directory import runs_root
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +44,6 @@ _convert_lock = threading.Lock()
 
 class ModelNotAvailable(ValueError):
     """The model cannot be found or fetched; the message says what was tried and what to do."""
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("STUDIO_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "studio"
-    )
-    return Path(root)
 
 
 def embedded_gguf_path() -> Path:
@@ -110,20 +106,60 @@ def ensure_embedded() -> Path:
         return target
 
 
-def resolve_model(name: str) -> str:
-    """A loadable location for a model name: embedded alias, local folder, config.json, or Hub id."""
-    name = (name or "").strip()
-    if not name or name.lower() in EMBEDDED_ALIASES:
-        return str(ensure_embedded())
+def model_roots() -> list[Path]:
+    """The folders a base model may be loaded from: the runs folder, the studio's model cache,
+    the Hugging Face cache, and the folders the operator allows data from (studio.data.access)."""
+    from huggingface_hub import constants
+
+    return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *operator_dirs()]
+
+
+def _allowed(path: Path) -> bool:
+    try:
+        resolved = path.expanduser().resolve()
+        return any(resolved.is_relative_to(root.expanduser().resolve()) for root in model_roots())
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return False
+
+
+def local_folder(name: str) -> Path | None:
+    """The local model folder ``name`` names, or None for a Hub id; ModelNotAvailable otherwise.
+
+    A shared studio is a page anyone with the login can type a model path into, so a local folder
+    is loaded only from inside ``model_roots()`` (resolved: ``..`` and links followed). A path
+    outside is refused with the same words whether it exists or not; a name shaped like a Hub id
+    ('org/name') that is no folder inside them is a Hub id, and nothing outside is looked at.
+    """
     path = Path(name).expanduser()
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.name == "config.json"
+    if not name or not _allowed(path):
+        if name and looks_local:
+            folders = ", ".join(str(p) for p in operator_dirs())
+            raise ModelNotAvailable(
+                f"model: {name} is outside the folders the studio loads models from (the runs folder, the "
+                f"model caches and {folders}); give a Hub id or the embedded model, or start the app with "
+                f"--data-dir FOLDER (${DATA_DIRS_ENV} for the CLI)"
+            )
+        return None
     if path.is_file() and path.name == "config.json":
         path = path.parent
     if path.is_dir():
         if not (path / "config.json").exists():
             raise ModelNotAvailable(f"{path} has no config.json; pick a Hugging Face model folder")
-        return str(path)
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return path
+    if looks_local:
         raise ModelNotAvailable(f"model folder {name} does not exist")
+    return None
+
+
+def resolve_model(name: str) -> str:
+    """A loadable location for a model name: embedded alias, allowed local folder, config.json, or Hub id."""
+    name = (name or "").strip()
+    if not name or name.lower() in EMBEDDED_ALIASES:
+        return str(ensure_embedded())
+    folder = local_folder(name)
+    if folder is not None:
+        return str(folder)
     if "/" not in name:
         raise ModelNotAvailable(
             f"{name!r} is neither the embedded model ({EMBEDDED_MODEL}), a folder, nor a Hub id like 'org/name'"

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from pathlib import Path
 from urllib.parse import urlparse
 
 from studio.models import loading
@@ -59,9 +58,10 @@ def _from_hub(name: str):
 def model_config(name: str):
     """(config, where it came from) for a model name; raises ModelNotAvailable (a ValueError)."""
     name = (name or "").strip()
-    path = Path(name).expanduser()
-    hub_id = name.count("/") == 1 and not name.startswith((".", "/", "~")) and not path.exists()
-    if not hub_id or name.lower() in loading.EMBEDDED_ALIASES:
+    alias = not name or name.lower() in loading.EMBEDDED_ALIASES
+    # local_folder refuses a path outside the folders models load from, alike whether it exists or not.
+    hub_id = not alias and loading.local_folder(name) is None and name.count("/") == 1
+    if not hub_id:
         # The embedded model, a folder or config.json; anything else is refused with the reason.
         return loading.load_config(name), "local files"
     return _from_hub(name)
