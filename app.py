@@ -9,7 +9,8 @@ import threading
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from studio.ui.app import build_app  # noqa: E402 - after the environment above
+from studio.services import get_studio  # noqa: E402 - after the environment above
+from studio.ui.app import build_app  # noqa: E402
 
 
 def prepare_embedded() -> None:
@@ -34,6 +35,15 @@ def install_embedded_on_space() -> None:
         )
 
 
+def stop_training_on_sigterm() -> None:
+    """A Space restarting sends SIGTERM: the running training stops after its step, keeps a
+    checkpoint and reads "interrupted" with the cause, so it resumes (studio.train.shutdown)."""
+    from studio.train.shutdown import SignalStop
+
+    studio = get_studio()
+    SignalStop(studio.jobs, exit_after=True, on_signal=studio.queue.close).install()
+
+
 def login(args):
     """The login to ask for: beyond loopback (or on a Space) one is required unless --no-auth."""
     from studio.ui.space import access, login_check, storage_note
@@ -45,7 +55,7 @@ def login(args):
         print(f"studio: reachable from other machines; log in as {user} / {password}", flush=True)
     if storage_note():
         logging.getLogger("studio").warning("%s", storage_note())
-    return login_check(granted.credentials) if granted.credentials else None  # rate-limited
+    return login_check(granted.logins) if granted.logins else None  # rate-limited, one login per person
 
 
 def main() -> None:
@@ -58,8 +68,10 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true", help="Do not open a browser tab.")
     parser.add_argument(
         "--auth",
+        action="append",
         metavar="USER:PASSWORD",
-        help="Login asked for when the app is reachable from other machines (default: $STUDIO_AUTH, else generated).",
+        help="Login asked for when the app is reachable from other machines; repeat it for several people, "
+        "each of whom then sees only their own runs (default: $STUDIO_AUTH, 'a:pw1,b:pw2' for several; else generated).",
     )
     parser.add_argument(
         "--no-auth", action="store_true", help="Ask no login even when reachable from other machines (share, 0.0.0.0)."
@@ -81,7 +93,9 @@ def main() -> None:
         parser.error(str(exc))
     # Convert the embedded model in the background on first start, so the first click finds it ready.
     threading.Thread(target=prepare_embedded, daemon=True).start()
+    get_studio().restore_queue()  # Starts a previous process left waiting in the training queue
     demo = build_app()
+    stop_training_on_sigterm()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host,
         server_port=args.port,

@@ -3,6 +3,11 @@
 UI handlers call these methods and nothing deeper; each returns plain data (dataclasses,
 dicts, plotly figures) and raises ValueError with a message meant for the user.
 
+Methods that touch runs take ``user``: the signed-in person the UI got from the request, whose
+own runs (and the shared ones, read-only) they reach; studio.runs.owners holds the rule. None is
+the operator (scripts, tests): every run. A Start while a training runs waits in the training
+queue (studio.train.queue) instead of being refused.
+
 This module is the UI's one door: ``studio.ui`` imports only from here, ``studio.config`` and
 ``studio.schema`` (tests/test_layers.py reads the imports). The names re-exported below are the
 option dataclasses and pure render helpers (figures, tables, file writers) the tabs need.
@@ -10,6 +15,7 @@ option dataclasses and pure render helpers (figures, tables, file writers) the t
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from pathlib import Path
 
@@ -33,16 +39,20 @@ from studio.models import loading
 from studio.models.device import detect
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
 from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
+from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
 from studio.train.jobs import JobManager
 from studio.train.presets import PRESETS, preset
 from studio.train.progress import Progress, duration
+from studio.train.queue import QueueFull, TrainingQueue, ordinal
 from studio.train.review import review, warm_imports
 
 __all__ = [
     "FORMATS",
+    "LOCAL",
     "PRESETS",
+    "QueueFull",
     "CleanOptions",
     "EvalOptions",
     "NoValidationSplit",
@@ -74,6 +84,7 @@ class Studio:
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)
+        self.queue = TrainingQueue(self.jobs, self.runs_root)
         self.chat = ChatEngine()
         self.chat.source_root = self.root  # chat and evaluation load adapters from runs only
         self._tokenizers: dict[str, object] = {}
@@ -93,93 +104,158 @@ class Studio:
     def preview(self, data: LoadedData, model: str, max_length: int | None = None, n: int = 5) -> Preview:
         return preview(data, self.tokenizer(model), max_length, n)
 
-    # -- training --------------------------------------------------------------------------------
-    def start_training(self, config: RunConfig) -> Run:
-        return self.jobs.start(config)
+    # -- training (a Start while one trains waits in the queue) ------------------------------------
+    def start_training(self, config: RunConfig, user: str | None = None) -> Run:
+        """Train ``config`` now, or queue it (``queued(run.id)`` says where); ``user`` owns the run."""
+        return self.queue.submit(config, user).run
 
-    def resume_training(self, run_id: str) -> Run:
-        return self.jobs.start(None, resume=self.run(run_id).path)
+    def resume_training(self, run_id: str, user: str | None = None) -> Run:
+        run = check_change(self.run(run_id, user), user, "resume")
+        return self.queue.submit(None, user, resume=run.path).run
 
-    def resumable_runs(self) -> list[str]:
+    def queued(self, run_id: str) -> str:
+        """'queued: 2nd in line' for a waiting run; '' for one that trains or ended."""
+        position = self.queue.position(run_id)
+        return f"queued: {ordinal(position)} in line" if position else ""
+
+    def cancel_queued(self, run_id: str, user: str | None = None) -> Run:
+        return self.queue.cancel(run_id, user)
+
+    def restore_queue(self) -> list[str]:
+        """At app start: the runs a previous process left queued wait again, in their order."""
+        return [run.id for run in self.queue.restore()]
+
+    def waiting_runs(self, user: str | None = None) -> list[str]:
+        """``user``'s runs waiting in the training queue, first in line first."""
+        return [run.id for run in self.queue.waiting(user)]
+
+    def resumable_runs(self, user: str | None = None) -> list[str]:
         """Runs that stopped before their end with a checkpoint to continue from, newest first."""
-        return [run.id for run in self.runs() if run.status().get("status") in RESUMABLE and run.last_checkpoint()]
+        return [
+            run.id
+            for run in self.runs(user, mine=True)
+            if run.status().get("status") in RESUMABLE and run.last_checkpoint()
+        ]
 
-    def run_config(self, run_id: str) -> RunConfig:
+    def run_config(self, run_id: str, user: str | None = None) -> RunConfig:
         """The resolved config a run was started with (its config.yaml)."""
-        return self.run(run_id).config()
+        return self.run(run_id, user).config()
 
-    def stop_training(self) -> bool:
-        return self.jobs.stop()
+    def _job_run(self) -> Run | None:
+        return self.jobs.run if self.jobs.run is not None and self.jobs.run.path.is_dir() else None
 
-    def progress(self) -> Progress:
-        return self.jobs.snapshot()
+    def stop_training(self, user: str | None = None) -> bool:
+        """Stop the running job, when it is ``user``'s to stop."""
+        run = self._job_run()
+        return self.jobs.active and (run is None or may_change(run, user)) and self.jobs.stop()
+
+    def progress(self, user: str | None = None) -> Progress:
+        """The job's snapshot when ``user`` may see its run; else their own run waiting in the queue;
+        else an idle snapshot that says whether another person's training runs."""
+        p = self.jobs.snapshot()
+        run = self._job_run()
+        shown = run is not None and visible(run, user)
+        if p.active and shown:
+            return p
+        mine = self.queue.waiting(user)
+        if mine:
+            return self._waiting_progress(mine[0])
+        if not p.run_dir or shown:
+            return p
+        busy = "Another person's training is running; a Start now waits in the queue for it." if p.active else ""
+        return Progress(message=busy)
+
+    def _waiting_progress(self, run: Run) -> Progress:
+        return Progress(run_id=run.id, run_dir=str(run.path), status="queued", message=self.queued(run.id))
 
     def review(self, config: RunConfig):
         """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review)."""
-
         return review(config, runs_root=self.runs_root)
 
     def device(self):
-
         return detect()
 
     def warm_up(self) -> None:
         """Resolve the model libraries' lazy imports now, in this thread (see studio.train.review)."""
-
         warm_imports()
 
-    def delete_run(self, run_id: str) -> None:
-
-        run = self.run(run_id)
+    def delete_run(self, run_id: str, user: str | None = None) -> None:
+        """Delete a run of ``user``'s; one waiting in the queue leaves it (it never trained)."""
+        run = check_change(self.run(run_id, user), user, "delete")
+        if self.queue.holds(run):
+            self.queue.cancel(run.id, user)
+            return
         if self.jobs.active and self.jobs.run is not None and self.jobs.run.path == run.path:
             raise ValueError(f"run {run.id} is training; stop it first")
         delete_run(run)
 
     # -- runs ------------------------------------------------------------------------------------
-    def runs(self) -> list[Run]:
-        return list_runs(self.runs_root)
+    def runs(self, user: str | None = None, mine: bool = False) -> list[Run]:
+        """The runs ``user`` may see (their own and the shared ones), or with ``mine`` may change, newest first."""
+        return [run for run in list_runs(self.runs_root) if (may_change if mine else visible)(run, user)]
 
     @property
     def root(self) -> Path:
         """The runs folder: run ids and adapter sources resolve only inside it."""
         return self.runs_root or runs_root()
 
-    def run(self, run_id: str) -> Run:
-        """The run ``run_id`` (an id or a folder) inside the runs folder; ValueError names a missing one."""
-        return open_run(run_id, self.root)
+    def run(self, run_id: str, user: str | None = None) -> Run:
+        """The run ``run_id`` (an id or a folder) inside the runs folder, when ``user`` may see it;
+        ValueError names a missing one, and one of another person's, in the same words."""
+        return check_visible(open_run(run_id, self.root), user, run_id)
 
-    def run_summaries(self) -> list[dict]:
-        """One summary per run (status, step, best numbers), newest first: the run history."""
-        return [run.summary() for run in self.runs()]
+    def _summary(self, run: Run) -> dict:
+        queued = self.queued(run.id)
+        return {
+            **run.summary(),
+            "owner": owner_of(run),
+            "shared": is_shared(run),
+            **({"queue": queued} if queued else {}),
+        }
 
-    def run_view(self, run_id: str) -> dict:
+    def run_summaries(self, user: str | None = None) -> list[dict]:
+        """One summary per run ``user`` may see (status, owner, step, best numbers), newest first."""
+        return [self._summary(run) for run in self.runs(user)]
+
+    def share_run(self, run_id: str, shared: bool, user: str | None = None) -> None:
+        """Let the others see ``run_id`` read-only (list, open, chat, its evaluation), or stop."""
+        share(check_change(self.run(run_id, user), user, "share"), shared)
+
+    def run_view(self, run_id: str, user: str | None = None) -> dict:
         """What the Runs tab shows of one run: its curves, summary, probe table, config and log tail."""
-        run = self.run(run_id)
+        run = self.run(run_id, user)
         metrics = run.metrics()
         return {
             "figure": training_figure(metrics, dpo=is_dpo(metrics)),
-            "summary": run.summary(),
+            "summary": self._summary(run),
             "probes": probe_table(run.probes()),
             "config": run.config_path.read_text(),
             "log": run.log_tail(40),
         }
 
-    def compare_runs(self, run_ids: list[str], key: str = "loss") -> tuple[object, list[str], str]:
+    def compare_runs(self, run_ids: list[str], key: str = "loss", user: str | None = None):
         """One metric of several runs overlaid: (figure, the metrics the runs have, the one drawn:
         ``key`` when present, else the first)."""
-        curves = {run_id: self.run(run_id).metrics() for run_id in run_ids}
+        curves = {run_id: self.run(run_id, user).metrics() for run_id in run_ids}
         keys = metric_keys(curves)
         key = key if key in keys else (keys[0] if keys else "loss")
         return compare_figure(curves, key), keys, key
 
-    def _sources(self, sources: list[str | None]) -> list[str | None]:
-        """Chat columns: the base (None) or a run's adapter or checkpoint inside the runs folder."""
-        return [s if s in (None, "", BASE) else run_source(s, self.root) for s in sources]
+    def _sources(self, sources: list[str | None], user: str | None = None) -> list[str | None]:
+        """Chat columns: the base (None) or the adapter or a checkpoint of a run ``user`` may see."""
+        return [s if s in (None, "", BASE) else self._source(s, user) for s in sources]
 
-    def adapter_choices(self) -> list[tuple[str, str]]:
-        """(label, adapter folder) for every run with a saved adapter, newest first."""
+    def _source(self, source: str, user: str | None) -> str:
+        source = run_source(source, self.root)
+        run_id = Path(source).expanduser().resolve().relative_to(self.root.resolve()).parts[0]
+        if not visible(Run(self.root / run_id), user):  # in the same words as a source outside the runs
+            run_source("/", self.root)
+        return source
+
+    def adapter_choices(self, user: str | None = None) -> list[tuple[str, str]]:
+        """(label, adapter folder) for every run ``user`` may see with a saved adapter, newest first."""
         out = []
-        for run in self.runs():
+        for run in self.runs(user):
             if run.has_adapter():
                 out.append((run.id, str(run.adapter_dir)))
             for checkpoint in run.checkpoints():
@@ -192,21 +268,19 @@ class Studio:
         ]
 
     # -- chat ------------------------------------------------------------------------------------
-    def chat_stream(self, messages: list[dict], sources: list[str | None], sampling: Sampling):
+    def chat_stream(self, messages: list[dict], sources: list[str | None], sampling: Sampling, user: str | None = None):
         """Replies of the sources side by side; the base column is always the adapters' own base.
         ``messages`` is one conversation, or one per column."""
-
-        sources = self._sources(sources)
+        sources = self._sources(sources, user)
         base = base_of(sources)
         if base:
             self.chat.ensure_base(base)
         yield from self.chat.stream(messages, sources, sampling)
 
     # -- playground and evaluation (studio.chat.sampling, arena, compare, evaluate) ----------------------
-    def next_token_figure(self, messages: list, sources: list[str | None], labels: list[str], sampling: Sampling):
+    def next_token_figure(self, messages: list, sources: list, labels: list[str], sampling: Sampling, user=None):
         """The sampling window: each source's candidates for its reply's first token."""
-
-        sources = self._sources(sources)
+        sources = self._sources(sources, user)
         base = base_of(sources)
         if base:
             self.chat.ensure_base(base)
@@ -214,45 +288,45 @@ class Studio:
 
     @property
     def arena_path(self) -> Path:
-
         return arena_path(self.runs_root)
 
     def vote(self, prompt: list[dict], answers: list[tuple[str, str]], winner: int, extra: dict | None = None) -> int:
-
         return record_vote(self.arena_path, prompt, answers, winner, extra)
 
-    def compare(self, prompts: list[str], adapter: str, sampling: Sampling, system: str = "") -> list[dict]:
-
-        adapter = self._sources([adapter])[0]
+    def compare(self, prompts: list[str], adapter: str, sampling: Sampling, system: str = "", user=None) -> list[dict]:
+        adapter = self._sources([adapter], user)[0]
         self.chat.ensure_base(base_of([adapter]))
         return compare_prompts(self.chat, prompts, adapter, sampling, system)
 
-    def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0) -> list[str]:
+    def _owned(self, run_id: str, user: str | None, action: str) -> Run:
+        """The run, when ``user`` may change it (shared runs are read-only to the others)."""
+        return check_change(self.run(run_id, user), user, action)
 
-        return held_out_prompts(self.run(run_id), n, train_sample)
+    def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0, user: str | None = None) -> list[str]:
+        return held_out_prompts(self.run(run_id, user), n, train_sample)
 
-    def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None) -> dict:
+    def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None, user=None) -> dict:
+        """Evaluate base vs adapter; the results are written into the run, so it must be ``user``'s."""
+        run = self._owned(run_id, user, "evaluate")
+        adapter = self._sources([adapter], user)[0] if adapter else adapter
+        return evaluate_run(self.chat, run, options, adapter, progress)
 
-        adapter = self._sources([adapter])[0] if adapter else adapter
-        return evaluate_run(self.chat, self.run(run_id), options, adapter, progress)
+    def eval_results(self, run_id: str, user: str | None = None) -> dict | None:
+        return load_results(self.run(run_id, user))
 
-    def eval_results(self, run_id: str) -> dict | None:
-
-        return load_results(self.run(run_id))
-
-    def eval_files(self, run_id: str) -> list[str]:
+    def eval_files(self, run_id: str, user: str | None = None) -> list[str]:
         """The run's saved evaluation files, to download (eval.json, eval_generations.csv)."""
+        return [str(path) for path in result_files(self.run(run_id, user))]
 
-        return [str(path) for path in result_files(self.run(run_id))]
+    def compare_csv(self, run_id: str, rows: list[dict], user: str | None = None) -> str:
+        """A batch comparison (rows of ``compare``) saved as batch_compare.csv: into the run when it
+        is ``user``'s, else (a run shared read-only) into a temporary folder, to download."""
+        run = self.run(run_id, user)
+        folder = run.path if may_change(run, user) else Path(tempfile.mkdtemp(prefix="studio-compare-"))
+        return str(save_csv(rows, folder / "batch_compare.csv"))
 
-    def compare_csv(self, run_id: str, rows: list[dict]) -> str:
-        """A batch comparison (rows of ``compare``) saved into the run as batch_compare.csv."""
-
-        return str(save_csv(rows, self.run(run_id).path / "batch_compare.csv"))
-
-    def eval_history(self) -> list[dict]:
-
-        return [row for row in (history_row(run) for run in self.runs()) if row]
+    def eval_history(self, user: str | None = None) -> list[dict]:
+        return [row for row in (history_row(run) for run in self.runs(user)) if row]
 
     def chat_memory(self) -> dict:
         """What the chat engine holds, and whether a training (with its own copy) runs beside it."""
@@ -261,32 +335,27 @@ class Studio:
     def unload_models(self) -> int:
         return self.chat.unload()
 
-    # -- export and the Hub (studio.export.merge, studio.export.card, studio.export.hub) ---------------------------
-    def export_zip(self, run_id: str) -> Path:
+    # -- export and the Hub: they write into the run, so only its owner (studio.export.*) ---------------
+    def export_zip(self, run_id: str, user: str | None = None) -> Path:
+        return zip_adapter(self._owned(run_id, user, "export"))
 
-        return zip_adapter(self.run(run_id))
-
-    def merge(self, run_id: str, dtype: str = "bf16", progress=None):
-
-        run = self.run(run_id)
+    def merge(self, run_id: str, dtype: str = "bf16", progress=None, user: str | None = None):
+        run = self._owned(run_id, user, "export")
         return merge(run, merged_dir(run, dtype), dtype, overwrite=True, progress=progress)
 
-    def export_gguf(self, run_id: str, gguf_type: str = "q8_0", sampling: Sampling | None = None, progress=None):
+    def export_gguf(self, run_id: str, gguf_type: str = "q8_0", sampling=None, progress=None, user=None):
         """A checked GGUF file and Modelfile in <run>/export/gguf-<type>/ (studio.export.gguf)."""
-
-        run = self.run(run_id)
+        run = self._owned(run_id, user, "export")
         return export_gguf(
             run, gguf_dir(run, gguf_type), gguf_type, overwrite=True, sampling=sampling, progress=progress
         )
 
-    def model_card(self, run_id: str) -> Path:
+    def model_card(self, run_id: str, user: str | None = None) -> Path:
+        return write_card(self._owned(run_id, user, "export"))
 
-        return write_card(self.run(run_id))
-
-    def push(self, run_id: str, repo: str, token: str | None = None, progress=None, **options):
+    def push(self, run_id: str, repo: str, token: str | None = None, progress=None, user=None, **options):
         """Push to the Hub; ``options=ExportConfig(...)`` or single fields (see studio.export.hub.push_run)."""
-
-        return push_run(self.run(run_id), repo, token, progress=progress, **options)
+        return push_run(self._owned(run_id, user, "push"), repo, token, progress=progress, **options)
 
 
 _studio: Studio | None = None

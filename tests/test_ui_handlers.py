@@ -29,7 +29,7 @@ def train(tmp_path):
     studio = Studio(tmp_path / "runs")
     with gr.Blocks():
         built = train_tab.build(studio)
-    handlers = built["attach"][0].__self__
+    handlers = built["attach"][0][0].__self__  # (on_page_load, on_tab_select): bound methods
     values = {n: built["form"].components[n].value if n != "run_name" else "" for n in field_order()}
     values["run_name"] = built["form"].components["run_name"].value
     return studio, handlers, values
@@ -45,7 +45,7 @@ def test_user_error_logs_one_line_and_no_traceback(caplog):
 def test_refused_start_is_a_card_and_covers_nothing(train):
     studio, handlers, values = train
     values["batch_size"] = 0
-    status, plot, log, probes, timer, message, shown = handlers.on_start(*values.values())  # no gr.Error raised
+    status, plot, log, probes, timer, message, shown = handlers.on_start(None, *values.values())  # no gr.Error raised
     assert all(skipped(v) for v in (status, plot, log, probes, timer, shown))  # the last run's results stay
     assert "batch_size" in message and "studio-card-error" in message and "press Start again" in message
     assert studio.progress().status == "idle"
@@ -57,17 +57,17 @@ def test_the_form_shows_the_config_of_the_job_it_reports_on(train, monkeypatch):
     config.train.max_steps, config.train.batch_size = 40, 3
     run = new_run(config, studio.root)
     monkeypatch.setattr(
-        studio, "progress", lambda: Progress(run_id=run.id, run_dir=str(run.path), status="running", step=5)
+        studio, "progress", lambda user=None: Progress(run_id=run.id, run_dir=str(run.path), status="running", step=5)
     )
-    out = handlers.on_attach("", page_load=True)
+    out = handlers.on_attach("", page_load=True, user="local")
     names = list(handlers.form.components)
     form = dict(zip(names, out[-len(names) :], strict=True))
     assert form["max_steps"]["value"] == 40 and form["batch_size"]["value"] == 3
     assert out[5] == run.id  # the run the form shows
     # A tab select while the same job runs leaves the user's edits alone.
-    again = handlers.on_attach(run.id, page_load=False)
+    again = handlers.on_attach(run.id, page_load=False, user="local")
     assert all(skipped(v) for v in again[-len(names) :])
-    assert handlers.attached_config().train.max_steps == 40  # what the page-load review checks
+    assert handlers.attached_config("local").train.max_steps == 40  # what the page-load review checks
 
 
 def test_a_preset_keeps_the_dataset_the_user_chose_and_says_so(train):
@@ -84,7 +84,7 @@ def test_a_preset_keeps_the_dataset_the_user_chose_and_says_so(train):
 
 def test_resume_of_nothing_is_a_card(train):
     _, handlers, _ = train
-    *views, message, shown, form0 = handlers.on_resume(None)[:8]
+    *views, message, shown, form0 = handlers.on_resume(None, None)[:8]
     assert all(skipped(v) for v in views) and "Interrupted run: pick one" in message
 
 
@@ -118,9 +118,9 @@ def test_an_all_zero_metric_draws_no_empty_panel():
 
 def test_runs_tab_resume_refusal_is_a_card_and_the_listing_keeps_the_message(tmp_path):
     handlers = runs_tab._Handlers(Studio(tmp_path / "runs"))
-    message = handlers.resume("no-such-run")
+    message = handlers.resume("no-such-run", None)  # None: no gr.Request, the local person
     assert "studio-card-error" in message and "no-such-run" in message
-    assert len(handlers.relist(None)) == 3  # table, run, compared: the message is not an output
+    assert len(handlers.relist(None, None)) == 3  # table, run, compared: the message is not an output
 
 
 def test_a_failed_push_empties_the_token_and_shows_a_card(tmp_path):
@@ -128,7 +128,7 @@ def test_a_failed_push_empties_the_token_and_shows_a_card(tmp_path):
     with gr.Blocks():
         ui = export_tab._layout()
     values = [c.value for c in ui.form.inputs]
-    _, _, note, token, _ = export_tab._push_handler(studio, ui.form)(None, "tuned", "hf_secret", *values)
+    _, _, note, token, _ = export_tab._push_handler(studio, ui.form)(None, None, "tuned", "hf_secret", *values)
     assert token == "" and "Pick a run first" in note and "studio-card-error" in note
 
 

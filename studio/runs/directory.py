@@ -5,7 +5,8 @@
         dataset.json      source, format, rows, fingerprint
         environment.json  library versions and device (and those of earlier starts, on resume)
         estimate.json     the memory estimate made before the start
-        status.json       status, timestamps, error; updated by the job
+        status.json       status, timestamps, error; updated by the job (and the queue)
+        owner.json        who started it and whether it is shared read-only (studio.runs.owners)
         metrics.jsonl     one JSON object per logged step / evaluation, appended by the callback
         probes.jsonl      the probe prompts' answers (step 0: the base), when probes are pinned
         segments.json     each start and resume: steps, time, tokens, peak memory, hardware
@@ -32,7 +33,11 @@ from studio.config import RunConfig
 from studio.runs.segments import read_segments, segment_row, segment_totals
 
 # The one table of run statuses: a job is ACTIVE while its process may still write, then TERMINAL.
+# Before that a Start may wait in the training queue (studio.train.queue): WAITING, no process yet,
+# so never "interrupted"; a restarted app puts it back in the queue. ("created": written, not started.)
 ACTIVE = ("starting", "running", "stopping")
+QUEUED = "queued"
+WAITING = (QUEUED,)
 TERMINAL = ("completed", "stopped", "failed", "interrupted")
 RESUMABLE = ("stopped", "interrupted", "failed")  # ended early: a checkpoint may carry on
 

@@ -7,7 +7,8 @@
     jobs.start(None, resume=run.path)   # continues from the last checkpoint at the right step
 
 The job lives on the server, not in a browser session, so a reloaded page re-attaches to it.
-Only one job trains at a time; a second start is refused with the running one untouched. The
+Only one job trains at a time; a second start is refused with the running one untouched (the
+studio puts it in studio.train.queue, which starts it when this one ends). The
 interface is narrow (start, stop, snapshot, wait) so a subprocess backend could replace the
 thread. Under a distributed launch each process runs a job on the same run directory; only the
 main process (``main_process=True``) writes into it.
@@ -111,10 +112,11 @@ class JobManager:
                 run = new_run(config, self.runs_root)
             self._prepare(plan, run, resuming, main_process)
             if background:
-                self._thread = threading.Thread(
+                thread = threading.Thread(
                     target=self._train, args=(plan, run, resuming), name=f"train-{run.id}", daemon=True
                 )
-                self._thread.start()
+                thread.start()  # before it is published: wait() from another thread never joins an unstarted one
+                self._thread = thread
             else:
                 self._thread = None
         if not background:

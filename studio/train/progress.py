@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from studio.runs.directory import ACTIVE
+from studio.runs.directory import ACTIVE, WAITING
 
 # The watchdog speaks when no step (nor evaluation batch, nor probe) finished for this many
 # step times, and never before STALL_FLOOR_S; before the first step it allows FIRST_STEP_S.
@@ -40,7 +40,7 @@ PHASE_WORDS = {
 class Progress:
     run_id: str = ""
     run_dir: str = ""
-    status: str = "idle"  # idle, starting, running, stopping, completed, stopped, failed, interrupted
+    status: str = "idle"  # idle, queued, starting, running, stopping, completed, stopped, failed, interrupted
     phase: str = ""  # loading, training, evaluating, probing, saving
     phase_s: float = 0.0  # how long the current phase has gone on
     step: int = 0
@@ -69,6 +69,11 @@ class Progress:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def waiting(self) -> bool:
+        """In the training queue: a viewer keeps polling until it starts."""
+        return self.status in WAITING
 
     @property
     def fraction(self) -> float:

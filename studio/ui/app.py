@@ -6,6 +6,7 @@ import gradio as gr
 
 from studio.services import Studio, get_studio
 from studio.ui import chat_tab, data_tab, evaluate_tab, export_tab, runs_tab, train_tab
+from studio.ui.space import hf_sign_in
 
 TITLE = "Fine-tuning Studio"
 INTRO = (
@@ -28,6 +29,8 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
     studio = studio or get_studio()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        if hf_sign_in():  # a Space with hf_oauth: each person's runs are their own
+            gr.LoginButton(size="sm")
         gr.HTML(FIRST_STEPS)
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
@@ -44,9 +47,9 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                 export_tab.build(studio)
         # A reloaded page (or a second tab) re-attaches to the running job, whole curve included.
         # The form shows the config of the job the status reports on (restored from its config.yaml).
-        on_attach, shown, outputs = train["attach"]
-        demo.load(lambda s: on_attach(s, page_load=True), shown, outputs)
-        train_page.select(lambda s: on_attach(s, page_load=False), shown, outputs)  # e.g. after a Runs-tab resume
+        (on_page_load, on_tab_select), shown, outputs = train["attach"]
+        demo.load(on_page_load, shown, outputs)
+        train_page.select(on_tab_select, shown, outputs)  # e.g. after a Runs-tab resume
         on_load, inputs, previewed = data["preview"]
         demo.load(on_load, inputs, previewed, show_progress="hidden")  # step 1, already shown
         refresh, adapter = chat["refresh"]

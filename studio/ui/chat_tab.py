@@ -19,6 +19,7 @@ import gradio as gr
 from studio.services import Sampling, Studio, count_pairs
 from studio.ui.errors import user_error
 from studio.ui.forms import Form
+from studio.ui.space import user_of
 
 BASE, OFF = "base", "off"
 NO_ADAPTER = "(none: base only)"  # what older scripts send for "no adapter"
@@ -126,23 +127,24 @@ class ChatActions:
         self.form = form
 
     # -- columns -----------------------------------------------------------------------------
-    def choices(self, third: bool = False) -> list[tuple[str, str]]:
+    def choices(self, third: bool = False, user: str | None = None) -> list[tuple[str, str]]:
+        """The base and the adapters of the runs ``user`` may see (their own, and the shared ones)."""
         base = [("(off)", OFF)] if third else []
-        return [*base, ("Base model", BASE), *self.studio.adapter_choices()]
+        return [*base, ("Base model", BASE), *self.studio.adapter_choices(user)]
 
-    def refresh(self, current):
+    def refresh(self, current, request: gr.Request):
         """Column 2's choices; its value becomes the newest adapter unless it names a valid one."""
-        options = self.choices()
+        options = self.choices(user=user_of(request))
         values = [v for _, v in options]
         keep = current in values and current != BASE
         return gr.update(choices=options, value=current if keep else (values[1] if len(values) > 1 else BASE))
 
-    def refresh_all(self, *current):
-        first, third = (gr.update(choices=self.choices(i == 2)) for i in (0, 2))
-        return first, self.refresh(current[1]), third
+    def refresh_all(self, request: gr.Request, *current):
+        first, third = (gr.update(choices=self.choices(i == 2, user_of(request))) for i in (0, 2))
+        return first, self.refresh(current[1], request), third
 
-    def opened(self, *current):
-        return *self.refresh_all(*current), self.memory_text()
+    def opened(self, request: gr.Request, *current):
+        return *self.refresh_all(request, *current), self.memory_text()
 
     def label_of(self, value) -> str:
         if value in (BASE, NO_ADAPTER, None, ""):
@@ -180,7 +182,7 @@ class ChatActions:
         turn = {"role": "user", "content": text}
         return "", *[[*(h or []), turn] for h in histories]
 
-    def respond(self, c1, c2, c3, system_prompt, h1, h2, h3, *sampling_values):
+    def respond(self, request: gr.Request, c1, c2, c3, system_prompt, h1, h2, h3, *sampling_values):
         histories = [list(h or []) for h in (h1, h2, h3)]
         active = self.columns(c1, c2, c3)
         sampling = Sampling(**self.form.values(sampling_values))
@@ -190,7 +192,7 @@ class ChatActions:
         for i, _, _ in active:
             histories[i].append({"role": "assistant", "content": ""})
         try:
-            for texts in self.studio.chat_stream(talks, [s for _, s, _ in active], sampling):
+            for texts in self.studio.chat_stream(talks, [s for _, s, _ in active], sampling, user_of(request)):
                 for (i, _, _), text in zip(active, texts, strict=True):
                     histories[i][-1]["content"] = text
                 yield *histories, self.memory_text()
@@ -222,7 +224,7 @@ class ChatActions:
         return _arena_markdown(written, self.studio.arena_path)
 
     # -- the sampling window, export, memory ---------------------------------------------------
-    def chart(self, c1, c2, c3, system_prompt, text, h1, h2, h3, *sampling_values, typed=False):
+    def chart(self, request: gr.Request, c1, c2, c3, system_prompt, text, h1, h2, h3, *sampling_values, typed=False):
         active = self.columns(c1, c2, c3)
         talks = self.conversations(system_prompt, [h1, h2, h3], active)
         if typed and text.strip():
@@ -236,12 +238,12 @@ class ChatActions:
         try:
             sampling = Sampling(**self.form.values(sampling_values))
             sources, labels = [s for _, s, _ in active], [lbl for _, _, lbl in active]
-            return self.studio.next_token_figure(talks, sources, labels, sampling)
+            return self.studio.next_token_figure(talks, sources, labels, sampling, user_of(request))
         except ValueError as exc:
             raise user_error(str(exc)) from exc
 
-    def chart_typed(self, *args):
-        return self.chart(*args, typed=True)
+    def chart_typed(self, request: gr.Request, *args):
+        return self.chart(request, *args, typed=True)
 
     def export(self, c1, c2, c3, system_prompt, h1, h2, h3, *sampling_values):
         active = self.columns(c1, c2, c3)
@@ -267,7 +269,7 @@ class ChatActions:
 def _wire_api(studio: Studio, adapter, system, form: Form) -> None:
     """``/chat`` for scripts: one turn, base and one adapter, returns (base reply, adapter reply)."""
 
-    def api_chat(prompt, adapter_dir, system_prompt, *sampling_values):
+    def api_chat(request: gr.Request, prompt, adapter_dir, system_prompt, *sampling_values):
         if not prompt.strip():
             raise user_error("prompt: type a message")
         sampling = Sampling(**form.values(sampling_values))
@@ -276,7 +278,7 @@ def _wire_api(studio: Studio, adapter, system, form: Form) -> None:
         ]
         sources = [None] if adapter_dir in (None, "", BASE, NO_ADAPTER) else [None, adapter_dir]
         try:
-            *_, texts = studio.chat_stream(messages, sources, sampling)
+            *_, texts = studio.chat_stream(messages, sources, sampling, user_of(request))
         except ValueError as exc:
             raise user_error(str(exc)) from exc
         return texts[0], texts[1] if len(texts) > 1 else "(choose an adapter to compare)"

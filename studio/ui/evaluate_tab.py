@@ -23,6 +23,7 @@ from studio.services import (
 )
 from studio.ui.errors import user_error
 from studio.ui.forms import Form
+from studio.ui.space import user_of
 
 FINAL = "final"
 COMPARE_FIELDS = ["greedy", "max_new_tokens", "temperature", "top_p", "seed"]
@@ -126,58 +127,62 @@ class EvalActions:
         self.options_form = options_form
         self.compare_form = compare_form
 
-    def runs_update(self, current=None):
-        ids = [r.id for r in self.studio.runs() if r.has_adapter()]
+    def runs_update(self, current, request: gr.Request):
+        ids = [r.id for r in self.studio.runs(user_of(request)) if r.has_adapter()]
         return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
 
-    def opened(self, current):
-        return self.runs_update(current), self.history(), gr.Timer(active=False)
+    def opened(self, current, request: gr.Request):
+        return self.runs_update(current, request), self.history(request), gr.Timer(active=False)
 
-    def pick_run(self, run_id):
+    def pick_run(self, run_id, request: gr.Request):
         """The run's checkpoints to pick from, and its saved evaluation if any."""
         if not run_id:
             return gr.update(choices=[("The run's final adapter", FINAL)], value=FINAL), *_empty(), gr.update()
-        checkpoints = [(c.name, str(c)) for c in self.studio.run(run_id).checkpoints()]
+        user = user_of(request)
+        checkpoints = [(c.name, str(c)) for c in self.studio.run(run_id, user).checkpoints()]
         picker = gr.update(choices=[("The run's final adapter", FINAL), *checkpoints], value=FINAL)
-        saved = self.studio.eval_results(run_id)
+        saved = self.studio.eval_results(run_id, user)
         if not saved:
             return picker, *_empty(f"Run {run_id} has not been evaluated yet."), gr.update(visible=False)
-        return picker, *_show(self.studio, run_id, saved), gr.update(visible=False)
+        return picker, *_show(self.studio, run_id, saved, user), gr.update(visible=False)
 
-    def evaluate(self, run_id, adapter_dir, *values, progress=gr.Progress()):
+    def evaluate(self, request: gr.Request, run_id, adapter_dir, *values, progress=gr.Progress()):
         if not run_id:
             raise user_error("Pick a run first (one with a saved adapter).")
+        user = user_of(request)
         options = EvalOptions(**self.options_form.values(values))
         source = None if adapter_dir in (None, "", FINAL) else adapter_dir
         try:
-            result = self.studio.evaluate(run_id, options, source, lambda f, m: progress(f, desc=m))
+            result = self.studio.evaluate(run_id, options, source, lambda f, m: progress(f, desc=m), user)
         except NoValidationSplit as exc:
             return *_empty(f"**No validation split.** {exc}"), gr.update(visible=True)
         except ValueError as exc:
             raise user_error(str(exc)) from exc
-        return *_show(self.studio, run_id, result), gr.update(visible=False)
+        return *_show(self.studio, run_id, result, user), gr.update(visible=False)
 
-    def held_out(self, run_id, n):
+    def held_out(self, run_id, n, request: gr.Request):
         if not run_id:
             raise user_error("Pick a run first.")
         try:
-            return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8)))
+            return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8), user=user_of(request)))
         except ValueError as exc:
             raise user_error(str(exc)) from exc
 
-    def compare(self, run_id, adapter_dir, text, *values):
+    def compare(self, request: gr.Request, run_id, adapter_dir, text, *values):
         if not run_id:
             raise user_error("Pick a run first: its adapter answers beside the base.")
-        source = str(self.studio.run(run_id).adapter_dir) if adapter_dir in (None, "", FINAL) else adapter_dir
+        user = user_of(request)
         sampling = Sampling(**self.compare_form.values(values))
         try:
-            rows = self.studio.compare(parse_prompts(text), source, sampling)
+            run = self.studio.run(run_id, user)
+            source = str(run.adapter_dir) if adapter_dir in (None, "", FINAL) else adapter_dir
+            rows = self.studio.compare(parse_prompts(text), source, sampling, user=user)
         except ValueError as exc:
             raise user_error(str(exc)) from exc
-        return _compare_html(rows), self.studio.compare_csv(run_id, rows)
+        return _compare_html(rows), self.studio.compare_csv(run_id, rows, user)
 
-    def history(self):
-        rows = self.studio.eval_history()
+    def history(self, request: gr.Request):
+        rows = self.studio.eval_history(user_of(request))
         columns = list(dict.fromkeys(k for row in rows for k in row))
         return {"headers": columns or ["run"], "data": [[row.get(c) for c in columns] for row in rows] or [[""]]}
 
@@ -192,7 +197,7 @@ def _empty(status: str = ""):
     return status, EMPTY_TABLE, placeholder_figure(EMPTY_CHART), EMPTY_GENERATIONS, None
 
 
-def _show(studio: Studio, run_id: str, result: dict) -> tuple:
+def _show(studio: Studio, run_id: str, result: dict, user: str) -> tuple:
     """Status text, table, chart, generations and files for an evaluation result (saved in the run)."""
     lines = [
         f"**{result['run']}** ({result['method']}): {result['rows']} {result['split']} rows, "
@@ -209,7 +214,7 @@ def _show(studio: Studio, run_id: str, result: dict) -> tuple:
         if gens
         else EMPTY_GENERATIONS
     )
-    downloads = studio.eval_files(run_id) or None
+    downloads = studio.eval_files(run_id, user) or None
     return "\n\n".join(lines), results_table(result), results_figure(result), gen_table, downloads
 
 

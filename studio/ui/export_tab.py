@@ -20,6 +20,7 @@ from studio.config import ExportConfig
 from studio.services import RepoExists, Studio, token_hint
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
+from studio.ui.space import user_of
 
 UPDATE_LABEL = next(f.metadata["label"] for f in fields(ExportConfig) if f.name == "update")
 
@@ -83,32 +84,39 @@ def build(studio: Studio) -> dict:
     ui = _layout()
     form = ui.form
 
-    def runs_update(current=None):
-        ids = [r.id for r in studio.runs() if r.has_adapter()]
+    def runs_update(current, request: gr.Request):
+        """The runs with an adapter that are the person's own: exports write into the run."""
+        ids = [r.id for r in studio.runs(user_of(request), mine=True) if r.has_adapter()]
         return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
 
-    def on_run(run_id):
-        return _describe(studio, run_id) if run_id else "No trained run yet: train one in the Train tab."
+    def on_open(current, request: gr.Request):
+        return runs_update(current, request), gr.Timer(active=False)
 
-    def on_zip(run_id):
+    def on_run(run_id, request: gr.Request):
+        if not run_id:
+            return "No trained run yet: train one in the Train tab."
+        try:
+            return _describe(studio, run_id, user_of(request))
+        except ValueError as exc:
+            return card(str(exc))
+
+    def on_zip(run_id, request: gr.Request):
         """Outputs: the zip, its note (a card on a refusal, the zip link left as it was)."""
         try:
-            return str(studio.export_zip(_need(run_id))), ""
+            return str(studio.export_zip(_need(run_id), user_of(request))), ""
         except ValueError as exc:
             return gr.skip(), card(str(exc))
 
-    def on_merge(run_id, dtype, progress=gr.Progress()):
+    def on_merge(run_id, dtype, request: gr.Request, progress=gr.Progress()):
         try:
-            report = studio.merge(_need(run_id), dtype, lambda f, m: progress(f, desc=m))
+            report = studio.merge(_need(run_id), dtype, lambda f, m: progress(f, desc=m), user_of(request))
         except ValueError as exc:
             return gr.skip(), card(str(exc))
         return _merge_text(report.to_dict()), ""
 
     ui.refresh.click(runs_update, ui.run, ui.run, api_name="export_runs")
     opened = gr.Timer(0.5)  # once per page load: offer the runs that exist now
-    opened.tick(
-        lambda current: (runs_update(current), gr.Timer(active=False)), ui.run, [ui.run, opened], api_name=False
-    )
+    opened.tick(on_open, ui.run, [ui.run, opened], api_name=False)
     ui.run.change(on_run, ui.run, ui.about, api_name=False)
     ui.zip_button.click(on_zip, ui.run, [ui.zipped, ui.zip_note], api_name="export_zip")
     merge_io = [ui.run, form.components["dtype"]], [ui.merged, ui.merge_note]
@@ -137,14 +145,15 @@ def build(studio: Studio) -> dict:
 def _card_handler(studio: Studio):
     """Write the model card; show its metadata, its body and the loss plot beside it."""
 
-    def on_card(run_id):
+    def on_card(run_id, request: gr.Request):
+        user = user_of(request)
         try:
-            text = studio.model_card(_need(run_id)).read_text()
+            text = studio.model_card(_need(run_id), user).read_text()
         except ValueError as exc:
             return gr.skip(), gr.skip(), gr.skip(), card(str(exc))
         _, meta, body = text.split("---\n", 2)
         body = body.replace("![Training loss](loss.png)", "")  # shown below as an image
-        plot = studio.run(run_id).path / "loss.png"
+        plot = studio.run(run_id, user).path / "loss.png"
         return meta, body, str(plot) if plot.exists() else None, ""
 
     return on_card
@@ -153,12 +162,14 @@ def _card_handler(studio: Studio):
 def _push_handler(studio: Studio, form: Form):
     """Push with the form's ExportConfig; an existing repository offers the update switch."""
 
-    def on_push(run_id, repo, token, *values, progress=gr.Progress()):
+    def on_push(request: gr.Request, run_id, repo, token, *values, progress=gr.Progress()):
         """Outputs: result, the update switch, the note card, the token field (emptied), its hint."""
         emptied = ("", token_hint())
         try:
             options = ExportConfig(**form.values(values))
-            result = studio.push(_need(run_id), repo, token or None, lambda f, m: progress(f, desc=m), options=options)
+            result = studio.push(
+                _need(run_id), repo, token or None, lambda f, m: progress(f, desc=m), user_of(request), options=options
+            )
         except RepoExists as exc:
             offer = gr.update(label=f"{UPDATE_LABEL}: {exc.repo_id} exists, tick to push a new commit to it")
             return f"**Already on the Hub:** [{exc.repo_id}]({exc.url}). {exc}", offer, "", *emptied
@@ -175,8 +186,8 @@ def _need(run_id: str | None) -> str:
     return run_id
 
 
-def _describe(studio: Studio, run_id: str) -> str:
-    run = studio.run(run_id)
+def _describe(studio: Studio, run_id: str, user: str) -> str:
+    run = studio.run(run_id, user)
     summary = run.summary()
     lines = [
         f"**{run_id}**",
@@ -193,11 +204,13 @@ def _describe(studio: Studio, run_id: str) -> str:
 def _gguf_handler(studio: Studio):
     """Write the run as a GGUF of the chosen type; only a file that passed its check is offered."""
 
-    def on_gguf(run_id, gguf_type, progress=gr.Progress()):
+    def on_gguf(run_id, gguf_type, request: gr.Request, progress=gr.Progress()):
         if gguf_type == "none":
             raise user_error("Choose a GGUF type first (f16, q8_0, q4_0...).")
         try:
-            report = studio.export_gguf(_need(run_id), gguf_type, progress=lambda f, m: progress(f, desc=m))
+            report = studio.export_gguf(
+                _need(run_id), gguf_type, progress=lambda f, m: progress(f, desc=m), user=user_of(request)
+            )
         except ValueError as exc:
             raise user_error(str(exc)) from exc
         folder = Path(report.file).parent

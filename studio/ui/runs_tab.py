@@ -3,6 +3,10 @@
 Open a run (its curves, config, probes and log), overlay the curves of several runs, resume a
 stopped or killed run from its last checkpoint, or delete one. The run directories are the
 truth; this tab asks the services for what they hold and renders it.
+
+On a studio several people share, each sees their own runs and those others shared, read-only
+(the "Shared" box: its owner lets the others open it and chat with it). Deleting a run that waits
+in the training queue takes it out of the line.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import gradio as gr
 
 from studio.services import Studio, placeholder_figure
 from studio.ui.errors import card, user_error
+from studio.ui.space import user_of
 from studio.ui.train_views import PROBE_WIDTHS, probe_columns
 
 HEADERS = [
@@ -38,9 +43,12 @@ def _row(r: dict) -> list:
     if r.get("peak_memory_gib") or r.get("estimated_memory_gib"):
         memory = f"{blank(r.get('peak_memory_gib')) or '-'} / {blank(r.get('estimated_memory_gib')) or '-'}"
     ppl = r.get("eval_perplexity")
+    status = r.get("queue") or r["status"]  # a waiting run: its place in line
+    if r.get("shared"):
+        status += f" (shared by {r.get('owner')})"
     return [
         r["run"],
-        r["status"],
+        status,
         f"{r['method']} {r['adapter']}",
         str(r["model"]).rstrip("/").rsplit("/", 1)[-1],
         f"{r['step']}/{r['total_steps'] or '?'}",
@@ -67,6 +75,7 @@ def _layout() -> SimpleNamespace:
         ui.chosen = gr.Dropdown([], label="Run", info="Open it, resume it or delete it.", scale=3)
         ui.open = gr.Button("Open", scale=0, min_width=90)
         ui.resume = gr.Button("Resume from last checkpoint", variant="primary", scale=0, min_width=200)
+        ui.shared = gr.Checkbox(label="Shared", info="read-only for the others", value=False, scale=0, min_width=130)
         ui.confirm = gr.Checkbox(label="Yes, delete it", value=False, scale=0, min_width=130)
         ui.delete = gr.Button("Delete", variant="stop", scale=0, min_width=90)
     with gr.Row():
@@ -104,54 +113,73 @@ class _Handlers:
         except ValueError as exc:
             raise user_error(str(exc)) from exc
 
-    def refresh(self, current):
-        """Outputs: table, run, runs to compare, message (the count)."""
-        rows = self.studio.run_summaries()
-        note = f"{len(rows)} runs in {self.studio.runs_root or 'the runs folder'}" if rows else "No runs yet."
-        return *self.relist(current, rows), note
+    def on_load(self, request: gr.Request):
+        return self.refresh(None, request)
 
-    def relist(self, current, rows=None):
+    def refresh(self, current, request: gr.Request):
+        """Outputs: table, run, runs to compare, message (the count)."""
+        rows = self.studio.run_summaries(user_of(request))
+        note = f"{len(rows)} runs in {self.studio.runs_root or 'the runs folder'}" if rows else "No runs yet."
+        return *self.relist(current, request, rows), note
+
+    def relist(self, current, request: gr.Request, rows=None):
         """The listing only: after a resume or a delete the message keeps saying what happened."""
-        rows = self.studio.run_summaries() if rows is None else rows
+        rows = self.studio.run_summaries(user_of(request)) if rows is None else rows
         ids = [r["run"] for r in rows]
         value = current if current in ids else (ids[0] if ids else None)
         return _table(rows), gr.Dropdown(choices=ids, value=value), gr.Dropdown(choices=ids)
 
-    def open(self, run_id):
-        view = self._call(self.studio.run_view, run_id)
+    def open(self, run_id, request: gr.Request):
+        view = self._call(self.studio.run_view, run_id, user_of(request))
         headers, rows = probe_columns(*view["probes"])
         probes = gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS)
-        return view["figure"], view["summary"], probes, view["config"], view["log"]
+        shared = bool(view["summary"].get("shared"))
+        return view["figure"], view["summary"], probes, view["config"], view["log"], shared
 
-    def compare(self, run_ids, key):
+    def compare(self, run_ids, key, request: gr.Request):
         if not run_ids:
             raise user_error("Runs to overlay: pick at least one.")
         try:
-            figure, keys, key = self.studio.compare_runs(run_ids, key)
+            figure, keys, key = self.studio.compare_runs(run_ids, key, user_of(request))
         except ValueError as exc:
             raise user_error(str(exc)) from exc
         return figure, gr.Dropdown(choices=keys, value=key)
 
-    def resume(self, run_id):
+    def resume(self, run_id, request: gr.Request):
         """A card saying what happened, in place: a refusal covers nothing else."""
         if not run_id:
             return card("Run: pick one first.")
         try:
-            run = self.studio.resume_training(run_id)
-        except (ValueError, RuntimeError) as exc:  # a ConfigError is a ValueError, JobBusy a RuntimeError
+            run = self.studio.resume_training(run_id, user_of(request))
+        except (ValueError, RuntimeError) as exc:  # a ConfigError or QueueFull is a ValueError, JobBusy a RuntimeError
             return card(f"Resume {run_id}: {exc}")
+        queued = self.studio.queued(run.id)
+        if queued:
+            return card(f"Resuming {run.id}: {queued}; it starts by itself.", "info", elem_id="runs-resumed")
         checkpoint = run.last_checkpoint()
         where = checkpoint.name if checkpoint else "?"
         return card(f"Resumed {run.id} from {where}; watch it in the Train tab.", "info", elem_id="runs-resumed")
 
-    def delete(self, run_id, sure):
+    def share(self, run_id, shared, request: gr.Request):
+        """The owner shares a run read-only with the others, or stops sharing it."""
+        if not run_id:
+            return card("Run: pick one first."), False
+        try:
+            self.studio.share_run(run_id, bool(shared), user_of(request))
+        except ValueError as exc:
+            return card(str(exc)), not shared
+        said = "shared read-only with the others" if shared else "yours only again"
+        return card(f"Run {run_id} is {said}.", "info"), gr.skip()
+
+    def delete(self, run_id, sure, request: gr.Request):
         if not run_id:
             return card("Run: pick one first."), gr.skip()
+        user = user_of(request)
         try:
-            self.studio.run(run_id)  # an unknown run is named before the confirmation is asked
+            self.studio.run(run_id, user)  # an unknown run is named before the confirmation is asked
             if not sure:
                 return card("Tick 'Yes, delete it' first: a deleted run cannot be brought back."), gr.skip()
-            self.studio.delete_run(run_id)
+            self.studio.delete_run(run_id, user)
         except ValueError as exc:
             return card(str(exc)), gr.skip()
         return card(f"Deleted {run_id}.", "info"), False
@@ -161,12 +189,15 @@ def build(studio: Studio) -> dict:
     ui, h = _layout(), _Handlers(studio)
     listing = [ui.table, ui.chosen, ui.compared, ui.message]
     ui.refresh.click(h.refresh, ui.chosen, listing, api_name="list_runs")
-    gr.on(None, lambda: h.refresh(None), None, listing)  # on page load: the history survives restarts
-    opened = [ui.curves, ui.summary, ui.probes, ui.config, ui.log]
+    gr.on(None, h.on_load, None, listing)  # on page load: the history survives restarts
+    opened = [ui.curves, ui.summary, ui.probes, ui.config, ui.log, ui.shared]
     ui.open.click(h.open, ui.chosen, opened, api_name="open_run")
     ui.chosen.select(h.open, ui.chosen, opened)
     ui.compare.click(h.compare, [ui.compared, ui.metric], [ui.overlay, ui.metric], api_name="compare_runs")
     ui.resume.click(h.resume, ui.chosen, ui.message, api_name="resume_run").then(h.relist, ui.chosen, listing[:3])
+    ui.shared.input(h.share, [ui.chosen, ui.shared], [ui.message, ui.shared], api_name="share_run").then(
+        h.relist, ui.chosen, listing[:3]
+    )
     ui.delete.click(h.delete, [ui.chosen, ui.confirm], [ui.message, ui.confirm], api_name="delete_run").then(
         h.relist, ui.chosen, listing[:3]
     )

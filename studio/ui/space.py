@@ -3,6 +3,7 @@
     access("127.0.0.1", share=False)             # Access(credentials=None): only this machine reaches it
     access("0.0.0.0", share=False)               # a login, generated unless given
     access("0.0.0.0", False, auth="me:secret")   # that login
+    access("0.0.0.0", False, auth=["a:pw1", "b:pw2"])   # several people (STUDIO_AUTH="a:pw1,b:pw2")
     access("0.0.0.0", False, no_auth=True)       # open, because the user said so
 
 A studio reachable from elsewhere lets anyone train on the machine and push with its HF_TOKEN,
@@ -10,11 +11,17 @@ so beyond loopback it asks for a login unless told not to (``--no-auth``, or STU
 private Space where the Hub already checks who comes in). On a Space (``SPACE_ID`` is set) the
 app is always reachable from outside; runs go to /data/runs when persistent storage is attached
 (``studio.runs.directory.runs_root``).
+
+Who is behind an event (``user_of(request)``) decides which runs they reach (studio.runs.owners):
+the Hugging Face account of "Sign in with Hugging Face" (offered on a Space with ``hf_oauth: true``
+in the README's front matter), else the studio login, else LOCAL, the one person of a studio
+without logins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ipaddress
 import os
 import secrets
@@ -23,6 +30,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+
+from studio.services import LOCAL
 
 OFF = {"off", "none", "no", "0", "false"}
 
@@ -48,9 +57,14 @@ def exposed(host: str, share: bool) -> bool:
 
 @dataclass
 class Access:
-    credentials: tuple[str, str] | None  # None: no login asked
+    logins: list[tuple[str, str]]  # empty: no login asked
     generated: bool = False
     reason: str = ""
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """The first login (the only one unless several people were given); None: no login asked."""
+        return self.logins[0] if self.logins else None
 
 
 def parse_login(text: str) -> tuple[str, str]:
@@ -60,16 +74,55 @@ def parse_login(text: str) -> tuple[str, str]:
     return user.strip(), password
 
 
-def access(host: str, share: bool, auth: str | None = None, no_auth: bool = False) -> Access:
-    """The login the app asks for; ``auth`` falls back to $STUDIO_AUTH ('user:password' or 'off')."""
-    auth = auth if auth is not None else os.environ.get("STUDIO_AUTH")
-    if no_auth or (auth and auth.strip().lower() in OFF):
-        return Access(None, reason="login turned off explicitly")
+def parse_logins(auth: str | list[str]) -> list[tuple[str, str]]:
+    """Logins from repeated ``--auth USER:PASSWORD`` or one ``a:pw1,b:pw2`` (a password in that
+    list cannot hold a comma; give it with its own --auth then). One user named twice is refused."""
+    texts = [auth] if isinstance(auth, str) else list(auth)
+    logins = [parse_login(part) for text in texts for part in (text.split(",") if len(texts) == 1 else [text])]
+    users = [user for user, _ in logins]
+    twice = sorted({user for user in users if users.count(user) > 1})
+    if twice:
+        raise ValueError(f"auth: {', '.join(twice)} is given twice; give each person one login")
+    return logins
+
+
+def access(host: str, share: bool, auth: str | list[str] | None = None, no_auth: bool = False) -> Access:
+    """The logins the app asks for; ``auth`` falls back to $STUDIO_AUTH ('user:password', several
+    separated by commas, or 'off')."""
+    auth = auth if auth not in (None, []) else os.environ.get("STUDIO_AUTH")
+    if isinstance(auth, list) and len(auth) == 1:
+        auth = auth[0]
+    if no_auth or (isinstance(auth, str) and auth.strip().lower() in OFF):
+        return Access([], reason="login turned off explicitly")
     if auth:
-        return Access(parse_login(auth), reason="login given")
+        logins = parse_logins(auth)
+        return Access(logins, reason="login given" if len(logins) == 1 else f"{len(logins)} logins given")
     if not exposed(host, share):
-        return Access(None, reason=f"only reachable from this machine ({host})")
-    return Access(("studio", secrets.token_urlsafe(12)), generated=True, reason="reachable from other machines")
+        return Access([], reason=f"only reachable from this machine ({host})")
+    return Access([("studio", secrets.token_urlsafe(12))], generated=True, reason="reachable from other machines")
+
+
+def hf_sign_in() -> bool:
+    """Offer "Sign in with Hugging Face": on a Space whose README says ``hf_oauth: true`` (the Hub
+    then sets OAUTH_CLIENT_ID) and with ``gradio[oauth]`` installed (authlib), without which
+    Gradio refuses to start; elsewhere Gradio would only mock it with the local token's account."""
+    return on_space() and bool(os.environ.get("OAUTH_CLIENT_ID")) and importlib.util.find_spec("authlib") is not None
+
+
+def user_of(request) -> str:
+    """The person behind a Gradio event (its ``gr.Request``): the Hugging Face account signed in
+    with the LoginButton, else the studio login, else LOCAL (a studio without logins)."""
+    if request is None:
+        return LOCAL
+    # Gradio keeps the OAuth login in the session cookie, which exists only once OAuth is set up
+    # (a LoginButton on a Space); read through the request's scope, as gr.OAuthProfile does.
+    scope = getattr(getattr(request, "request", None), "scope", None)
+    info = (scope.get("session") or {}).get("oauth_info") if isinstance(scope, dict) else None
+    if info and (info.get("expires_at") or time.time() + 1) > time.time():
+        name = (info.get("userinfo") or {}).get("preferred_username")
+        if name:
+            return str(name)
+    return str(getattr(request, "username", None) or LOCAL)
 
 
 def storage_note() -> str:
@@ -87,10 +140,11 @@ class LoginLimiter:
 
     Gradio's login route gives the check no address, so the limit is one for the whole app: it
     turns 30 guesses in 1.7 s into 5 a minute, at the price of making the owner wait out an attack.
+    ``credentials``: one (user, password) or a list of them, one per person.
     """
 
-    def __init__(self, credentials: tuple[str, str], max_failures: int = 5, window: float = 60.0, clock=time.monotonic):
-        self.user, self.password = credentials
+    def __init__(self, credentials, max_failures: int = 5, window: float = 60.0, clock=time.monotonic):
+        self.logins = [credentials] if isinstance(credentials, tuple) else list(credentials)
         self.max_failures, self.window, self.clock = max_failures, window, clock
         self.failures: deque[float] = deque()
         self._lock = threading.Lock()
@@ -105,15 +159,17 @@ class LoginLimiter:
         with self._lock:
             if self.locked():
                 return False
-            ok = secrets.compare_digest(user.encode(), self.user.encode()) & secrets.compare_digest(
-                password.encode(), self.password.encode()
-            )
+            ok = False
+            for known_user, known_password in self.logins:  # every login compared: the time tells nothing
+                ok |= secrets.compare_digest(user.encode(), known_user.encode()) & secrets.compare_digest(
+                    password.encode(), known_password.encode()
+                )
             if not ok:
                 self.failures.append(self.clock())
             return ok
 
 
-def login_check(credentials: tuple[str, str], delay: float = 1.0, **limits):
+def login_check(credentials, delay: float = 1.0, **limits):
     """Gradio's ``auth`` callable: the rate-limited check, a wrong login answered after ``delay``.
 
     It is a coroutine function (Gradio awaits it on its event loop), so the delay holds no thread.

@@ -5,6 +5,10 @@ user types, the review panel shows every problem at its field, the effective bat
 count, the memory estimate with its traffic light, and the exact headless command. The job lives
 on the server; a ``gr.Timer`` polls its snapshot while it runs and switches itself off when it
 ends. Loading the page (or selecting the tab) re-attaches to a running job with its whole curve.
+
+On a studio several people share, each handler asks the services as the person behind the event
+(``user_of(request)``): a Start while a training runs waits in the queue and the status says its
+place in line; Stop stops one's own training, or cancels one's own waiting Start.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import gradio as gr
 from studio.config import RunConfig
 from studio.schema import ConfigError, Problem, apply_overrides, typed_fields
 from studio.services import (
+    LOCAL,
     PRESETS,
+    QueueFull,
     Studio,
     command_text,
     is_dpo,
@@ -28,6 +34,7 @@ from studio.services import (
 )
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
+from studio.ui.space import user_of
 from studio.ui.train_layout import LAYOUT, SECTIONS, field_order, field_owner
 from studio.ui.train_views import probe_frame, review_html, status_html
 
@@ -98,7 +105,7 @@ def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
             # Refusals (a field out of range, a busy job) show here, next to the buttons; the
             # status, curves, probes and log below keep what they showed.
             ui.message = gr.HTML(elem_id="train-message")
-            ui.status = gr.HTML(status_html(studio.progress()))
+            ui.status = gr.HTML(status_html(studio.progress(LOCAL)))
             ui.review = gr.HTML("<div id='train-review'>Checking the form...</div>", label="Before you start")
             ui.plot = gr.Plot(training_figure([]), label="Training curves")
             ui.probes = probe_frame([], label="Probe prompts: now vs base", wrap=True, interactive=False)
@@ -141,9 +148,9 @@ class _Handlers:
         config.run_name = flat.get("run_name", "")
         return config
 
-    def snapshot(self):
-        p = self.studio.progress()
-        log_text = self.studio.run(p.run_dir).log_tail(20) if p.run_dir else ""
+    def snapshot(self, user: str | None):
+        p = self.studio.progress(user)
+        log_text = self.studio.run(p.run_dir, user).log_tail(20) if p.run_dir else ""
         table = probe_frame(p.probes)
         return p, status_html(p), training_figure(p.metrics, dpo=is_dpo(p.metrics)), log_text, table
 
@@ -151,10 +158,13 @@ class _Handlers:
         """A refusal: a card by the buttons; the status, curves, probes, log and timer as they were."""
         return (*[gr.skip()] * 5, card(lines, elem_id="train-refused"), *[gr.skip()] * extra)
 
-    def on_start(self, *values):
+    def on_start(self, request: gr.Request, *values):
         """Outputs: status, plot, log, probes, timer, message card, the shown run."""
+        user = user_of(request)
         try:
-            run = self.studio.start_training(self.read_config(*values))
+            run = self.studio.start_training(self.read_config(*values), user)
+        except QueueFull as exc:  # this person's limit of running or waiting trainings
+            return self._refused([str(exc)], 1)
         except ConfigError as exc:
             errors = [p for p in exc.problems if p.level == "error"] or exc.problems
             return self._refused([*(f"{p.field}: {p.message}" for p in errors), FIX_HINT], 1)
@@ -162,67 +172,100 @@ class _Handlers:
             return self._refused([str(exc), FIX_HINT], 1)
         except RuntimeError as exc:  # JobBusy: another run trains
             return self._refused([str(exc)], 1)
-        return (*self.snapshot()[1:], gr.Timer(active=True), "", run.id)
+        return (*self.snapshot(user)[1:], gr.Timer(active=True), self._queued_card(run.id), run.id)
 
-    def on_resume(self, run_id):
+    def _queued_card(self, run_id: str, what: str = "Run") -> str:
+        queued = self.studio.queued(run_id)
+        if not queued:
+            return ""
+        return card(
+            f"{what} {run_id} is {queued}: it starts by itself when the training before it ends "
+            "(Stop takes it out of the line).",
+            "info",
+            elem_id="train-queued",
+        )
+
+    def on_resume(self, run_id, request: gr.Request):
         """Outputs: status, plot, log, probes, timer, message card, the shown run, the form."""
-        n = len(self.form.components)
+        n, user = len(self.form.components), user_of(request)
         if not run_id:
             return self._refused(["Interrupted run: pick one (only stopped or killed runs are listed)."], 1 + n)
         try:
-            run = self.studio.resume_training(run_id)
-            config = self.studio.run_config(run_id)
-        except (ValueError, RuntimeError) as exc:  # a ConfigError is a ValueError; JobBusy a RuntimeError
+            run = self.studio.resume_training(run_id, user)
+            config = self.studio.run_config(run_id, user)
+        except (ValueError, RuntimeError) as exc:  # a ConfigError or QueueFull is a ValueError; JobBusy a RuntimeError
             return self._refused([f"Resume {run_id}: {exc}"], 1 + n)
         checkpoint = run.last_checkpoint()
-        note = card(f"Resumed {run.id} from {checkpoint.name if checkpoint else '?'}.", "info")
+        note = self._queued_card(run.id, "Resuming") or card(
+            f"Resumed {run.id} from {checkpoint.name if checkpoint else '?'}.", "info"
+        )
         form = self.form.updates(config)
-        return (*self.snapshot()[1:], gr.Timer(active=True), note, run.id, *form)
+        return (*self.snapshot(user)[1:], gr.Timer(active=True), note, run.id, *form)
 
-    def attached_config(self) -> RunConfig:
+    def attached_config(self, user: str | None) -> RunConfig:
         """The config of the job the status reports on (its config.yaml), else the defaults."""
-        p = self.studio.progress()
+        p = self.studio.progress(user)
         if p.run_dir:
             try:
-                return self.studio.run_config(p.run_dir)
+                return self.studio.run_config(p.run_dir, user)
             except (OSError, ValueError):
                 pass
         return RunConfig()
 
-    def on_attach(self, shown: str, page_load: bool):
+    def on_page_load(self, shown: str, request: gr.Request):
+        return self.on_attach(shown, True, user_of(request))
+
+    def on_tab_select(self, shown: str, request: gr.Request):
+        return self.on_attach(shown, False, user_of(request))
+
+    def on_attach(self, shown: str, page_load: bool, user: str | None):
         """Page load or tab select: the snapshot, the resumable runs, and the form showing the
         reported job's config: on a page load always, on a tab select when another job runs."""
-        p, *views = self.snapshot()
-        choices = self.studio.resumable_runs()
+        p, *views = self.snapshot(user)
+        choices = self.studio.resumable_runs(user)
         resumable = (
             gr.update(choices=choices, value=choices[0]) if page_load and choices else gr.update(choices=choices)
         )
-        restore = p.run_dir and p.run_id != shown and (page_load or p.active)
-        form = self.form.updates(self.attached_config()) if restore else [gr.skip()] * len(self.form.components)
-        return (*views, gr.Timer(active=p.active), p.run_id if restore else shown, resumable, *form)
+        live = p.active or p.waiting
+        restore = p.run_dir and p.run_id != shown and (page_load or live)
+        form = self.form.updates(self.attached_config(user)) if restore else [gr.skip()] * len(self.form.components)
+        return (*views, gr.Timer(active=live), p.run_id if restore else shown, resumable, *form)
 
-    def on_start_yaml(self, text: str):
+    def on_start_yaml(self, text: str, request: gr.Request):
         """For scripts: start a run from a config's YAML text (what ``Save config`` writes)."""
         import yaml
 
+        user = user_of(request)
         try:
             config = RunConfig.from_dict(yaml.safe_load(text) or {})
-            self.studio.start_training(config)
+            self.studio.start_training(config, user)
         except (ValueError, RuntimeError, yaml.YAMLError) as exc:
             raise user_error(str(exc)) from exc
-        return status_html(self.studio.progress())
+        return status_html(self.studio.progress(user))
 
-    def on_tick(self):
+    def on_tick(self, request: gr.Request):
         """Outputs: status, plot, log, probes, timer, and (once the job ends) the resumable runs."""
-        p, *shown = self.snapshot()
-        choices = [] if p.active else self.studio.resumable_runs()
-        ended = gr.skip() if p.active else gr.update(choices=choices, value=p.run_id if p.run_id in choices else None)
-        return (*shown, gr.Timer(active=p.active), ended)
+        user = user_of(request)
+        p, *shown = self.snapshot(user)
+        live = p.active or p.waiting
+        choices = [] if live else self.studio.resumable_runs(user)
+        ended = gr.skip() if live else gr.update(choices=choices, value=p.run_id if p.run_id in choices else None)
+        return (*shown, gr.Timer(active=live), ended)
 
-    def on_stop(self):
-        if not self.studio.stop_training():
-            gr.Info("No training is running.")
-        return self.snapshot()[1:4]
+    def on_stop(self, request: gr.Request):
+        """Stop one's own training; with none running, take one's last waiting Start out of the line."""
+        user = user_of(request)
+        if not self.studio.stop_training(user):
+            waiting = self.studio.waiting_runs(user)
+            if waiting:
+                self.studio.cancel_queued(waiting[-1], user)
+                gr.Info(f"Took {waiting[-1]} out of the queue.")
+            else:
+                gr.Info("No training of yours is running.")
+        return self.snapshot(user)[1:4]
+
+    def on_load_review(self, request: gr.Request):
+        return self.reviewed(self.attached_config(user_of(request)), [])
 
     def field_notes(self, problems, flagged):
         """Each field's info line: its problem while it has one, its help again once fixed."""
@@ -306,7 +349,7 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
         show_progress="hidden",
     )
     # On page load: the review of what the form shows (the running job's config, else the defaults).
-    gr.on(None, lambda: h.reviewed(h.attached_config(), []), None, reviewed, show_progress="hidden")
+    gr.on(None, h.on_load_review, None, reviewed, show_progress="hidden")
     ui.save.click(h.on_save, ordered, ui.config_file, api_name="save_config")
     ui.load.upload(h.on_load, ui.load, form.inputs)
     data_fields = [form.components[n] for n in ("dataset", "format", "columns", "system_prompt")]
@@ -337,7 +380,7 @@ def build(studio: Studio, data_components: dict | None = None) -> dict:
         "log": ui.log,
         "timer": ui.timer,
         "review": ui.review,
-        "attach": (handlers.on_attach, ui.shown_run, outputs),
+        "attach": ((handlers.on_page_load, handlers.on_tab_select), ui.shown_run, outputs),
     }
 
 

@@ -29,7 +29,13 @@ def _gib(n) -> str:
 
 def status_html(p) -> str:
     if p.status == "idle":
-        return "<div id='train-status'>No training in this session yet: fill the form and press Start.</div>"
+        said = _e(p.message) or "No training in this session yet: fill the form and press Start."
+        return f"<div id='train-status'>{said}</div>"
+    if p.waiting:  # in the training queue: its place in line, nothing measured yet
+        return (
+            f"<div id='train-status'><b>{_e(p.message or p.status)}</b>: it starts by itself when the training "
+            f"before it ends.<div style='color:#6b7280'>run {_e(p.run_id)} &middot; {_e(p.run_dir)}</div></div>"
+        )
     pct = round(100 * p.fraction, 1)
     color = STATUS_COLOR.get(p.status, "#2563eb")
     step = f"step {p.step}/{p.total_steps or '?'}"
