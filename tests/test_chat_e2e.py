@@ -37,25 +37,34 @@ def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, t
         base_reply, adapter_reply = client.predict(QUESTION, adapter, "", *values, api_name="/chat")
 
         histories = [[turn("user", QUESTION), turn("assistant", reply)] for reply in (base_reply, adapter_reply)]
-        voted = client.predict("base", adapter, "off", "", *histories, [], api_name="/vote_column_2")
-        assert "Recorded 1 preference pair" in voted
+        voted, note = client.predict("base", adapter, "off", "", *histories, [], api_name="/vote_column_2")
+        assert "Recorded 1 preference pair" in voted and note == ""
+        # A refusal is a card in the tab's note; the arena line keeps what it said.
+        kept, note = client.predict("base", adapter, "off", "", *histories, [], api_name="/vote_column_3")
+        assert "Column 3 is off" in note and "studio-card-error" in note
 
-        chart = client.predict("base", adapter, "off", "", "", *histories, [], *values, api_name="/next_token_chart")
-        assert chart is not None
+        chart, note = client.predict(
+            "base", adapter, "off", "", "", *histories, [], *values, api_name="/next_token_chart"
+        )
+        assert chart is not None and note == ""
 
         exported = client.predict("base", adapter, "off", "", *histories, [], *values, api_name="/export_chat")
         conversation = json.loads(open(exported).read())
         assert [c["source"] for c in conversation["columns"]] == ["base", adapter]
         assert conversation["columns"][1]["messages"][-1]["content"] == adapter_reply
 
-        status, table, *_ = client.predict(tiny_sft_run.id, "final", 6, 2, 6, 0, api_name="/evaluate")
-        assert "6 validation rows" in status
+        status, table, *_, note = client.predict(tiny_sft_run.id, "final", 6, 2, 6, 0, api_name="/evaluate")
+        assert "6 validation rows" in status and note == ""
         assert table["data"][0][0].startswith("Perplexity")
+        *_, note = client.predict(None, "final", 6, 2, 6, 0, api_name="/evaluate")
+        assert "Run: pick one first" in note
 
-        html, _ = client.predict(
+        html, _, note = client.predict(
             tiny_sft_run.id, "final", "Name a colour.\nCount to three.", 1.0, 1.0, 6, 0, True, api_name="/batch_compare"
         )
-        assert "Name a colour." in html and "Count to three." in html
+        assert "Name a colour." in html and "Count to three." in html and note == ""
+        *_, note = client.predict(tiny_sft_run.id, "final", "  ", 1.0, 1.0, 6, 0, True, api_name="/batch_compare")
+        assert "studio-card-error" in note
 
     engine = ChatEngine(str(tiny_model_dir))
     messages = [{"role": "user", "content": QUESTION}]

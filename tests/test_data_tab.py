@@ -3,7 +3,6 @@
 import gradio as gr
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
 
 from studio.config import EMBEDDED_MODEL
 from studio.services import Studio
@@ -37,10 +36,14 @@ def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
             (str(broken), "line 2 is not valid JSON"),
             (str(mixed), "mixes formats"),
         ):
-            with pytest.raises(AppError, match=message):
-                client.predict(source, "auto", "", "", EMBEDDED_MODEL, 64, api_name="/load_data")
-        with pytest.raises(AppError, match="min_tokens: 9 is above max_tokens 5"):
-            client.predict(EMBEDDED_MODEL, "drop", True, "", 9, 5, 0, 0, [], 0.8, 0.0, 42, api_name="/clean_data")
+            # A card on the status line names the problem; the summary shown stays (skipped, not emptied).
+            summary, *_, status = client.predict(source, "auto", "", "", EMBEDDED_MODEL, 64, api_name="/load_data")
+            assert message in status and "studio-card-error" in status
+            assert "223 rows" not in status
+        *_, note = client.predict(
+            EMBEDDED_MODEL, "drop", True, "", 9, 5, 0, 0, [], 0.8, 0.0, 42, api_name="/clean_data"
+        )
+        assert "min_tokens: 9 is above max_tokens 5" in note
         # Clean works on what was loaded last with success, not on the failed sources.
         report, *_ = client.predict(EMBEDDED_MODEL, *DEFAULT_CLEANING, api_name="/clean_data")
         assert "Kept 223 of 223 rows" in report

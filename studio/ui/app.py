@@ -10,7 +10,7 @@ from studio.ui.space import hf_sign_in
 
 TITLE = "Fine-tuning Studio"
 INTRO = (
-    "Take a base model and a dataset, fine-tune it with LoRA, QLoRA or fully (SFT or DPO), "
+    "Take a base model and a dataset, fine-tune it with LoRA, QLoRA or fully (SFT, DPO, ORPO, KTO, a reward model or GRPO), "
     "and compare the result with the base, without writing code. Everything here also runs headless: "
     "`python -m studio --help`."
 )
@@ -39,12 +39,12 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
                 train = train_tab.build(studio, data)
             with gr.Tab("Chat", id="chat") as chat_page:
                 chat = chat_tab.build(studio)
-            with gr.Tab("Runs", id="runs"):
-                runs_tab.build(studio)
-            with gr.Tab("Evaluate", id="evaluate"):
-                evaluate_tab.build(studio)
-            with gr.Tab("Export", id="export"):
-                export_tab.build(studio)
+            with gr.Tab("Runs", id="runs") as runs_page:
+                runs = runs_tab.build(studio)
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_page:
+                evaluate = evaluate_tab.build(studio)
+            with gr.Tab("Export", id="export") as export_page:
+                export = export_tab.build(studio)
         # A reloaded page (or a second tab) re-attaches to the running job, whole curve included.
         # The form shows the config of the job the status reports on (restored from its config.yaml).
         (on_page_load, on_tab_select), shown, outputs = train["attach"]
@@ -54,4 +54,10 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
         demo.load(on_load, inputs, previewed, show_progress="hidden")  # step 1, already shown
         refresh, adapter = chat["refresh"]
         chat_page.select(refresh, adapter, adapter)
+        # Opening a tab offers the runs that exist now (one finished since the page opened, too).
+        for page, tab in ((evaluate_page, evaluate), (export_page, export)):
+            refresh, run = tab["refresh"]
+            page.select(refresh, run, run, api_visibility="private", show_progress="hidden")
+        refresh, listing = runs["refresh"]
+        runs_page.select(refresh, listing[1], listing, api_visibility="private", show_progress="hidden")
     return demo

@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.services import Sampling, Studio, count_pairs
-from studio.ui.errors import user_error
+from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
 
@@ -62,6 +62,7 @@ def _layout(form: Form) -> dict:
                 ui["send"] = gr.Button("Send", variant="primary", scale=1)
                 ui["regenerate"] = gr.Button("Regenerate", scale=1)
                 ui["clear"] = gr.Button("Clear", scale=1)
+            ui["note"] = gr.HTML(elem_id="chat-note")  # a refused action says why here, nothing else changes
             with gr.Row():
                 ui["votes"] = [
                     gr.Button(f"Column {i + 1} answered better", size="sm", visible=i < 2) for i in range(COLUMNS)
@@ -91,21 +92,24 @@ def _wire(ui: dict, actions: ChatActions, form: Form) -> None:
     model = dict(concurrency_id="model", api_name=False)
     chart_inputs = [*state, ui["message"], *chats, *form.inputs]
     reply_inputs = [*state, *chats, *form.inputs]
+    note = ui["note"]
     for trigger in (ui["send"].click, ui["message"].submit):
-        trigger(actions.add_user, [ui["message"], *chats], [ui["message"], *chats], queue=False).then(
-            actions.respond, reply_inputs, [*chats, memory], **model
+        trigger(actions.add_user, [ui["message"], *chats], [ui["message"], *chats, note], queue=False).then(
+            actions.respond, reply_inputs, [*chats, memory, note], **model
         ).then(actions.chart, chart_inputs, chart, **model)
     seed = form.components["seed"]
-    ui["regenerate"].click(actions.drop_last_reply, [seed, *chats], [seed, *chats], queue=False).then(
-        actions.respond, reply_inputs, [*chats, memory], **model
+    ui["regenerate"].click(actions.drop_last_reply, [seed, *chats], [seed, *chats, note], queue=False).then(
+        actions.respond, reply_inputs, [*chats, memory, note], **model
     ).then(actions.chart, chart_inputs, chart, **model)
-    ui["clear"].click(lambda: ([], [], [], ""), None, [*chats, ui["arena"]], api_name="clear_chat")
+    ui["clear"].click(lambda: ([], [], [], "", ""), None, [*chats, ui["arena"], note], api_name="clear_chat")
     for k, button in enumerate(ui["votes"]):
         vote = partial(actions.vote, k)
-        button.click(vote, [*state, *chats], ui["arena"], api_name=f"vote_column_{k + 1}")
+        button.click(vote, [*state, *chats], [ui["arena"], note], api_name=f"vote_column_{k + 1}")
     for name in CHART_FIELDS:
         form.components[name].change(actions.chart, chart_inputs, chart, **model)
-    ui["show"].click(actions.chart_typed, chart_inputs, chart, concurrency_id="model", api_name="next_token_chart")
+    ui["show"].click(
+        actions.chart_typed, chart_inputs, [chart, note], concurrency_id="model", api_name="next_token_chart"
+    )
     ui["export"].click(actions.export, reply_inputs, ui["exported"], api_name="export_chat")
     ui["unload"].click(actions.unload, None, memory, concurrency_id="model", api_name="unload_models")
     ui["refresh"].click(actions.refresh_all, pickers, pickers, api_name=False)
@@ -177,10 +181,11 @@ class ChatActions:
     # -- turns -------------------------------------------------------------------------------
     @staticmethod
     def add_user(text, *histories):
+        """The typed message into every column (``respond`` then answers it); a card if nothing is typed."""
         if not text.strip():
-            raise user_error("Type a message first.")
+            return gr.skip(), *[gr.skip()] * len(histories), card("Message: type something first, then Send.")
         turn = {"role": "user", "content": text}
-        return "", *[[*(h or []), turn] for h in histories]
+        return "", *[[*(h or []), turn] for h in histories], ""
 
     def respond(self, request: gr.Request, c1, c2, c3, system_prompt, h1, h2, h3, *sampling_values):
         histories = [list(h or []) for h in (h1, h2, h3)]
@@ -188,40 +193,44 @@ class ChatActions:
         sampling = Sampling(**self.form.values(sampling_values))
         talks = self.conversations(system_prompt, histories, active)
         if not talks or not talks[0] or talks[0][-1]["role"] != "user":
-            raise user_error("Send a message first.")
+            yield *[gr.skip()] * (COLUMNS + 1), gr.skip()  # nothing to answer (an empty Send said so already)
+            return
         for i, _, _ in active:
             histories[i].append({"role": "assistant", "content": ""})
         try:
             for texts in self.studio.chat_stream(talks, [s for _, s, _ in active], sampling, user_of(request)):
                 for (i, _, _), text in zip(active, texts, strict=True):
                     histories[i][-1]["content"] = text
-                yield *histories, self.memory_text()
-        except ValueError as exc:
-            raise user_error(str(exc)) from exc
-        yield *histories, self.memory_text()
+                yield *histories, self.memory_text(), ""
+        except ValueError as exc:  # e.g. an adapter deleted meanwhile: the question stays, unanswered
+            for i, _, _ in active:
+                histories[i].pop()
+            yield *histories, self.memory_text(), card(str(exc))
+            return
+        yield *histories, self.memory_text(), ""
 
     @staticmethod
     def drop_last_reply(seed, *histories):
         """Regenerate: the last replies go, the seed moves on (so the new replies differ, reproducibly)."""
         trimmed = [list(h or [])[:-1] if h and h[-1]["role"] == "assistant" else list(h or []) for h in histories]
         if not any(trimmed):
-            raise user_error("Nothing to regenerate yet.")
-        return int(seed or 0) + 1, *trimmed
+            return gr.skip(), *[gr.skip()] * len(histories), card("Regenerate: send a message first.")
+        return int(seed or 0) + 1, *trimmed, ""
 
     def vote(self, k, c1, c2, c3, system_prompt, h1, h2, h3):
         histories, active = [h1, h2, h3], self.columns(c1, c2, c3)
         position = next((n for n, (i, _, _) in enumerate(active) if i == k), None)
         if position is None:
-            raise user_error(f"Column {k + 1} is off.")
+            return gr.skip(), card(f"Column {k + 1} is off: pick a model for it, or vote for another column.")
         talks = self.conversations(system_prompt, histories, active)
         if not talks[position] or talks[position][-1]["role"] != "assistant":
-            raise user_error("Vote once every column has answered.")
+            return gr.skip(), card("Vote once every column has answered.")
         answers = [(label, talk[-1]["content"]) for (_, _, label), talk in zip(active, talks, strict=True)]
         try:
             written = self.studio.vote(talks[position][:-1], answers, position, {"system_prompt": system_prompt})
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
-        return _arena_markdown(written, self.studio.arena_path)
+            return gr.skip(), card(str(exc))
+        return _arena_markdown(written, self.studio.arena_path), ""
 
     # -- the sampling window, export, memory ---------------------------------------------------
     def chart(self, request: gr.Request, c1, c2, c3, system_prompt, text, h1, h2, h3, *sampling_values, typed=False):
@@ -232,15 +241,14 @@ class ChatActions:
         else:  # the last reply's first token: the conversation up to its question
             talks = [t[:-1] if t and t[-1]["role"] == "assistant" else t for t in talks]
         if not talks or not talks[0] or talks[0][-1]["role"] != "user":
-            if typed:
-                raise user_error("Type a message first.")
-            return gr.update()
+            return (gr.skip(), card("Message: type something first, then show its chart.")) if typed else gr.skip()
         try:
             sampling = Sampling(**self.form.values(sampling_values))
             sources, labels = [s for _, s, _ in active], [lbl for _, _, lbl in active]
-            return self.studio.next_token_figure(talks, sources, labels, sampling, user_of(request))
-        except ValueError as exc:
-            raise user_error(str(exc)) from exc
+            figure = self.studio.next_token_figure(talks, sources, labels, sampling, user_of(request))
+        except ValueError as exc:  # a slider's change redraws silently; the button says why
+            return (gr.skip(), card(str(exc))) if typed else gr.skip()
+        return (figure, "") if typed else figure
 
     def chart_typed(self, request: gr.Request, *args):
         return self.chart(request, *args, typed=True)

@@ -30,7 +30,7 @@ from studio.services import (
     placeholder_figure,
     save,
 )
-from studio.ui.errors import user_error
+from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 
 DEFAULT_DATASET = "assets/sample_sft.jsonl"
@@ -169,6 +169,7 @@ def _clean_controls() -> dict:
         with gr.Row():
             run = gr.Button("Clean and save", variant="primary")
             use = gr.Button("Use cleaned data in Train", interactive=False)
+        note = gr.HTML(elem_id="clean-note")  # a refused Clean says why here
         report = gr.Markdown(elem_id="clean-report")
         removed = gr.Dataframe(
             headers=["step", "row", "reason", "row text"],
@@ -180,7 +181,8 @@ def _clean_controls() -> dict:
         files = gr.File(label="Cleaned files", file_count="multiple", interactive=False)
     missing = {f.name for f, _, _ in typed_fields(CleanOptions)} - set(form.components)
     assert not missing, f"cleaning options missing from the Data tab: {missing}"
-    return dict(form=form, options=form.inputs, run=run, use=use, report=report, removed=removed, files=files)
+    return dict(form=form, options=form.inputs, run=run, use=use, report=report, removed=removed, files=files,
+                note=note)  # fmt: skip
 
 
 def read_options(form: Form, values) -> CleanOptions:
@@ -193,7 +195,7 @@ def read_options(form: Form, values) -> CleanOptions:
 
 def _preview_view() -> dict:
     # Progress and errors show on this line only, so a failed load leaves the data shown in view.
-    status = gr.Markdown(elem_id="data-status")
+    status = gr.HTML(elem_id="data-status")
     summary = gr.Markdown(elem_id="data-summary")
     with gr.Row():
         table = gr.Dataframe(
@@ -217,8 +219,9 @@ def _preview_view() -> dict:
     )
     examples = gr.State([])
     loaded = gr.State(None)  # what the shown data was loaded from; Clean works on it
+    handoff = gr.State(None)  # the same after a successful load, None after a failed one: what Train takes
     return dict(status=status, summary=summary, table=table, lengths=lengths, example_index=example_index,
-                rendered=rendered, examples=examples, loaded=loaded)  # fmt: skip
+                rendered=rendered, examples=examples, loaded=loaded, handoff=handoff)  # fmt: skip
 
 
 def _wire_load(studio: Studio, ui: dict, view: dict):
@@ -228,8 +231,8 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
         try:
             data = studio.load_data(source_value, fmt_value, columns_value, system_value)
             shown = studio.preview(data, model_value, int(max_len) if max_len else None)
-        except ValueError as exc:
-            raise user_error(str(exc)) from exc
+        except ValueError as exc:  # a card on the status line; the data shown and handed on stay as they were
+            return (*[gr.skip()] * 7, card(str(exc), elem_id="data-refused"), None)
         if data.skipped:
             gr.Warning(f"{len(data.skipped)} rows cannot be used and are skipped; the summary lists them.")
         examples = [
@@ -240,7 +243,7 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
         figure = length_figure(shown.lengths, f"Token lengths under {model_value}'s chat template")
         # A slider needs minimum < maximum: with one example it stays at 1, not interactive.
         slider = gr.update(maximum=max(2, len(examples)), value=1, interactive=len(examples) > 1)
-        return _summary(data, shown), _table(data.raw_rows), slider, first, examples, figure, params, ""
+        return _summary(data, shown), _table(data.raw_rows), slider, first, examples, figure, params, "", params
 
     def on_upload(file):
         return file if isinstance(file, str) else getattr(file, "name", "") if file else gr.update()
@@ -250,7 +253,7 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
 
     inputs = [ui["source"], ui["format"], ui["columns"], ui["system"], ui["model"], ui["max_length"]]
     outputs = [view[k] for k in ("summary", "table", "example_index", "rendered", "examples", "lengths", "loaded")]
-    outputs.append(view["status"])
+    outputs += [view["status"], view["handoff"]]
     uploaded = (
         ui["upload"]
         .upload(on_upload, ui["upload"], ui["source"])
@@ -269,19 +272,20 @@ def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> N
     cleaned = gr.State("")
 
     def on_clean(params, model_value, *values):
+        refused = (*[gr.skip()] * 5,)  # an earlier clean's report and files stay
         if not params:
-            raise user_error("Load a dataset first (Load and preview), then clean it.")
+            return *refused, card("Load a dataset first (Load and preview), then clean it.")
         try:
             options = read_options(cleaning["form"], values)
             data = studio.load_data(params["source"], params["format"], params["columns"], params["system"])
             result = clean(data, options, studio.tokenizer(model_value))
             files = save(result, default_output(params["source"], result.fingerprint))
         except ConfigError as exc:
-            raise user_error("; ".join(str(p) for p in exc.problems)) from exc
+            return *refused, card([str(p) for p in exc.problems])
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
+            return *refused, card(str(exc))
         ready = gr.update(interactive=True)
-        return _report(result, files), _removed_table(result), _downloads(files), ready, files["train"]
+        return _report(result, files), _removed_table(result), _downloads(files), ready, files["train"], ""
 
     def on_use(path):
         if not path:
@@ -289,7 +293,7 @@ def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> N
         gr.Info(f"The Train tab now uses {path}.")
         return path, "auto", "", ""
 
-    outputs = [cleaning["report"], cleaning["removed"], cleaning["files"], cleaning["use"], cleaned]
+    outputs = [cleaning["report"], cleaning["removed"], cleaning["files"], cleaning["use"], cleaned, cleaning["note"]]
     inputs = [view["loaded"], ui["model"], *cleaning["options"]]
     cleaning["run"].click(on_clean, inputs, outputs, api_name="clean_data")
     on_load, load_inputs, load_outputs = load
@@ -312,7 +316,7 @@ def build(studio: Studio) -> dict:
     on_load, inputs, outputs = load
     return {
         **{k: ui[k] for k in ("source", "format", "columns", "system", "model")},
-        "loaded": view["loaded"],
+        "loaded": view["handoff"],
         "loaded_events": view["events"],
         "preview": (on_load, inputs, outputs),
     }

@@ -21,7 +21,7 @@ from studio.services import (
     results_figure,
     results_table,
 )
-from studio.ui.errors import user_error
+from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
 
@@ -57,6 +57,7 @@ def _layout(options_form: Form, compare_form: Form) -> dict:
             options_form.add(EvalOptions())
             ui["evaluate"] = gr.Button("Evaluate base vs adapter", variant="primary")
             ui["sample"] = gr.Button("Evaluate on a seeded training sample instead", visible=False)
+            ui["note"] = gr.HTML(elem_id="eval-note")  # a refused evaluation says why here; results stay
             ui["status"] = gr.Markdown(elem_id="eval-status")
             gr.Markdown(
                 "Chat and evaluation share the loaded models: while an evaluation runs, chat waits. "
@@ -83,6 +84,7 @@ def _layout(options_form: Form, compare_form: Form) -> dict:
                 with gr.Row():
                     ui["held_out"] = gr.Button("Take prompts from the run's validation split", size="sm")
                     ui["count"] = gr.Number(value=8, precision=0, minimum=1, maximum=50, label="How many", scale=0)
+                ui["compare_note"] = gr.HTML(elem_id="compare-note")
             with gr.Column(scale=1):
                 compare_form.add(Sampling(greedy=True, max_new_tokens=64), COMPARE_FIELDS)
                 ui["compare"] = gr.Button("Compare", variant="primary")
@@ -97,11 +99,11 @@ def _layout(options_form: Form, compare_form: Form) -> dict:
 
 def _wire(ui: dict, actions: EvalActions, options_form: Form, compare_form: Form) -> None:
     run, adapter, history = ui["run"], ui["adapter"], ui["history"]
-    outputs = [ui["status"], ui["table"], ui["chart"], ui["generations"], ui["files"], ui["sample"]]
+    outputs = [ui["status"], ui["table"], ui["chart"], ui["generations"], ui["files"], ui["sample"], ui["note"]]
     evaluate_inputs = [run, adapter, *options_form.inputs]
     ui["refresh"].click(actions.runs_update, run, run, api_name=False).then(actions.history, None, history)
     ui["opened"].tick(actions.opened, run, [run, history, ui["opened"]], api_name=False)
-    run.change(actions.pick_run, run, [adapter, *outputs], api_name=False)
+    run.change(actions.pick_run, run, [adapter, *outputs[:-1]], api_name=False)
     ui["evaluate"].click(actions.evaluate, evaluate_inputs, outputs, concurrency_id="model", api_name="evaluate").then(
         actions.history, None, history
     )
@@ -109,11 +111,13 @@ def _wire(ui: dict, actions: EvalActions, options_form: Form, compare_form: Form
     ui["sample"].click(lambda value: value or 32, train_sample, train_sample, queue=False).then(
         actions.evaluate, evaluate_inputs, outputs, concurrency_id="model", api_name=False
     )
-    ui["held_out"].click(actions.held_out, [run, ui["count"]], ui["prompts"], api_name="held_out_prompts")
+    ui["held_out"].click(
+        actions.held_out, [run, ui["count"]], [ui["prompts"], ui["compare_note"]], api_name="held_out_prompts"
+    )
     ui["compare"].click(
         actions.compare,
         [run, adapter, ui["prompts"], *compare_form.inputs],
-        [ui["compared"], ui["compared_file"]],
+        [ui["compared"], ui["compared_file"], ui["compare_note"]],
         concurrency_id="model",
         api_name="batch_compare",
     )
@@ -147,39 +151,41 @@ class EvalActions:
         return picker, *_show(self.studio, run_id, saved, user), gr.update(visible=False)
 
     def evaluate(self, request: gr.Request, run_id, adapter_dir, *values, progress=gr.Progress()):
+        """Base vs adapter on the run's held-out rows; a refusal is a card, the results shown stay."""
+        refused = [gr.skip()] * 6
         if not run_id:
-            raise user_error("Pick a run first (one with a saved adapter).")
+            return *refused, card("Run: pick one first (one with a saved adapter).")
         user = user_of(request)
-        options = EvalOptions(**self.options_form.values(values))
         source = None if adapter_dir in (None, "", FINAL) else adapter_dir
         try:
+            options = EvalOptions(**self.options_form.values(values))
             result = self.studio.evaluate(run_id, options, source, lambda f, m: progress(f, desc=m), user)
         except NoValidationSplit as exc:
-            return *_empty(f"**No validation split.** {exc}"), gr.update(visible=True)
+            return *_empty(f"**No validation split.** {exc}"), gr.update(visible=True), ""
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
-        return *_show(self.studio, run_id, result, user), gr.update(visible=False)
+            return *refused, card(str(exc))
+        return *_show(self.studio, run_id, result, user), gr.update(visible=False), ""
 
     def held_out(self, run_id, n, request: gr.Request):
         if not run_id:
-            raise user_error("Pick a run first.")
+            return gr.skip(), card("Run: pick one first; its validation split gives the prompts.")
         try:
-            return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8), user=user_of(request)))
+            return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8), user=user_of(request))), ""
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
+            return gr.skip(), card(str(exc))
 
     def compare(self, request: gr.Request, run_id, adapter_dir, text, *values):
         if not run_id:
-            raise user_error("Pick a run first: its adapter answers beside the base.")
+            return gr.skip(), gr.skip(), card("Run: pick one first; its adapter answers beside the base.")
         user = user_of(request)
-        sampling = Sampling(**self.compare_form.values(values))
         try:
+            sampling = Sampling(**self.compare_form.values(values))
             run = self.studio.run(run_id, user)
             source = str(run.adapter_dir) if adapter_dir in (None, "", FINAL) else adapter_dir
             rows = self.studio.compare(parse_prompts(text), source, sampling, user=user)
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
-        return _compare_html(rows), self.studio.compare_csv(run_id, rows, user)
+            return gr.skip(), gr.skip(), card(str(exc))
+        return _compare_html(rows), self.studio.compare_csv(run_id, rows, user), ""
 
     def history(self, request: gr.Request):
         rows = self.studio.eval_history(user_of(request))

@@ -18,7 +18,7 @@ import gradio as gr
 
 from studio.config import ExportConfig
 from studio.services import RepoExists, Studio, token_hint
-from studio.ui.errors import card, user_error
+from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
 
@@ -50,6 +50,7 @@ def _layout() -> SimpleNamespace:
                 ui.form.add(defaults, ["gguf"])
                 ui.form.components["gguf"].label = "GGUF type"
                 ui.gguf_button = gr.Button("Write and check the GGUF")
+                ui.gguf_note = gr.HTML(elem_id="export-gguf-note")
                 ui.gguf_files = gr.File(label="GGUF file and Modelfile", file_count="multiple", interactive=False)
                 ui.gguf_text = gr.Markdown(elem_id="export-gguf")
             with gr.Accordion("Model card", open=False):
@@ -124,7 +125,7 @@ def build(studio: Studio) -> dict:
     ui.gguf_button.click(
         _gguf_handler(studio),
         [ui.run, form.components["gguf"]],
-        [ui.gguf_files, ui.gguf_text],
+        [ui.gguf_files, ui.gguf_text, ui.gguf_note],
         concurrency_id="model",
         api_name="export_gguf",
     )
@@ -206,13 +207,13 @@ def _gguf_handler(studio: Studio):
 
     def on_gguf(run_id, gguf_type, request: gr.Request, progress=gr.Progress()):
         if gguf_type == "none":
-            raise user_error("Choose a GGUF type first (f16, q8_0, q4_0...).")
+            return gr.skip(), gr.skip(), card("GGUF type: choose one first (f16, q8_0, q4_0...).")
         try:
             report = studio.export_gguf(
                 _need(run_id), gguf_type, progress=lambda f, m: progress(f, desc=m), user=user_of(request)
             )
-        except ValueError as exc:
-            raise user_error(str(exc)) from exc
+        except ValueError as exc:  # a file that failed its check is not offered: the earlier one stays
+            return gr.skip(), gr.skip(), card(str(exc))
         folder = Path(report.file).parent
         check = report.check
         lines = [
@@ -223,7 +224,7 @@ def _gguf_handler(studio: Studio):
             f"Ollama: `cd {folder} && ollama create my-model -f Modelfile`",
         ]
         lines += [f"⚠ {w}" for w in report.warnings]
-        return [report.file, str(folder / "Modelfile")], "\n\n".join(lines)
+        return [report.file, str(folder / "Modelfile")], "\n\n".join(lines), ""
 
     return on_gguf
 

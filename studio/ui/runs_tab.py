@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from studio.services import Studio, placeholder_figure
-from studio.ui.errors import card, user_error
+from studio.ui.errors import card
 from studio.ui.space import user_of
 from studio.ui.train_views import PROBE_WIDTHS, probe_columns
 
@@ -104,15 +104,6 @@ class _Handlers:
     def __init__(self, studio: Studio):
         self.studio = studio
 
-    def _call(self, service, run_id, *args):
-        """``service(run_id, *args)``, its ValueError (an unknown run, a refusal) shown as gr.Error."""
-        if not run_id:
-            raise user_error("Run: pick one first.")
-        try:
-            return service(run_id, *args)
-        except ValueError as exc:
-            raise user_error(str(exc)) from exc
-
     def on_load(self, request: gr.Request):
         return self.refresh(None, request)
 
@@ -130,20 +121,27 @@ class _Handlers:
         return _table(rows), gr.Dropdown(choices=ids, value=value), gr.Dropdown(choices=ids)
 
     def open(self, run_id, request: gr.Request):
-        view = self._call(self.studio.run_view, run_id, user_of(request))
+        """Outputs: curves, summary, probes, config, log, shared, message; a refusal is a card, the view stays."""
+        if not run_id:
+            return *[gr.skip()] * 6, card("Run: pick one first.")
+        try:
+            view = self.studio.run_view(run_id, user_of(request))
+        except ValueError as exc:  # e.g. deleted meanwhile
+            return *[gr.skip()] * 6, card(str(exc))
         headers, rows = probe_columns(*view["probes"])
         probes = gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS)
         shared = bool(view["summary"].get("shared"))
-        return view["figure"], view["summary"], probes, view["config"], view["log"], shared
+        return view["figure"], view["summary"], probes, view["config"], view["log"], shared, gr.skip()
 
     def compare(self, run_ids, key, request: gr.Request):
+        """Outputs: overlay, metric, message."""
         if not run_ids:
-            raise user_error("Runs to overlay: pick at least one.")
+            return gr.skip(), gr.skip(), card("Runs to overlay: pick at least one.")
         try:
             figure, keys, key = self.studio.compare_runs(run_ids, key, user_of(request))
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
-        return figure, gr.Dropdown(choices=keys, value=key)
+            return gr.skip(), gr.skip(), card(str(exc))
+        return figure, gr.Dropdown(choices=keys, value=key), gr.skip()
 
     def resume(self, run_id, request: gr.Request):
         """A card saying what happened, in place: a refusal covers nothing else."""
@@ -190,10 +188,10 @@ def build(studio: Studio) -> dict:
     listing = [ui.table, ui.chosen, ui.compared, ui.message]
     ui.refresh.click(h.refresh, ui.chosen, listing, api_name="list_runs")
     gr.on(None, h.on_load, None, listing)  # on page load: the history survives restarts
-    opened = [ui.curves, ui.summary, ui.probes, ui.config, ui.log, ui.shared]
+    opened = [ui.curves, ui.summary, ui.probes, ui.config, ui.log, ui.shared, ui.message]
     ui.open.click(h.open, ui.chosen, opened, api_name="open_run")
     ui.chosen.select(h.open, ui.chosen, opened)
-    ui.compare.click(h.compare, [ui.compared, ui.metric], [ui.overlay, ui.metric], api_name="compare_runs")
+    ui.compare.click(h.compare, [ui.compared, ui.metric], [ui.overlay, ui.metric, ui.message], api_name="compare_runs")
     ui.resume.click(h.resume, ui.chosen, ui.message, api_name="resume_run").then(h.relist, ui.chosen, listing[:3])
     ui.shared.input(h.share, [ui.chosen, ui.shared], [ui.message, ui.shared], api_name="share_run").then(
         h.relist, ui.chosen, listing[:3]

@@ -295,20 +295,22 @@ class _Handlers:
         return self.reviewed(config, flagged)
 
     def on_save(self, *values):
+        """Outputs: the YAML file, the message card."""
         try:
             config = self.read_config(*values)
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
+            return gr.skip(), card(f"Save config: {exc}")
         path = Path(tempfile.mkdtemp(prefix="studio-config-")) / "run.yaml"
         config.save(path)
-        return str(path)
+        return str(path), ""
 
     def on_load(self, file):
+        """Outputs: every form field, the message card; a file that does not parse changes no field."""
         try:
             config = RunConfig.load(file if isinstance(file, str) else file.name)
         except ValueError as exc:
-            raise user_error(str(exc)) from exc
-        return self.form.updates(config)
+            return (*[gr.skip()] * len(self.form.components), card(f"Load config: {exc}"))
+        return (*self.form.updates(config), "")
 
     def on_preset(self, name, dataset, fmt, columns, system):
         """Fill the form from a preset, but keep a dataset the user chose, and say so."""
@@ -347,11 +349,11 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
         api_name="review_config",
         trigger_mode="always_last",
         show_progress="hidden",
-    )
+    ).then(_stale_refusal, [ui.message, ui.flagged], ui.message, api_visibility="private", show_progress="hidden")
     # On page load: the review of what the form shows (the running job's config, else the defaults).
     gr.on(None, h.on_load_review, None, reviewed, show_progress="hidden")
-    ui.save.click(h.on_save, ordered, ui.config_file, api_name="save_config")
-    ui.load.upload(h.on_load, ui.load, form.inputs)
+    ui.save.click(h.on_save, ordered, [ui.config_file, ui.message], api_name="save_config")
+    ui.load.upload(h.on_load, ui.load, [*form.inputs, ui.message])
     data_fields = [form.components[n] for n in ("dataset", "format", "columns", "system_prompt")]
     ui.apply_preset.click(h.on_preset, [ui.preset, *data_fields], [*form.inputs, ui.message], api_name="apply_preset")
     ui.alpha2r.click(lambda r: 2 * int(r or 0), form.components["lora_r"], form.components["lora_alpha"])
@@ -382,6 +384,11 @@ def build(studio: Studio, data_components: dict | None = None) -> dict:
         "review": ui.review,
         "attach": ((handlers.on_page_load, handlers.on_tab_select), ui.shown_run, outputs),
     }
+
+
+def _stale_refusal(message: str, flagged: list):
+    """A refused Start's card goes once the review finds no field to fix; other cards stay."""
+    return "" if "train-refused" in (message or "") and not flagged else gr.skip()
 
 
 def _loaded_params(params: dict | None):
