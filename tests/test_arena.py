@@ -64,3 +64,35 @@ def test_votes_that_cannot_make_a_pair_are_refused(tmp_path, prompt, answers, wi
     with pytest.raises(ValueError, match=message):
         record_vote(tmp_path / "p.jsonl", prompt, answers, winner)
     assert not (tmp_path / "p.jsonl").exists()
+
+
+def test_votes_also_become_kto_rows_a_kto_run_accepts(tmp_path, tiny_model_dir):
+    from studio.config import RunConfig
+    from studio.train.plan import plan_run
+
+    path = tmp_path / "arena" / "preferences.jsonl"
+    answers = [("base", "Paris."), ("run-a", "Arr, Paris it be!"), ("run-b", "Lyon.")]
+    record_vote(path, CONVERSATION, answers, winner=1)
+    record_vote(path, CONVERSATION, answers, winner=1)  # the same vote again: no new rows
+    record_vote(path, CONVERSATION, [("base", "Paris."), ("run-b", "Marseille.")], winner=0)
+    kto = tmp_path / "arena" / "kto.jsonl"
+    rows = [json.loads(line) for line in kto.read_text().splitlines()]
+    labelled = {(r["messages"][-1]["content"], r["label"]) for r in rows}
+    # Each voted answer once per verdict; "Paris." lost the first vote and won the second.
+    assert labelled == {
+        ("Arr, Paris it be!", True),
+        ("Paris.", False),
+        ("Lyon.", False),
+        ("Paris.", True),
+        ("Marseille.", False),
+    }
+    assert len(rows) == 5 and all(r["messages"][:-1] == CONVERSATION for r in rows)
+
+    data = load_data(str(kto), "kto")  # format auto reads them as chat rows; a KTO run reads the labels
+    assert data.format == "kto" and [r["label"] for r in data.rows] == [r["label"] for r in rows]
+    config = RunConfig()
+    config.model.model = str(tiny_model_dir)
+    config.train.method = "kto"
+    config.data.dataset = str(kto)
+    config.data.val_fraction = 0.0
+    assert len(plan_run(config).train.examples) == 5

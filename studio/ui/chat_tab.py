@@ -344,5 +344,6 @@ def _arena_markdown(written: int, path) -> str:
     total = count_pairs(path)
     return (
         f"{what}. `{path}` holds {total} pair{'s' * (total != 1)} (prompt, chosen, rejected): open it in the "
-        "Data tab and train with method dpo."
+        "Data tab and train with method dpo (or orpo, reward); `kto.jsonl` beside it holds each voted answer with a "
+        "good/bad label for method kto."
     )
