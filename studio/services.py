@@ -38,6 +38,7 @@ from studio.export.merge import merge, merged_dir, zip_adapter
 from studio.models import loading
 from studio.models.device import detect
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
+from studio.runs.diff import config_differences
 from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
 from studio.train.checks import optimizer_choices
@@ -240,6 +241,10 @@ class Studio:
         keys = metric_keys(curves)
         key = key if key in keys else (keys[0] if keys else "loss")
         return compare_figure(curves, key), keys, key
+
+    def config_differences(self, run_ids: list[str], user: str | None = None) -> list[dict]:
+        """The config fields that differ between the runs (studio.runs.diff), for the overlay."""
+        return config_differences({run_id: self.run(run_id, user).config().to_dict() for run_id in run_ids})
 
     def _sources(self, sources: list[str | None], user: str | None = None) -> list[str | None]:
         """Chat columns: the base (None) or the adapter or a checkpoint of a run ``user`` may see."""

@@ -152,3 +152,22 @@ def test_run_history_reads_killed_runs_and_deletes(tiny_config, runs_dir):
     run.set_status(status="stopped")
     studio.delete_run(run.id)
     assert studio.runs() == []
+
+
+def test_config_differences_list_only_the_fields_that_differ_in_file_order():
+    from studio.config import RunConfig
+    from studio.runs.diff import config_differences
+
+    a, b, c = RunConfig(), RunConfig(), RunConfig()
+    b.train.learning_rate, c.train.learning_rate = 5e-4, 5e-4
+    c.adapter.lora_r = 32
+    old = a.to_dict()
+    del old["grpo"]  # a config written before GRPO existed
+    rows = config_differences({"a": old, "b": b.to_dict(), "c": c.to_dict()})
+    fields = [r["field"] for r in rows]
+    assert fields[:2] == ["adapter.lora_r", "train.learning_rate"]
+    assert rows[0] == {"field": "adapter.lora_r", "a": a.adapter.lora_r, "b": a.adapter.lora_r, "c": 32}
+    assert rows[1]["b"] == rows[1]["c"] == 5e-4 != rows[1]["a"]
+    assert all(f.startswith("grpo.") for f in fields[2:]) and rows[2]["a"] is None  # missing, not equal
+    assert config_differences({"a": b.to_dict(), "b": b.to_dict()}) == []
+    assert config_differences({"a": a.to_dict()}) == []

@@ -61,6 +61,18 @@ def _row(r: dict) -> list:
     ]
 
 
+def _differences(run_ids: list[str], rows: list[dict]) -> dict:
+    """The differing config fields, one column per run; a sentence when there is nothing to list."""
+    if len(run_ids) < 2 or not rows:
+        said = "pick two runs or more to list their differences" if len(run_ids) < 2 else "the configs are the same"
+        return {"headers": ["field"], "data": [[said]]}
+    return {"headers": ["field", *run_ids], "data": [[r["field"], *(_cell(r[i]) for i in run_ids)] for r in rows]}
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
+
+
 def _table(rows: list[dict]) -> dict:
     return {"headers": HEADERS, "data": [_row(r) for r in rows]}
 
@@ -94,9 +106,20 @@ def _layout() -> SimpleNamespace:
             ui.compared = gr.Dropdown([], multiselect=True, label="Runs to overlay", scale=3)
             ui.metric = gr.Dropdown(["loss", "eval_loss"], value="loss", label="Metric", allow_custom_value=True)
             ui.compare = gr.Button("Compare", scale=0, min_width=110)
-        ui.overlay = gr.Plot(
-            placeholder_figure("Pick runs and press Compare to overlay a metric."), label="Overlayed curves"
-        )
+        with gr.Row():
+            ui.overlay = gr.Plot(
+                placeholder_figure("Pick runs and press Compare to overlay a metric."),
+                label="Overlayed curves",
+                scale=3,
+            )
+            ui.differences = gr.Dataframe(
+                headers=["the config fields that differ between the compared runs appear here"],
+                label="Config differences",
+                interactive=False,
+                wrap=True,
+                max_height=420,
+                scale=2,
+            )
     return ui
 
 
@@ -134,14 +157,16 @@ class _Handlers:
         return view["figure"], view["summary"], probes, view["config"], view["log"], shared, gr.skip()
 
     def compare(self, run_ids, key, request: gr.Request):
-        """Outputs: overlay, metric, message."""
+        """Outputs: overlay, metric, config differences, message."""
         if not run_ids:
-            return gr.skip(), gr.skip(), card("Runs to overlay: pick at least one.")
+            return gr.skip(), gr.skip(), gr.skip(), card("Runs to overlay: pick at least one.")
+        user = user_of(request)
         try:
-            figure, keys, key = self.studio.compare_runs(run_ids, key, user_of(request))
+            figure, keys, key = self.studio.compare_runs(run_ids, key, user)
+            rows = self.studio.config_differences(run_ids, user)
         except ValueError as exc:
-            return gr.skip(), gr.skip(), card(str(exc))
-        return figure, gr.Dropdown(choices=keys, value=key), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), card(str(exc))
+        return figure, gr.Dropdown(choices=keys, value=key), _differences(run_ids, rows), gr.skip()
 
     def resume(self, run_id, request: gr.Request):
         """A card saying what happened, in place: a refusal covers nothing else."""
@@ -191,7 +216,12 @@ def build(studio: Studio) -> dict:
     opened = [ui.curves, ui.summary, ui.probes, ui.config, ui.log, ui.shared, ui.message]
     ui.open.click(h.open, ui.chosen, opened, api_name="open_run")
     ui.chosen.select(h.open, ui.chosen, opened)
-    ui.compare.click(h.compare, [ui.compared, ui.metric], [ui.overlay, ui.metric, ui.message], api_name="compare_runs")
+    ui.compare.click(
+        h.compare,
+        [ui.compared, ui.metric],
+        [ui.overlay, ui.metric, ui.differences, ui.message],
+        api_name="compare_runs",
+    )
     ui.resume.click(h.resume, ui.chosen, ui.message, api_name="resume_run").then(h.relist, ui.chosen, listing[:3])
     ui.shared.input(h.share, [ui.chosen, ui.shared], [ui.message, ui.shared], api_name="share_run").then(
         h.relist, ui.chosen, listing[:3]
