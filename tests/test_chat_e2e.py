@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,15 @@ def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, t
         assert "Name a colour." in html and "Count to three." in html and note == ""
         *_, note = client.predict(tiny_sft_run.id, "final", "  ", 1.0, 1.0, 6, 0, True, api_name="/batch_compare")
         assert "studio-card-error" in note
+
+        # The Export tab's GGUF: its Ollama Modelfile takes the Chat tab's sampling.
+        chosen = [0.3, 20, 0.8, 1.1, 64, 5, False]
+        files, _, note = client.predict(tiny_sft_run.id, "q4_0", *chosen, api_name="/export_gguf")
+        modelfile = next(Path(f["path"] if isinstance(f, dict) else f) for f in files if "Modelfile" in str(f))
+        lines = modelfile.read_text().splitlines()
+        for expected in ("temperature 0.3", "top_k 20", "top_p 0.8", "repeat_penalty 1.1", "num_predict 64"):
+            assert f"PARAMETER {expected}" in lines
+        assert note == ""
 
     engine = ChatEngine(str(tiny_model_dir))
     messages = [{"role": "user", "content": QUESTION}]

@@ -44,7 +44,7 @@ def build_app(studio: Studio | None = None) -> gr.Blocks:
             with gr.Tab("Evaluate", id="evaluate") as evaluate_page:
                 evaluate = evaluate_tab.build(studio)
             with gr.Tab("Export", id="export") as export_page:
-                export = export_tab.build(studio)
+                export = export_tab.build(studio, sampling=chat["sampling"])
         # A reloaded page (or a second tab) re-attaches to the running job, whole curve included.
         # The form shows the config of the job the status reports on (restored from its config.yaml).
         (on_page_load, on_tab_select), shown, outputs = train["attach"]

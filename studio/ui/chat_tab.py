@@ -33,7 +33,11 @@ def build(studio: Studio) -> dict:
     actions = ChatActions(studio, form)
     _wire(ui, actions, form)
     _wire_api(studio, ui["pickers"][1], ui["system"], form)
-    return {"adapter": ui["pickers"][1], "refresh": (lambda n: (n or 0) + 1, ui["opened"])}
+    return {
+        "adapter": ui["pickers"][1],
+        "refresh": (lambda n: (n or 0) + 1, ui["opened"]),
+        "sampling": form,  # the Export tab writes these settings into an Ollama Modelfile
+    }
 
 
 def _layout(form: Form) -> dict:

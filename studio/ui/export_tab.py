@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from studio.config import ExportConfig
-from studio.services import RepoExists, Studio, token_hint
+from studio.services import RepoExists, Sampling, Studio, token_hint
 from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
@@ -81,7 +81,8 @@ def _layout() -> SimpleNamespace:
     return ui
 
 
-def build(studio: Studio) -> dict:
+def build(studio: Studio, sampling: Form | None = None) -> dict:
+    """``sampling``: the Chat tab's sampling form; a GGUF's Modelfile takes its settings."""
     ui = _layout()
     form = ui.form
 
@@ -123,8 +124,8 @@ def build(studio: Studio) -> dict:
     merge_io = [ui.run, form.components["dtype"]], [ui.merged, ui.merge_note]
     ui.merge_button.click(on_merge, *merge_io, concurrency_id="model", api_name="export_merge")
     ui.gguf_button.click(
-        _gguf_handler(studio),
-        [ui.run, form.components["gguf"]],
+        _gguf_handler(studio, sampling),
+        [ui.run, form.components["gguf"], *(sampling.inputs if sampling else [])],
         [ui.gguf_files, ui.gguf_text, ui.gguf_note],
         concurrency_id="model",
         api_name="export_gguf",
@@ -202,15 +203,17 @@ def _describe(studio: Studio, run_id: str, user: str) -> str:
     return "\n\n".join(lines)
 
 
-def _gguf_handler(studio: Studio):
-    """Write the run as a GGUF of the chosen type; only a file that passed its check is offered."""
+def _gguf_handler(studio: Studio, sampling: Form | None):
+    """Write the run as a GGUF of the chosen type; only a file that passed its check is offered.
+    Its Modelfile carries the Chat tab's sampling (temperature, top-k, top-p, repetition penalty)."""
 
-    def on_gguf(run_id, gguf_type, request: gr.Request, progress=gr.Progress()):
+    def on_gguf(request: gr.Request, run_id, gguf_type, *chat_values, progress=gr.Progress()):
         if gguf_type == "none":
             return gr.skip(), gr.skip(), card("GGUF type: choose one first (f16, q8_0, q4_0...).")
         try:
+            chosen = Sampling(**sampling.values(chat_values)) if sampling and chat_values else None
             report = studio.export_gguf(
-                _need(run_id), gguf_type, progress=lambda f, m: progress(f, desc=m), user=user_of(request)
+                _need(run_id), gguf_type, chosen, lambda f, m: progress(f, desc=m), user=user_of(request)
             )
         except ValueError as exc:  # a file that failed its check is not offered: the earlier one stays
             return gr.skip(), gr.skip(), card(str(exc))
