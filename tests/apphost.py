@@ -25,6 +25,7 @@ def running_app(runs_dir: Path, timeout: float = 120):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    (runs_dir.parent / "app.pid").write_text(str(proc.pid))  # for tests that watch its memory
     url = f"http://127.0.0.1:{port}/"
     start = time.time()
     try:
