@@ -16,6 +16,7 @@ BAND = (1.0, 2.5)  # estimate / measured peak
 
 
 @pytest.mark.cli
+@pytest.mark.heavy
 def test_the_estimate_is_at_or_above_the_measured_peak_and_within_the_band(tiny_model_dir):
     from studio.train.peak_memory import compare_estimates
 

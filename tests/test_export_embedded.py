@@ -14,7 +14,7 @@ from studio.train.jobs import JobManager
 from .conftest import ROOT
 from .hubserver import FakeHub
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 TOKENS = 24
 SECRET = "hf_embeddedTESTsecret00000000"

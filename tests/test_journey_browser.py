@@ -24,7 +24,7 @@ from .apphost import running_app
 from .hubserver import FakeHub
 from .test_browser import CHROMIUM, FLAGS
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.heavy]
 QUICK = "Quick CPU demo: LoRA SFT"
 STEPS, SAVE, EVAL = 6, 2, 3  # the preset's 40 steps, shortened; an evaluation and probes at step 3
 PILL = 'text="Error" >> visible=true'  # Gradio's red pill over an output whose event raised

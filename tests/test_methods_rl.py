@@ -217,6 +217,7 @@ def embedded_config(method: str, **train):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_reward_model_learns_held_out_pairs(tmp_path):
     config = embedded_config("reward", max_steps=12, batch_size=4, learning_rate=1e-3, eval_steps=12)
     config.data.dataset, config.data.val_fraction = DPO_DATA, 0.2
