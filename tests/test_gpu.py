@@ -17,15 +17,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from .conftest import ROOT, tiny_recipe
+from .test_training_dist import train_on_two_processes
 
 CUDA = torch.cuda.is_available()
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")]
@@ -137,18 +135,7 @@ def test_dpo_uses_trl_s_chunked_logprob_kernel_and_it_matches_the_plain_path(tin
 @pytest.mark.skipif(CUDA and torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_two_gpus_train_one_run_with_ddp(tiny_config, tmp_path):
     tiny_config.model.precision = "auto"
-    tiny_config.train.max_steps = -1
-    tiny_config.train.epochs = 1
-    tiny_config.train.batch_size = 2
-    tiny_config.data.max_rows = 8
-    config_path = tiny_config.save(tmp_path / "run.yaml")
-    runs = tmp_path / "runs"
-    accelerate = Path(sys.executable).parent / "accelerate"
-    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
-    cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
-    cmd += ["-m", "studio", "train", str(config_path), "--runs-dir", str(runs)]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"}
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    result, runs = train_on_two_processes(tiny_config, tmp_path, {"CUDA_VISIBLE_DEVICES": "0,1"}, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = list(runs.iterdir())  # only the main process created a run directory
     environment = json.loads((run / "environment.json").read_text())

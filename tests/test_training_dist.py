@@ -17,20 +17,26 @@ from .conftest import ROOT
 pytestmark = pytest.mark.cli
 
 
-def test_two_processes_share_one_run_directory(tiny_config, tmp_path):
-    tiny_config.train.max_steps = -1
-    tiny_config.train.epochs = 1
-    tiny_config.train.batch_size = 2
-    tiny_config.data.max_rows = 8
-    tiny_config.train.save_steps = 1
-    config_path = tiny_config.save(tmp_path / "run.yaml")
+def train_on_two_processes(config, tmp_path: Path, env: dict, timeout: float = 300):
+    """``accelerate launch`` with two processes of ``python -m studio train``: 8 rows, batch 2 each,
+    one epoch. Returns (the finished process, the runs folder)."""
+    config.train.max_steps = -1
+    config.train.epochs = 1
+    config.train.batch_size = 2
+    config.data.max_rows = 8
+    config_path = config.save(tmp_path / "run.yaml")
     runs = tmp_path / "runs"
     accelerate = Path(sys.executable).parent / "accelerate"
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
     cmd += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
     cmd += ["-m", "studio", "train", str(config_path), "--runs-dir", str(runs)]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **env})
+    return result, runs
+
+
+def test_two_processes_share_one_run_directory(tiny_config, tmp_path):
+    tiny_config.train.save_steps = 1
+    result, runs = train_on_two_processes(tiny_config, tmp_path, {"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     made = list(runs.iterdir())
     assert len(made) == 1  # only the main process created a run directory

@@ -93,6 +93,16 @@ def drop_partial(run: Run) -> list[Path]:
     return partial
 
 
+def mark_interrupted(run: Run, cause: str) -> bool:
+    """status.json: interrupted, with its one-line cause; False (and a log line) when the disk refuses."""
+    try:
+        run.set_status(status="interrupted", error=cause, ended=time.time())
+    except OSError as exc:
+        log.warning("could not record run %s as interrupted: %s", run.id, exc)
+        return False
+    return True
+
+
 def settle(root: Path | None = None) -> list[Run]:
     """Record in status.json that runs whose training process is gone (killed) were interrupted."""
     settled = []
@@ -102,10 +112,6 @@ def settle(root: Path | None = None) -> list[Run]:
             last = run.last_checkpoint()
             where = f"resume from {last.name}" if last else "no checkpoint was saved: start it again"
             error = f"the training process (pid {recorded.get('pid')}) ended without finishing (killed?); {where}"
-            try:
-                run.set_status(status="interrupted", error=error, ended=time.time())
-            except OSError as exc:
-                log.warning("could not record run %s as interrupted: %s", run.id, exc)
-                continue
-            settled.append(run)
+            if mark_interrupted(run, error):
+                settled.append(run)
     return settled

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 
 from studio.runs.directory import TERMINAL
+from studio.train.faults import mark_interrupted
 from studio.train.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,6 @@ class SignalStop:
         last = run.last_checkpoint()
         where = f"{last.name} saved: resume it to continue" if last else "no checkpoint was saved: start it again"
         cause = f"{self.received} at step {progress.step} (the machine or Space shut the studio down); {where}"
-        try:
-            run.set_status(status="interrupted", error=cause, ended=time.time())
-        except OSError as exc:
-            log.error("could not record run %s as interrupted: %s", run.id, exc)
+        mark_interrupted(run, cause)
         log.warning("run %s interrupted: %s", run.id, cause)
         return cause

@@ -123,12 +123,10 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
     ui.zip_button.click(on_zip, ui.run, [ui.zipped, ui.zip_note], api_name="export_zip")
     merge_io = [ui.run, form.components["dtype"]], [ui.merged, ui.merge_note]
     ui.merge_button.click(on_merge, *merge_io, concurrency_id="model", api_name="export_merge")
+    gguf_inputs = [ui.run, form.components["gguf"], *(sampling.inputs if sampling else [])]
+    gguf_outputs = [ui.gguf_files, ui.gguf_text, ui.gguf_note]
     ui.gguf_button.click(
-        _gguf_handler(studio, sampling),
-        [ui.run, form.components["gguf"], *(sampling.inputs if sampling else [])],
-        [ui.gguf_files, ui.gguf_text, ui.gguf_note],
-        concurrency_id="model",
-        api_name="export_gguf",
+        _gguf_handler(studio, sampling), gguf_inputs, gguf_outputs, concurrency_id="model", api_name="export_gguf"
     )
     card_outputs = [ui.card_meta, ui.card_body, ui.card_plot, ui.card_note]
     ui.card_button.click(_card_handler(studio), ui.run, card_outputs, api_name="model_card")
