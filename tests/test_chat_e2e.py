@@ -69,6 +69,7 @@ def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, t
 
         # The Export tab's GGUF: its Ollama Modelfile takes the Chat tab's sampling.
         chosen = [0.3, 20, 0.8, 1.1, 64, 5, False]
+        assert client.predict(None, api_name="/export_runs")["value"] == tiny_sft_run.id  # what opening the tab does
         files, _, note = client.predict(tiny_sft_run.id, "q4_0", *chosen, api_name="/export_gguf")
         modelfile = next(Path(f["path"] if isinstance(f, dict) else f) for f in files if "Modelfile" in str(f))
         lines = modelfile.read_text().splitlines()
