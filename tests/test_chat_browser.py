@@ -12,7 +12,7 @@ import pytest
 from .apphost import running_app
 from .test_browser import CHROMIUM, FLAGS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.heavy]  # the journey walks chat and evaluate too (heavy as well)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")

@@ -22,6 +22,7 @@ def studio(*args, env_extra=None, timeout=300):
 
 
 @pytest.mark.cli
+@pytest.mark.heavy  # two interpreters with torch and a training: ~80 s on two cores
 def test_train_then_chat(tiny_config, tmp_path):
     config_path = tiny_config.save(tmp_path / "run.yaml")
     runs = tmp_path / "runs"
