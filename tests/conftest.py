@@ -4,14 +4,16 @@ The tiny model makes service tests take seconds; tests marked ``slow`` use the r
 model (converted once into the user cache by scripts/setup.sh). ``tiny_config`` is the recipe as
 a config; ``make_run(**overrides)`` is a finished run of it (one per distinct recipe per session).
 
-Markers sort the tiers; CI runs them all (``bash test.sh -q``). The unit tier:
+Markers sort the tiers; ``bash test.sh`` runs them all, CI all but ``heavy``. The unit tier:
 ``pytest -m "not slow and not e2e and not browser and not cli"``.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,6 +130,27 @@ def tiny_sft_run(make_run):
     """A finished LoRA SFT run of the tiny model, trained hard enough (lr 5e-2, 8 steps) that its
     greedy answers differ from the base's, with a validation split of 6 rows."""
     return make_run(val_fraction=0.25, max_steps=8, learning_rate=5e-2)
+
+
+def train_until_sigkill(config, tmp_path: Path, runs: Path, at_checkpoint: int = 3, timeout: float = 240):
+    """``python -m studio train`` in a subprocess, SIGKILLed once checkpoint-N is on disk; the run."""
+    from studio.runs.directory import open_run  # after the environment above is set
+
+    config_path = config.save(tmp_path / "run.yaml")
+    cmd = [sys.executable, "-m", "studio", "train", str(config_path), "--runs-dir", str(runs), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, run = time.time() + timeout, None
+        while time.time() < deadline and run is None:
+            found = list(runs.glob(f"*/checkpoints/checkpoint-{at_checkpoint}/trainer_state.json"))
+            run = open_run(found[0].parents[2]) if found else None
+            assert proc.poll() is None, "the training ended before it could be killed"
+            time.sleep(0.1)
+        assert run is not None, f"no checkpoint-{at_checkpoint} within the time limit"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    return run
 
 
 def start_and_stop(jobs, config, at_step: int = 2, timeout: float = 120):

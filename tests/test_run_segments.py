@@ -3,19 +3,14 @@ training (time, steps, tokens, peak memory, hardware) in summary.json, the run h
 model card, not only its last part (issue 12)."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from studio.export.card import render
-from studio.runs.directory import open_run
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.train.jobs import JobManager
 
-from .conftest import ROOT, start_and_stop
+from .conftest import start_and_stop, train_until_sigkill
 
 
 def test_segment_log_counts_a_killed_segment_up_to_its_last_write(tmp_path):
@@ -81,20 +76,7 @@ def test_a_sigkilled_segment_still_counts_after_resume(tiny_config, runs_dir, tm
     tiny_config.train.save_steps = 1
     tiny_config.train.save_total_limit = 2
     tiny_config.train.batch_size = 2
-    config_path = tiny_config.save(tmp_path / "run.yaml")
-    cmd = [sys.executable, "-m", "studio", "train", str(config_path), "--runs-dir", str(runs_dir), "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline, run = time.time() + 240, None
-        while time.time() < deadline and run is None:
-            found = list(runs_dir.glob("*/checkpoints/checkpoint-3/trainer_state.json"))
-            run = open_run(found[0].parents[2]) if found else None
-            assert proc.poll() is None, "the training ended before it could be killed"
-            time.sleep(0.1)
-        assert run is not None, "no checkpoint-3 within the time limit"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+    run = train_until_sigkill(tiny_config, tmp_path, runs_dir)
     killed = read_segments(run.path)
     assert len(killed) == 1 and killed[0]["ended"] == "interrupted" and killed[0]["to_step"] >= 3
     assert run.summary()["train_seconds"] == killed[0]["train_seconds"] > 0  # no summary.json yet

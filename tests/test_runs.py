@@ -2,19 +2,17 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from studio.runs.directory import open_run
 from studio.schema import ConfigError
 from studio.services import Studio
 from studio.train.jobs import JobManager
 
-from .conftest import ROOT, start_and_stop
+from .conftest import ROOT, start_and_stop, train_until_sigkill
 
 
 def loss_steps(run) -> list[int]:
@@ -27,24 +25,8 @@ def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tiny_config, tmp_path)
     tiny_config.train.save_steps = 1
     tiny_config.train.save_total_limit = 2
     tiny_config.train.batch_size = 2
-    config_path = tiny_config.save(tmp_path / "run.yaml")
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "studio", "train", str(config_path), "--runs-dir", str(runs), "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.time() + 240
-        run = None
-        while time.time() < deadline:
-            found = list(runs.glob("*/checkpoints/checkpoint-3/trainer_state.json"))
-            if found:
-                run = open_run(found[0].parents[2])
-                break
-            assert proc.poll() is None, "the training ended before it could be killed"
-            time.sleep(0.1)
-        assert run is not None, "no checkpoint-3 within the time limit"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+    run = train_until_sigkill(tiny_config, tmp_path, runs)
     assert run.status()["status"] == "interrupted"  # its pid is gone
     killed_at = int(run.last_checkpoint().name.split("-")[1])  # the last complete one (a save may be torn)
     assert 3 <= killed_at < 10
