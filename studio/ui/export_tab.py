@@ -91,9 +91,6 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
         ids = [r.id for r in studio.runs(user_of(request), mine=True) if r.has_adapter()]
         return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
 
-    def on_open(current, request: gr.Request):
-        return runs_update(current, request), gr.Timer(active=False)
-
     def on_run(run_id, request: gr.Request):
         if not run_id:
             return "No trained run yet: train one in the Train tab."
@@ -117,8 +114,6 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
         return _merge_text(report.to_dict()), ""
 
     ui.refresh.click(runs_update, ui.run, ui.run, api_name="export_runs")
-    opened = gr.Timer(0.5)  # once per page load: offer the runs that exist now
-    opened.tick(on_open, ui.run, [ui.run, opened], api_name=False)
     ui.run.change(on_run, ui.run, ui.about, api_name=False)
     ui.zip_button.click(on_zip, ui.run, [ui.zipped, ui.zip_note], api_name="export_zip")
     merge_io = [ui.run, form.components["dtype"]], [ui.merged, ui.merge_note]
