@@ -28,23 +28,10 @@ TARGET_PRESETS = {
 
 # The loss variants TRL 1.16's DPOTrainer accepts (``DPOConfig.loss_type``); tests/test_training_methods.py
 # reads them back from the installed trainer so this list stays true.
-DPO_LOSSES = [
-    "sigmoid",
-    "hinge",
-    "ipo",
-    "exo_pair",
-    "nca_pair",
-    "robust",
-    "bco_pair",
-    "sppo_hard",
-    "aot",
-    "aot_unpaired",
-    "apo_zero",
-    "apo_down",
-    "discopop",
-    "sft",
-    "sigmoid_norm",
-]
+DPO_LOSSES = (
+    "sigmoid hinge ipo exo_pair nca_pair robust bco_pair sppo_hard aot aot_unpaired apo_zero apo_down discopop sft "
+    "sigmoid_norm"
+).split()
 
 # The training methods, each one module in studio.train.methods, and the data each one reads.
 METHOD_NAMES = ["sft", "dpo", "orpo", "kto", "reward", "grpo"]
@@ -288,6 +275,12 @@ class GRPOConfig:
     )
     length_target: int = option(200, "Answer length in characters the length reward aims at.", minimum=1, maximum=10**6)
     reward_no_repeat: float = _weight(0.0, "Weight of the no-repetition reward: the share of distinct word 3-grams.")
+    reward_model: float = _weight(
+        0.0, "Weight of the trained reward model's score (a reward run of this studio, named in reward_model_run)."
+    )
+    reward_model_run: str = option(
+        "", "The completed reward-model run (method reward) whose score is a reward, e.g. 20261129-1200-reward."
+    )
 
 
 @dataclass

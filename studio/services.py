@@ -37,6 +37,7 @@ from studio.export.hub import RepoExists, push_run, token_hint
 from studio.export.merge import merge, merged_dir, zip_adapter
 from studio.models import loading
 from studio.models.device import detect
+from studio.runs import completions
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
 from studio.runs.diff import config_differences
 from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
@@ -108,7 +109,14 @@ class Studio:
     # -- training (a Start while one trains waits in the queue) ------------------------------------
     def start_training(self, config: RunConfig, user: str | None = None) -> Run:
         """Train ``config`` now, or queue it (``queued(run.id)`` says where); ``user`` owns the run."""
+        g = config.grpo
+        if config.train.method == "grpo" and g.reward_model > 0 and g.reward_model_run.strip():
+            self.run(g.reward_model_run, user)  # a reward model one may not see is refused like a missing one
         return self.queue.submit(config, user).run
+
+    def sampled_answers(self, run_id: str, user: str | None = None) -> tuple[list[str], list[list]]:
+        """GRPO's latest sampled answers, best first, with each reward function's score (else empty)."""
+        return completions.table(completions.read(self.run(run_id, user).path))
 
     def resume_training(self, run_id: str, user: str | None = None) -> Run:
         run = check_change(self.run(run_id, user), user, "resume")

@@ -13,6 +13,7 @@ import logging
 import platform
 import threading
 
+from studio.runs import completions
 from studio.runs.directory import ACTIVE, Run, trim_probes
 from studio.schema import Problem
 
@@ -102,6 +103,7 @@ def trim_after(run: Run, step: int) -> None:
     run.metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
     if run.probes_path.exists():
         trim_probes(run.probes_path, step)
+    completions.trim(run.path, step)
 
 
 def resume_problems(run: Run, plan) -> list[Problem]:

@@ -156,7 +156,11 @@ def _method_problems(config: RunConfig) -> list[Problem]:
     if t.method != "grpo":
         return out
     weights = {"reward_exact": g.reward_exact, "reward_format": g.reward_format}
-    weights |= {"reward_length": g.reward_length, "reward_no_repeat": g.reward_no_repeat}
+    weights |= {
+        "reward_length": g.reward_length,
+        "reward_no_repeat": g.reward_no_repeat,
+        "reward_model": g.reward_model,
+    }
     if not any(w > 0 for w in weights.values()):
         out.append(Problem("reward_exact", f"GRPO needs a reward: give one of {', '.join(weights)} a weight above 0"))
     if g.reward_format > 0:
@@ -165,6 +169,8 @@ def _method_problems(config: RunConfig) -> list[Problem]:
             out.append(Problem("format_regex", problem + "; fix it or set reward_format to 0"))
     if g.reward_exact > 0 and not g.answer_column.strip():
         out.append(Problem("answer_column", "name the column holding the reference answers, e.g. answer"))
+    if g.reward_model > 0 and not g.reward_model_run.strip():
+        out.append(Problem("reward_model_run", "name a completed reward-model run, or set reward_model to 0"))
     return out
 
 

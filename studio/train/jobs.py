@@ -38,6 +38,7 @@ from studio.train.peak_memory import PeakMemory
 from studio.train.plan import Plan, plan_run
 from studio.train.probes import ProbeCallback
 from studio.train.progress import Progress, Tracker
+from studio.train.rewards import reward_model_check
 from studio.train.trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class JobManager:
                 run = open_run(resume, self.runs_root)
                 config = run.config()
             plan = plan_run(config)
+            reward_model_check(plan.config, self.runs_root)
             admit(plan)  # before any big allocation: what does not fit the free memory is refused
             if resuming and main_process:  # other processes follow the main one's verdict
                 problems = resume_problems(run, plan)

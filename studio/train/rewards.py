@@ -7,13 +7,18 @@ Each function has TRL's reward signature ``f(completions, **columns) -> list[flo
 completion is a string, or for chat prompts a list holding the one assistant message; dataset
 columns arrive as keyword lists (the reference answers among them). Nothing here runs user code:
 the only user input is a regular expression, compiled (and refused with its field named) before
-training.
+training. A reward model trained in the studio (a run of method reward) is one more function:
+its score of the prompt plus the answer (studio.models.scorer).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
+
+from studio.runs.directory import Run, open_run
+from studio.schema import ConfigError, Problem
 
 ANSWER_MARK = re.compile(r"answer\s*[:=]", re.IGNORECASE)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -97,19 +102,70 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
-def reward_functions(grpo) -> tuple[list[Callable], list[float]]:
-    """The reward functions the GRPO section turns on (weight above 0), named for the logs, with their weights."""
+def reward_run(ref: str, root: str | Path | None) -> Run:
+    """The reward-model run ``ref`` names (an id in the runs folder ``root``); ValueError says why not."""
+    if not ref.strip():
+        raise ValueError("name the reward-model run (a completed run of method reward) or set reward_model to 0")
+    run = open_run(ref.strip(), root)
+    config = run.config()
+    if config.train.method != "reward":
+        raise ValueError(f"run {run.id} trained {config.train.method}, not a reward model; pick a run of method reward")
+    if not run.has_adapter():
+        raise ValueError(f"run {run.id} has no saved reward model yet; wait for it to finish")
+    return run
+
+
+def reward_run_problem(ref: str, root: str | Path | None = None) -> str | None:
+    """Why ``ref`` cannot serve as the GRPO reward model, or None."""
+    try:
+        reward_run(ref, root)
+    except ValueError as exc:
+        return str(exc).removeprefix("run: ")
+    return None
+
+
+def reward_model_check(config, root: str | Path | None) -> None:
+    """Before a GRPO run starts: its reward-model run exists in ``root``, is a reward model, and is saved."""
+    if config.train.method == "grpo" and config.grpo.reward_model > 0:
+        problem = reward_run_problem(config.grpo.reward_model_run, root)
+        if problem:
+            raise ConfigError([Problem("reward_model_run", problem)])
+
+
+def conversation(prompt, completion) -> list[dict]:
+    """The prompt's messages (or a plain prompt as the user's turn) followed by the answer."""
+    turns = list(prompt) if isinstance(prompt, list) else [{"role": "user", "content": str(prompt)}]
+    return [*turns, {"role": "assistant", "content": completion_text(completion)}]
+
+
+def make_reward_model(scorer) -> Callable:
+    def reward_model(completions, prompts=None, **_) -> list[float]:
+        return scorer.score([conversation(p, c) for p, c in zip(prompts, completions, strict=True)])
+
+    return reward_model
+
+
+def reward_functions(grpo, root: str | Path | None = None) -> tuple[list[Callable], list[float]]:
+    """The reward functions the GRPO section turns on (weight above 0), named for the logs, with
+    their weights. ``root``: the runs folder the reward-model run is looked up in."""
+
+    def reward_model():
+        from studio.models.scorer import RewardScorer  # loads torch: only when a reward model is asked for
+
+        return make_reward_model(RewardScorer.from_run_folder(reward_run(grpo.reward_model_run, root).path))
+
     chosen = [
         (grpo.reward_exact, "exact_answer", lambda: make_exact_answer(grpo.answer_column)),
         (grpo.reward_format, "format", lambda: make_format_check(grpo.format_regex)),
         (grpo.reward_length, "length", lambda: make_length_target(grpo.length_target)),
         (grpo.reward_no_repeat, "no_repeat", lambda: no_repeat),
+        (grpo.reward_model, "reward_model", reward_model),
     ]
     funcs, weights = [], []
     for weight, name, make in chosen:
         if weight > 0:
             func = make()
-            func.__name__ = name  # TRL logs rewards/<__name__>/mean and /std
+            func.__name__ = name  # TRL logs rewards/<name>/mean and /std
             funcs.append(func)
             weights.append(float(weight))
     return funcs, weights

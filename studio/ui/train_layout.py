@@ -45,6 +45,7 @@ LAYOUT = [
             ["num_generations", "max_completion_length", "kl_beta", "grpo_temperature", "num_iterations"],
             ["reward_exact", "answer_column", "reward_format", "format_regex"],
             ["reward_length", "length_target", "reward_no_repeat"],
+            ["reward_model", "reward_model_run"],
         ],
     ),
     ("Probe prompts", False, [["probe_prompts", "probe_max_new_tokens"]]),

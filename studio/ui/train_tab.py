@@ -36,7 +36,7 @@ from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
 from studio.ui.train_layout import LAYOUT, SECTIONS, field_order, field_owner
-from studio.ui.train_views import probe_frame, review_html, status_html
+from studio.ui.train_views import loaded_params, probe_frame, review_html, samples_frame, stale_refusal, status_html
 
 FIX_HINT = "Fix the field in the form (the review below lists every problem) and press Start again."
 
@@ -109,6 +109,7 @@ def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
             ui.review = gr.HTML("<div id='train-review'>Checking the form...</div>", label="Before you start")
             ui.plot = gr.Plot(training_figure([]), label="Training curves")
             ui.probes = probe_frame([], label="Probe prompts: now vs base", wrap=True, interactive=False)
+            ui.samples = samples_frame([], [], label="GRPO: sampled answers of the latest step, best first", wrap=True)
             ui.log = gr.Textbox(label="Log (tail)", lines=8, max_lines=8, autoscroll=True, interactive=False)
             with gr.Accordion("Config file and headless command", open=False):
                 with gr.Row():
@@ -243,6 +244,10 @@ class _Handlers:
             raise user_error(str(exc)) from exc
         return status_html(self.studio.progress(user))
 
+    def on_samples(self, request: gr.Request):
+        p, user = self.studio.progress(user_of(request)), user_of(request)
+        return samples_frame(*self.studio.sampled_answers(p.run_dir, user)) if p.run_dir else samples_frame([], [])
+
     def on_tick(self, request: gr.Request):
         """Outputs: status, plot, log, probes, timer, and (once the job ends) the resumable runs."""
         user = user_of(request)
@@ -340,6 +345,8 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
     gr.Button(visible=False).click(h.on_start_yaml, yaml_text, yaml_status, api_name="train_from_yaml")
     ui.stop.click(h.on_stop, None, [ui.status, ui.plot, ui.log], api_name="stop_training")
     ui.timer.tick(h.on_tick, None, [*outputs, ui.resumable], api_name="progress")
+    for trigger in ([ui.timer.tick], None):  # on each tick, and on page load for a finished run
+        gr.on(trigger, h.on_samples, None, ui.samples, api_visibility="private", show_progress="hidden")
     reviewed = [ui.review, ui.command, ui.batch, ui.flagged, *ordered]
     gr.on(
         [c.change for c in ordered],
@@ -349,7 +356,7 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
         api_name="review_config",
         trigger_mode="always_last",
         show_progress="hidden",
-    ).then(_stale_refusal, [ui.message, ui.flagged], ui.message, api_visibility="private", show_progress="hidden")
+    ).then(stale_refusal, [ui.message, ui.flagged], ui.message, api_visibility="private", show_progress="hidden")
     # On page load: the review of what the form shows (the running job's config, else the defaults).
     gr.on(None, h.on_load_review, None, reviewed, show_progress="hidden")
     ui.save.click(h.on_save, ordered, [ui.config_file, ui.message], api_name="save_config")
@@ -374,7 +381,7 @@ def build(studio: Studio, data_components: dict | None = None) -> dict:
         # what trains); a failed load, or a value only typed there, leaves the form as it was.
         targets = [form.components[n] for n in ("dataset", "format", "columns", "system_prompt")]
         for event in data_components["loaded_events"]:
-            event.success(_loaded_params, data_components["loaded"], targets, api_visibility="private")
+            event.success(loaded_params, data_components["loaded"], targets, api_visibility="private")
     return {
         "form": form,
         "status": ui.status,
@@ -384,12 +391,3 @@ def build(studio: Studio, data_components: dict | None = None) -> dict:
         "review": ui.review,
         "attach": ((handlers.on_page_load, handlers.on_tab_select), ui.shown_run, outputs),
     }
-
-
-def _stale_refusal(message: str, flagged: list):
-    """A refused Start's card goes once the review finds no field to fix; other cards stay."""
-    return "" if "train-refused" in (message or "") and not flagged else gr.skip()
-
-
-def _loaded_params(params: dict | None):
-    return tuple(params[k] for k in ("source", "format", "columns", "system")) if params else (gr.skip(),) * 4

@@ -147,3 +147,17 @@ def probe_frame(probes: list[dict], **props) -> gr.Dataframe:
     """The probe table of a run's probe answers (``props``: the component's other arguments)."""
     headers, rows = probe_columns(*probe_table(probes))
     return gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS, **props)
+
+
+def samples_frame(headers: list[str], rows: list[list], **props) -> gr.Dataframe:
+    """GRPO's sampled answers of the latest step with their rewards; hidden for other methods."""
+    return gr.Dataframe(value=rows or None, headers=headers or None, visible=bool(rows), **props)
+
+
+def stale_refusal(message: str, flagged: list):
+    """A refused Start's card goes once the review finds no field to fix; other cards stay."""
+    return "" if "train-refused" in (message or "") and not flagged else gr.skip()
+
+
+def loaded_params(params: dict | None):
+    return tuple(params[k] for k in ("source", "format", "columns", "system")) if params else (gr.skip(),) * 4

@@ -6,12 +6,17 @@ model. ``batch_size`` counts prompts here: TRL's batch counts answers, so it is 
 group size. With LoRA and kl_beta > 0 the KL reference is the base with the adapter off. TRL logs
 each reward function's mean and spread (``rewards/<name>/mean``, ``/std``), the total ``reward``,
 ``kl``, ``entropy``, the completion lengths and the clipped share; they reach metrics.jsonl.
+Every sampled answer is also written with its scores to ``completions.jsonl`` (the Train tab's
+table). A reward model trained in the studio is looked up in the runs folder the run trains in.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from trl import GRPOConfig, GRPOTrainer
 
+from studio.train.completions import CompletionLog
 from studio.train.methods.common import adapter_config, assemble, datasets
 from studio.train.plan import Plan
 from studio.train.rewards import reward_functions
@@ -35,7 +40,12 @@ def grpo_arguments(plan: Plan, args: dict, weights: list[float]) -> GRPOConfig:
 
 
 def build(plan: Plan, model, args: dict, callbacks: list):
-    funcs, weights = reward_functions(plan.config.grpo)
+    run_dir = Path(args["output_dir"]).parent  # output_dir is the run's checkpoints folder
+    funcs, weights = reward_functions(plan.config.grpo, run_dir.parent)
+    log = CompletionLog(run_dir, weights)
+    funcs = [log.wrap(f) for f in funcs]
     grpo_args = grpo_arguments(plan, args, weights)
     data = datasets(plan, args)
-    return assemble(GRPOTrainer, plan, model, grpo_args, callbacks, data, adapter_config(plan), reward_funcs=funcs)
+    trainer = assemble(GRPOTrainer, plan, model, grpo_args, callbacks, data, adapter_config(plan), reward_funcs=funcs)
+    log.trainer = trainer
+    return trainer
