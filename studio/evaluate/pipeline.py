@@ -7,8 +7,9 @@ The rows are the run's validation split: ``dataset.json`` records the source row
 (``val_row_numbers``) and the data are reloaded from the run's config, so evaluation sees
 exactly what training held out. Every run gets perplexity on the answers (the tokens that
 carried loss); SFT runs also answer the held-out prompts greedily and are scored against the
-references with ROUGE-L, BLEU and exact match; DPO runs get preference accuracy and reward
-margins on the held-out pairs. Results go into the run directory: ``eval.json`` and
+references with ROUGE-L, BLEU and exact match; DPO and ORPO runs get preference accuracy and
+margins on the held-out pairs; GRPO, reward-model and KTO runs their own measures
+(studio.evaluate.methods). Results go into the run directory: ``eval.json`` and
 ``eval_generations.csv``.
 """
 
@@ -26,7 +27,7 @@ from studio.chat.engine import ChatEngine, source_kind
 from studio.chat.sampling import Sampling
 from studio.data import load_data
 from studio.data.render import render_chat, render_row
-from studio.evaluate import scores
+from studio.evaluate import methods, scores
 from studio.evaluate.report import save_results
 from studio.models import loading
 from studio.runs.directory import Run
@@ -44,7 +45,7 @@ class EvalOptions:
     max_rows: int = option(64, "Held-out rows scored for perplexity and preference (0: all).", minimum=0, maximum=10**7)
     generate_rows: int = option(
         8,
-        "Held-out prompts both models answer, scored by ROUGE-L, BLEU, exact match (SFT; 0: none).",
+        "Held-out prompts both models answer: scored by ROUGE-L, BLEU, exact match (SFT) or the run's rewards (GRPO).",
         minimum=0,
         maximum=10**5,
     )
@@ -201,9 +202,10 @@ def _preferences(engine, keys: dict, rows, config, progress: Progress) -> dict:
         _, _, r = score(engine, key, [(x.input_ids, x.assistant_masks) for x in rejected])
         logps[label] = (c, r)
     (bc, br), (ac, ar) = logps["base"], logps["adapter"]
+    refs = (bc, br) if config.train.method == "dpo" else (None, None)  # DPO's implicit reward needs the base
     return {
         "base": scores.preference_stats(bc, br),
-        "adapter": scores.preference_stats(ac, ar, bc, br, beta=config.dpo.beta),
+        "adapter": scores.preference_stats(ac, ar, *refs, beta=config.dpo.beta),
     }
 
 
@@ -234,6 +236,39 @@ def _generation_scores(generations: list[dict], label: str) -> dict:
     }
 
 
+def _measure(engine: ChatEngine, run: Run, rows, source: str, options: EvalOptions, progress: Progress):
+    """(result, generations): the method's own measure, base vs adapter (studio.evaluate.methods)."""
+    config, method = run.config(), run.config().train.method
+    if method == "reward":  # a score head, not a language model: no perplexity, no answers
+        result = methods.reward_model_accuracy(run, source, rows, progress)
+        if not result:
+            raise ValueError(f"run {run.id}: no held-out preference pairs to score the reward model on")
+        return result, []
+    with engine.lock:
+        engine.ensure_base(loading.base_model_id(config.model.model))
+        keys = {"base": engine.load_source(None), "adapter": engine.load_source(source)}
+        if method == "grpo":  # prompts only: no answers to take a perplexity of
+            result, generations = methods.grpo_rewards(engine, [None, source], rows, run, options, progress)
+            if not result:
+                raise ValueError(
+                    f"run {run.id}: no held-out prompts to answer (generate rows is {options.generate_rows})"
+                )
+            return result, generations
+        result, generations = _perplexities(engine, keys, rows, config, progress), []
+        if method in ("dpo", "orpo"):
+            extra = _preferences(engine, keys, rows, config, progress)
+        elif method == "kto":
+            extra = methods.kto_gap(engine, keys, rows, config, progress, score)
+        else:
+            generations = _generations(engine, [None, source], rows, options, progress)
+            extra = (
+                {label: _generation_scores(generations, label) for label in ("base", "adapter")} if generations else {}
+            )
+    for label, stats in extra.items():
+        result[label].update(stats)
+    return result, generations
+
+
 def evaluate_run(
     engine: ChatEngine,
     run: Run,
@@ -252,19 +287,7 @@ def evaluate_run(
     started = time.time()
     progress(0.0, "reading the held-out rows")
     rows, split, warnings = held_out_rows(run, options)
-    with engine.lock:
-        engine.ensure_base(loading.base_model_id(config.model.model))
-        keys = {"base": engine.load_source(None), "adapter": engine.load_source(source)}
-        result = _perplexities(engine, keys, rows, config, progress)
-        if config.train.method == "dpo":
-            for label, stats in _preferences(engine, keys, rows, config, progress).items():
-                result[label].update(stats)
-            generations = []
-        else:
-            generations = _generations(engine, [None, source], rows, options, progress)
-            if generations:
-                for label in ("base", "adapter"):
-                    result[label].update(_generation_scores(generations, label))
+    result, generations = _measure(engine, run, rows, source, options, progress)
     result.update(
         run=run.id,
         method=config.train.method,

@@ -24,6 +24,17 @@ METRICS = [
     ("logp_margin", "Log-prob margin (chosen - rejected)", "higher"),
     ("reward_margin", "DPO reward margin vs base", "higher"),
     ("reward_accuracy", "DPO reward accuracy", "higher"),
+    ("reward", "GRPO mean reward, weighted total", "higher"),
+    ("reward/exact_answer", "Exact-answer reward", "higher"),
+    ("reward/format", "Format reward", "higher"),
+    ("reward/length", "Length reward", "higher"),
+    ("reward/no_repeat", "No-repetition reward", "higher"),
+    ("reward/reward_model", "Reward-model score", "higher"),
+    ("rm_accuracy", "Reward model pairwise accuracy", "higher"),
+    ("rm_margin", "Reward model margin (chosen - rejected)", "higher"),
+    ("desirable_logp", "KTO: token log-prob of good answers", "higher"),
+    ("undesirable_logp", "KTO: token log-prob of bad answers", "lower"),
+    ("kto_gap", "KTO: good - bad log-prob gap", "higher"),
 ]
 
 

@@ -19,7 +19,7 @@ def _prompt_tokens(tokenizer, messages: list[dict]) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _unpaired(row: dict) -> list[tuple[list, list, bool]]:
+def unpaired(row: dict) -> list[tuple[list, list, bool]]:
     """(prompt, completion, label) examples of a row: a labelled chat row, or both sides of a pair."""
     if "chosen" in row:
         return [(row["prompt"], row["chosen"], True), (row["prompt"], row["rejected"], False)]
@@ -31,7 +31,7 @@ def _unpaired(row: dict) -> list[tuple[list, list, bool]]:
 def preflight_kto(tokenizer, rows: list[dict], numbers: list[int], max_length: int) -> Preflight:
     out = Preflight()
     for row, number in zip(rows, numbers, strict=True):
-        examples = _unpaired(row)
+        examples = unpaired(row)
         if not examples:
             out.refused[number] = "has no label (true for a good answer, false for a bad one)"
             continue
