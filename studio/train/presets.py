@@ -41,6 +41,23 @@ def _quick_dpo() -> RunConfig:
     return c
 
 
+def _quick_grpo() -> RunConfig:
+    """The shipped arithmetic task: sums with a fixed answer format, scored by exact answer and format."""
+    c = _quick_sft()
+    c.run_name = "quick-lora-grpo"
+    c.adapter.lora_r, c.adapter.lora_alpha = 16, 32
+    c.data.dataset, c.data.val_fraction = "assets/arithmetic_grpo.jsonl", 0.0
+    c.data.val_dataset = "assets/arithmetic_grpo.val.jsonl"
+    t = c.train
+    t.method, t.max_steps, t.batch_size, t.learning_rate, t.warmup_ratio = "grpo", 60, 2, 1e-4, 0.0
+    t.max_length, t.eval_steps, t.save_steps = 256, 0, 20
+    g = c.grpo
+    g.num_generations, g.max_completion_length, g.reward_exact, g.reward_format = 4, 16, 1.0, 0.5
+    c.probes.probe_prompts = "What is 12 + 7? Reply with only 'Answer: ' and the number."
+    c.probes.probe_max_new_tokens = 16
+    return c
+
+
 def _qlora_8b() -> RunConfig:
     """The common single-GPU recipe: 4-bit base, r=16 on every linear layer, cosine schedule."""
     c = RunConfig(run_name="qlora-8b")
@@ -68,6 +85,10 @@ def _full_small() -> RunConfig:
 PRESETS: dict[str, tuple[str, Callable[[], RunConfig]]] = {
     "Quick CPU demo: LoRA SFT": ("The embedded model learns the sample pirate persona in 40 steps.", _quick_sft),
     "Quick CPU demo: LoRA DPO": ("The same persona from preference pairs; the base is the reference.", _quick_dpo),
+    "Quick CPU demo: GRPO arithmetic": (
+        "The embedded model is rewarded for exact sums in the 'Answer: N' format; held-out sums judge it.",
+        _quick_grpo,
+    ),
     "Typical 8B QLoRA recipe (GPU)": (
         "Llama-3.1-8B-Instruct in 4-bit, r=16 all-linear, effective batch 16, cosine, 2048 tokens.",
         _qlora_8b,
@@ -80,6 +101,7 @@ PRESETS: dict[str, tuple[str, Callable[[], RunConfig]]] = {
 CONFIG_FILES = {
     "quick_lora_sft.yaml": "Quick CPU demo: LoRA SFT",
     "quick_lora_dpo.yaml": "Quick CPU demo: LoRA DPO",
+    "quick_lora_grpo.yaml": "Quick CPU demo: GRPO arithmetic",
     "qlora_8b.yaml": "Typical 8B QLoRA recipe (GPU)",
     "full_sft_small.yaml": "Full fine-tune of a small model",
 }
