@@ -254,21 +254,25 @@ class Studio:
         """The config fields that differ between the runs (studio.runs.diff), for the overlay."""
         return config_differences({run_id: self.run(run_id, user).config().to_dict() for run_id in run_ids})
 
-    def _sources(self, sources: list[str | None], user: str | None = None) -> list[str | None]:
+    def _sources(self, sources: list[str | None], user: str | None = None, chat: bool = True) -> list[str | None]:
         """Chat columns: the base (None) or the adapter or a checkpoint of a run ``user`` may see."""
-        return [s if s in (None, "", BASE) else self._source(s, user) for s in sources]
+        return [s if s in (None, "", BASE) else self._source(s, user, chat) for s in sources]
 
-    def _source(self, source: str, user: str | None) -> str:
+    def _source(self, source: str, user: str | None, chat: bool = True) -> str:
         source = run_source(source, self.root)
         run_id = Path(source).expanduser().resolve().relative_to(self.root.resolve()).parts[0]
         if not visible(Run(self.root / run_id), user):  # in the same words as a source outside the runs
             run_source("/", self.root)
+        if chat and Run(self.root / run_id).config().train.method == "reward":
+            raise ValueError(f"run {run_id} is a reward model: it scores answers and writes none; evaluate it instead")
         return source
 
     def adapter_choices(self, user: str | None = None) -> list[tuple[str, str]]:
         """(label, adapter folder) for every run ``user`` may see with a saved adapter, newest first."""
         out = []
         for run in self.runs(user):
+            if run.config().train.method == "reward":  # a score head: it answers nothing
+                continue
             if run.has_adapter():
                 out.append((run.id, str(run.adapter_dir)))
             for checkpoint in run.checkpoints():
@@ -321,7 +325,7 @@ class Studio:
     def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None, user=None) -> dict:
         """Evaluate base vs adapter; the results are written into the run, so it must be ``user``'s."""
         run = self._owned(run_id, user, "evaluate")
-        adapter = self._sources([adapter], user)[0] if adapter else adapter
+        adapter = self._sources([adapter], user, chat=False)[0] if adapter else adapter
         return evaluate_run(self.chat, run, options, adapter, progress)
 
     def eval_results(self, run_id: str, user: str | None = None) -> dict | None:

@@ -93,3 +93,17 @@ def test_resume_drops_answers_sampled_after_the_checkpoint(tmp_path):
     completions.trim(tmp_path, 2)
     assert [r["step"] for r in completions.read(tmp_path)] == [1, 2]
     assert json.loads((tmp_path / completions.FILE).read_text().splitlines()[-1])["completion"] == "2"
+
+
+def test_a_reward_model_is_offered_for_evaluation_not_for_chat_or_merge(reward_run):
+    from studio.chat.sampling import Sampling
+    from studio.services import Studio
+
+    studio = Studio(reward_run.path.parent)
+    assert reward_run.id in [r.id for r in studio.runs()]
+    assert not [label for label, _ in studio.adapter_choices() if reward_run.id in label]
+    hello = [{"role": "user", "content": "hi"}]
+    with pytest.raises(ValueError, match="is a reward model"):
+        list(studio.chat_stream(hello, [None, str(reward_run.adapter_dir)], Sampling(greedy=True, max_new_tokens=2)))
+    with pytest.raises(ValueError, match="is a reward model"):
+        studio.merge(reward_run.id)

@@ -97,6 +97,11 @@ def require_trained(run: Run) -> str:
             f"run {run.id} has no saved adapter or model yet (status: {status}); "
             "let the training finish, or press Stop to save what it learned so far"
         )
+    if run.config().train.method == "reward":
+        raise ValueError(
+            f"run {run.id} is a reward model: it scores answers and writes none, so it has no chat model to "
+            "merge or run in llama.cpp; download its adapter (zip) or use it as a GRPO reward (reward_model_run)"
+        )
     return "adapter" if (run.adapter_dir / "adapter_config.json").exists() else "full"
 
 
