@@ -39,11 +39,17 @@ def reward_run(tiny_model_dir, tmp_path_factory):
     return run
 
 
-def test_a_trained_reward_model_scores_grpo_answers_and_every_answer_is_recorded(tiny_model_dir, reward_run):
+@pytest.fixture(scope="module")
+def grpo_run(tiny_model_dir, reward_run):
     jobs = JobManager(reward_run.path.parent)
     run = jobs.start(grpo_config(tiny_model_dir, reward_run.id))
     progress = jobs.wait(300)
     assert progress.status == "completed", progress.error
+    return run
+
+
+def test_a_trained_reward_model_scores_grpo_answers_and_every_answer_is_recorded(grpo_run, reward_run):
+    run = grpo_run
     logged = [m for m in run.metrics() if "reward" in m]
     assert logged and all(math.isfinite(m["rewards/reward_model/mean"]) for m in logged)
 
@@ -107,3 +113,15 @@ def test_a_reward_model_is_offered_for_evaluation_not_for_chat_or_merge(reward_r
         list(studio.chat_stream(hello, [None, str(reward_run.adapter_dir)], Sampling(greedy=True, max_new_tokens=2)))
     with pytest.raises(ValueError, match="is a reward model"):
         studio.merge(reward_run.id)
+
+
+def test_the_model_cards_say_the_method_s_settings_and_how_to_use_it(grpo_run, reward_run):
+    from studio.export.card import metadata, render
+
+    card = render(grpo_run)
+    assert "| GRPO group size / answer tokens | 2 / 8 |" in card
+    assert f"exact answer (1), length (1), reward model {reward_run.id} (0.5)" in card
+    assert "AutoModelForCausalLM" in card and metadata(grpo_run)["pipeline_tag"] == "text-generation"
+    card = render(reward_run)
+    assert "AutoModelForSequenceClassification" in card and "AutoModelForCausalLM" not in card
+    assert metadata(reward_run)["pipeline_tag"] == "text-classification"

@@ -74,7 +74,7 @@ def metadata(run: Run, kind: str = "adapter") -> dict:
     if is_hub_id(base):
         meta["base_model"] = base
     meta["library_name"] = "peft" if kind == "adapter" and adapter != "full" else "transformers"
-    meta["pipeline_tag"] = "text-generation"
+    meta["pipeline_tag"] = "text-classification" if method == "reward" else "text-generation"
     tags = ["fine-tuning-studio", "trl", method, adapter]
     if kind == "adapter" and adapter != "full":
         tags.insert(2, "peft")
@@ -120,9 +120,35 @@ def hyperparameters(run: Run) -> list[tuple[str, object]]:
         ("precision", env.get("precision") or cfg.model.precision),
         ("seed", t.seed),
     ]
-    if t.method == "dpo":
-        rows += [("DPO beta", cfg.dpo.beta), ("DPO loss", cfg.dpo.dpo_loss)]
-    return rows
+    return rows + method_rows(cfg)
+
+
+def method_rows(cfg) -> list[tuple[str, object]]:
+    """The method's own settings: DPO's and ORPO's beta, KTO's weights, GRPO's groups and rewards."""
+    method, g = cfg.train.method, cfg.grpo
+    if method == "dpo":
+        return [("DPO beta", cfg.dpo.beta), ("DPO loss", cfg.dpo.dpo_loss)]
+    if method == "orpo":
+        return [("ORPO beta (odds-ratio weight)", cfg.dpo.beta)]
+    if method == "kto":
+        weights = f"{cfg.kto.kto_desirable_weight:g} / {cfg.kto.kto_undesirable_weight:g}"
+        return [("KTO beta", cfg.dpo.beta), ("KTO weights good / bad", weights)]
+    if method == "reward":
+        return [("reward model", "one-output score head on the base; chosen answers scored above rejected")]
+    if method != "grpo":
+        return []
+    rewards = {
+        "exact answer": g.reward_exact,
+        "format": g.reward_format,
+        "length": g.reward_length,
+        "no repetition": g.reward_no_repeat,
+        f"reward model {g.reward_model_run}": g.reward_model,
+    }
+    return [
+        ("GRPO group size / answer tokens", f"{g.num_generations} / {g.max_completion_length}"),
+        ("GRPO KL beta / temperature / iterations", f"{g.kl_beta:g} / {g.grpo_temperature:g} / {g.num_iterations}"),
+        ("GRPO rewards (weight)", ", ".join(f"{name} ({w:g})" for name, w in rewards.items() if w > 0)),
+    ]
 
 
 def data_rows(run: Run) -> list[tuple[str, object]]:
@@ -222,6 +248,26 @@ def eval_section(run: Run) -> str:
     return "## Evaluation\n\n" + _table(rows, ("metric", "value")) + "\n" if rows else ""
 
 
+def reward_usage(base: str, where: str, kind: str) -> str:
+    """How to score a conversation with a reward model."""
+    load = (
+        f'base = AutoModelForSequenceClassification.from_pretrained("{base}", num_labels=1)\n'
+        f'model = PeftModel.from_pretrained(base, "{where}")  # the LoRA adapter and its score head\n'
+        if kind == "adapter"
+        else f'model = AutoModelForSequenceClassification.from_pretrained("{where}", num_labels=1)\n'
+    )
+    return (
+        "```python\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+        + ("from peft import PeftModel\n" if kind == "adapter" else "")
+        + "\n"
+        + load
+        + f'tokenizer = AutoTokenizer.from_pretrained("{where}")\n'
+        + 'chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"}]\n'
+        + "inputs = tokenizer(tokenizer.apply_chat_template(chat, tokenize=False), return_tensors='pt')\n"
+        + "print(model(**inputs).logits[0, 0].item())  # the reward: higher is better\n```\n"
+    )
+
+
 def usage(base: str, where: str, kind: str) -> str:
     """A usage snippet with plain transformers (+ peft for adapters)."""
     load = (
@@ -289,7 +335,8 @@ def render(run: Run, kind: str = "adapter", repo_id: str | None = None, merge: d
     if merge:
         rows = [(k, v) for k, v in merge.items() if not isinstance(v, dict | list)]
         parts += ["## Merge\n", _table(rows, ("check", "result")) + "\n"]
-    parts += ["## Usage\n", usage(base, repo_id or "path/to/this/folder", "adapter" if kind == "adapter" else "model")]
+    how = reward_usage if cfg.train.method == "reward" else usage
+    parts += ["## Usage\n", how(base, repo_id or "path/to/this/folder", "adapter" if kind == "adapter" else "model")]
     return "\n".join(parts)
 
 
