@@ -116,9 +116,13 @@ def test_a_reward_model_is_offered_for_evaluation_not_for_chat_or_merge(reward_r
 
 
 def test_the_model_cards_say_the_method_s_settings_and_how_to_use_it(grpo_run, reward_run):
-    from studio.export.card import metadata, render
+    from PIL import Image
 
-    card = render(grpo_run)
+    from studio.export.card import metadata, render, write_card
+
+    card = write_card(grpo_run).read_text()
+    assert "![Mean reward per step](loss.png)" in card  # GRPO's card draws the reward, not its ~0 loss
+    assert Image.open(grpo_run.path / "loss.png").size == (800, 400)
     assert "| GRPO group size / answer tokens | 2 / 8 |" in card
     assert f"exact answer (1), length (1), reward model {reward_run.id} (0.5)" in card
     assert "AutoModelForCausalLM" in card and metadata(grpo_run)["pipeline_tag"] == "text-generation"

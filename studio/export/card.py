@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from studio.export.lossplot import loss_png
+from studio.export.lossplot import REWARD_SERIES, loss_png
 from studio.models import loading
 from studio.runs.directory import Run
 from studio.runs.segments import describe_hardware, read_segments, segment_totals
@@ -328,7 +328,9 @@ def render(run: Run, kind: str = "adapter", repo_id: str | None = None, merge: d
     if segments_section(run):
         parts.append(segments_section(run))
     if (run.path / "loss.png").exists():
-        parts.append("![Training loss](loss.png)\n")
+        parts.append(
+            "![Mean reward per step](loss.png)\n" if cfg.train.method == "grpo" else "![Training loss](loss.png)\n"
+        )
     evaluation = eval_section(run)
     if evaluation:
         parts.append(evaluation)
@@ -348,7 +350,9 @@ def write_card(
     merge: dict | None = None,
 ) -> Path:
     """Write README.md (and loss.png) into ``folder`` (default: the run directory); returns the README."""
-    png = loss_png(run.metrics(), run.path / "loss.png")
+    grpo = run.config().train.method == "grpo"
+    title, lines = ("Mean reward per step", REWARD_SERIES) if grpo else ("Training loss", None)
+    png = loss_png(run.metrics(), run.path / "loss.png", title, lines)
     text = render(run, kind, repo_id, merge)
     folder = Path(folder) if folder else run.path
     folder.mkdir(parents=True, exist_ok=True)

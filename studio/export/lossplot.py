@@ -15,6 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 WIDTH, HEIGHT = 800, 400
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 44, 52
 SERIES = [("loss", "train loss", (37, 99, 235)), ("eval_loss", "eval loss", (234, 88, 12))]
+# GRPO's loss says little (about 0 by construction); its card draws what it optimises.
+REWARD_SERIES = [("reward", "mean reward", (37, 99, 235)), ("rewards/exact_answer/mean", "exact answer", (22, 163, 74))]
 GRID, AXIS, TEXT = (229, 231, 235), (107, 114, 128), (17, 24, 39)
 
 
@@ -39,10 +41,11 @@ def _label(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
 
 
-def loss_png(metrics: list[dict], path: str | Path, title: str = "Training loss") -> Path | None:
-    """Draw train (and eval) loss against the step into ``path``; None when there is no loss."""
+def loss_png(metrics: list[dict], path: str | Path, title: str = "Training loss", lines=None) -> Path | None:
+    """Draw train (and eval) loss (or ``lines``: (key, name, colour)) against the step into ``path``;
+    None when there is nothing to draw."""
     series = []
-    for key, name, color in SERIES:
+    for key, name, color in lines or SERIES:
         points = [(m["step"], m[key]) for m in metrics if isinstance(m.get(key), int | float) and math.isfinite(m[key])]
         if points:
             series.append((name, color, points, key == "eval_loss"))

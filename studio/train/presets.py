@@ -49,11 +49,13 @@ def _quick_grpo() -> RunConfig:
     c.data.dataset, c.data.val_fraction = "assets/arithmetic_grpo.jsonl", 0.0
     c.data.val_dataset = "assets/arithmetic_grpo.val.jsonl"
     t = c.train
-    t.method, t.max_steps, t.batch_size, t.learning_rate, t.warmup_ratio = "grpo", 40, 2, 1e-4, 0.0
+    t.method, t.max_steps, t.batch_size, t.learning_rate, t.warmup_ratio = "grpo", 40, 2, 3e-4, 0.0
     t.max_length, t.eval_steps, t.save_steps = 256, 0, 20
     g = c.grpo
     g.num_generations, g.max_completion_length, g.grpo_temperature = 4, 12, 0.7
-    g.reward_exact, g.reward_format = 1.0, 0.5
+    # Few answers match the format at first: the length reward (10 characters, as in "Answer: 42")
+    # gives every group a spread from the first step, so there is always something to learn.
+    g.reward_exact, g.reward_format, g.reward_length, g.length_target = 1.0, 0.5, 0.5, 10
     c.probes.probe_prompts = "What is 12 + 7? Reply with only 'Answer: ' and the number."
     c.probes.probe_max_new_tokens = 16
     return c
