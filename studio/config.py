@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from studio.launch.options import LaunchConfig
 from studio.schema import from_dict, option, to_dict
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
@@ -350,6 +351,7 @@ class RunConfig:
     kto: KTOConfig = option(default_factory=KTOConfig)
     grpo: GRPOConfig = option(default_factory=GRPOConfig)
     probes: ProbeConfig = option(default_factory=ProbeConfig)
+    launch: LaunchConfig = option(default_factory=LaunchConfig)  # where it trains (studio.launch)
     run_name: str = option("", "A name for the run directory (empty: date, method and model).")
 
     @classmethod
