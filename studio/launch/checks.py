@@ -51,18 +51,18 @@ def _accelerate_problems(config, gpus: int) -> list[Problem]:
     if launch.num_processes == 1:
         out.append(Problem("num_processes", "one process trains as here does; set 2 or more", "warning"))
     if launch.strategy in ("zero2", "zero3"):
-        if not installed("deepspeed"):
-            out.append(Problem("strategy", "DeepSpeed is not installed (pip install deepspeed); choose fsdp or ddp"))
-        elif not gpus:
-            out.append(Problem("strategy", "DeepSpeed ZeRO needs CUDA GPUs; on CPUs choose ddp (over gloo)"))
         if launch.strategy == "zero3" and adapter == "qlora":
             out.append(
                 Problem(
                     "strategy",
                     "ZeRO-3 partitions the weights, and 4-bit bitsandbytes weights cannot be partitioned here; "
-                    "choose zero2 or fsdp for QLoRA, or lora with zero3",
+                    "choose zero2 or ddp for QLoRA, or lora with zero3",
                 )
             )
+        if not installed("deepspeed"):
+            out.append(Problem("strategy", "DeepSpeed is not installed (pip install deepspeed); choose fsdp or ddp"))
+        elif not gpus:
+            out.append(Problem("strategy", "DeepSpeed ZeRO needs CUDA GPUs; on CPUs choose ddp (over gloo)"))
     if launch.strategy == "fsdp":
         if adapter == "qlora":
             out.append(
