@@ -96,8 +96,8 @@ def test_an_unreachable_ray_address_is_refused_before_the_run():
 
 def test_a_cluster_without_the_resources_asked_is_refused():
     nodes = [{"CPU": 2.0}, {"CPU": 2.0}]
-    assert resource_problems(LaunchConfig(on="ray", ray_workers=3, cpus_per_worker=1.0), nodes) == []
-    [cpus] = resource_problems(LaunchConfig(on="ray", ray_workers=4, cpus_per_worker=1.0), nodes)
+    assert resource_problems(LaunchConfig(on="ray", ray_workers=4, cpus_per_worker=1.0), nodes) == []
+    [cpus] = resource_problems(LaunchConfig(on="ray", ray_workers=5, cpus_per_worker=1.0), nodes)
     assert cpus.field == "cpus_per_worker" and "= 5, but the cluster has 4" in cpus.message
     [gpus] = resource_problems(LaunchConfig(on="ray", ray_workers=2, gpus_per_worker=1.0), nodes)
     assert gpus.field == "gpus_per_worker" and "the cluster has 0" in gpus.message

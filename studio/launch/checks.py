@@ -156,8 +156,12 @@ def node_resources(address: str) -> list[dict]:
 
 
 def resource_problems(launch: LaunchConfig, nodes: list[dict]) -> list[Problem]:
-    """The workers' CPUs and GPUs (and the trainer's one CPU) against the cluster's."""
-    asked = {"CPU": launch.ray_workers * launch.cpus_per_worker + 1, "GPU": launch.ray_workers * launch.gpus_per_worker}
+    """The workers' CPUs and GPUs against the cluster's (Ray Train 2.60's controller and the job's
+    driver ask for none)."""
+    asked = {
+        kind: launch.ray_workers * per
+        for kind, per in (("CPU", launch.cpus_per_worker), ("GPU", launch.gpus_per_worker))
+    }
     have = {kind: sum(n.get(kind, 0) for n in nodes) for kind in asked}
     biggest = {kind: max((n.get(kind, 0) for n in nodes), default=0) for kind in asked}
     per_worker = {"CPU": launch.cpus_per_worker, "GPU": launch.gpus_per_worker}
@@ -167,9 +171,8 @@ def resource_problems(launch: LaunchConfig, nodes: list[dict]) -> list[Problem]:
             out.append(
                 Problem(
                     field_name,
-                    f"{launch.ray_workers} workers x {per_worker[kind]:g} {kind}s"
-                    + (" + 1 for the trainer" if kind == "CPU" else "")
-                    + f" = {asked[kind]:g}, but the cluster has {have[kind]:g}; ask for fewer workers or less each",
+                    f"{launch.ray_workers} workers x {per_worker[kind]:g} {kind}s = {asked[kind]:g}, "
+                    f"but the cluster has {have[kind]:g}; ask for fewer workers or less each",
                 )
             )
         elif per_worker[kind] > biggest[kind]:
