@@ -67,12 +67,12 @@ def train_loop(loop_config: dict) -> None:
     torch.distributed.barrier()  # every rank sees the same checkpoints from here on
     resume = run.last_checkpoint() is not None
     jobs = JobManager(run.path.parent)
-    watch_stop_file(run, jobs)
     if resume:
-        jobs.start(None, resume=run.path, background=False, main_process=main)
+        jobs.start(None, resume=run.path, main_process=main)
     else:
-        jobs.start(run.config(), run_dir=run.path, background=False, main_process=main)
-    p = jobs.snapshot()
+        jobs.start(run.config(), run_dir=run.path, main_process=main)
+    watch_stop_file(run, jobs)  # stop() needs the job's thread running
+    p = jobs.wait()
     if p.status == "failed":
         raise RuntimeError(f"rank {context.get_world_rank()}: {p.error}")
 
