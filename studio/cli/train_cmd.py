@@ -99,7 +99,7 @@ def _start_into(jobs, args, state):
     run_ = open_cli_run(args.into, args.runs_dir)
     main = state is None or state.is_main_process
     if run_.last_checkpoint() is not None:
-        started = jobs.start(None, resume=run_.path, main_process=main)
+        started = jobs.start(None, resume=run_.path, run_dir=run_.path, main_process=main)
     else:
         started = jobs.start(run_.config(), run_dir=run_.path, main_process=main)
     watch_stop_file(run_, jobs)

@@ -68,7 +68,7 @@ def train_loop(loop_config: dict) -> None:
     resume = run.last_checkpoint() is not None
     jobs = JobManager(run.path.parent)
     if resume:
-        jobs.start(None, resume=run.path, main_process=main)
+        jobs.start(None, resume=run.path, run_dir=run.path, main_process=main)  # run_dir: the others too
     else:
         jobs.start(run.config(), run_dir=run.path, main_process=main)
     watch_stop_file(run, jobs)  # stop() needs the job's thread running
