@@ -77,8 +77,9 @@ def test_strategies_the_adapter_or_machine_cannot_use_are_refused_with_what_to_c
     assert _errors(launch_problems(too_many, gpus=2), "num_processes") == [
         "4 processes but 2 GPUs here; set it to 2 or fewer"
     ]
-    # DDP over gloo on CPU processes works (tests/test_training_dist.py): no refusal
+    # DDP over gloo on CPU processes works (tests/test_launch_accelerate.py): no refusal; FSDP does not
     assert _errors(launch_problems(_config(on="accelerate", num_processes=2), gpus=0), "strategy") == []
+    assert "on CPUs choose ddp" in _errors(launch_problems(_config(on="accelerate", strategy="fsdp")), "strategy")[0]
     qlora_ray = _config(on="ray")
     qlora_ray.adapter.adapter = "qlora"
     assert "QLoRA on Ray needs GPU workers" in _errors(validate(qlora_ray), "gpus_per_worker")[0]

@@ -75,14 +75,10 @@ def _accelerate_problems(config, gpus: int) -> list[Problem]:
             )
         if config.train.method == "grpo":
             out.append(Problem("strategy", "GRPO samples with the whole model; under FSDP choose ddp"))
-    if launch.num_processes > 1 and not gpus and launch.strategy == "fsdp":
-        out.append(
-            Problem(
-                "strategy",
-                "FSDP over gloo on CPUs is slow and for checks only; on GPUs it is the real thing",
-                "warning",
-            )
-        )
+    if not gpus and launch.strategy == "fsdp":
+        # accelerate 1.15's FSDP plugin takes the accelerator's current device and has no CPU one
+        # ("no available devices found"), so FSDP over gloo on CPU processes cannot start.
+        out.append(Problem("strategy", "FSDP needs GPUs (accelerate has no CPU device for it); on CPUs choose ddp"))
     if gpus and launch.num_processes > gpus:
         out.append(
             Problem(
