@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from studio.launch.options import LaunchConfig
 from studio.schema import from_dict, option, to_dict
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
@@ -343,6 +344,7 @@ class RunConfig:
     kto: KTOConfig = option(default_factory=KTOConfig)
     grpo: GRPOConfig = option(default_factory=GRPOConfig)
     probes: ProbeConfig = option(default_factory=ProbeConfig)
+    launch: LaunchConfig = option(default_factory=LaunchConfig)  # where it trains (studio.launch)
     run_name: str = option("", "A name for the run directory (empty: date, method and model).")
 
     @classmethod
@@ -362,6 +364,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> RunConfig:
+        launch = (data or {}).get("launch")
+        if isinstance(launch, dict) and True in launch:  # YAML 1.1 reads a bare `on:` key as true
+            launch["on"] = launch.pop(True)
         return from_dict(cls, data)
 
     @classmethod

@@ -320,7 +320,7 @@ def test_estimate_takes_the_train_flags():
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     train, estimate = _flags(sub["train"]), _flags(sub["estimate"])
-    assert train - {"--resume", "--runs-dir", "--quiet"} <= estimate
+    assert train - {"--resume", "--into", "--runs-dir", "--quiet"} <= estimate
     assert estimate - train == {"--config", "--free-gib", "--device", "--measure", "--steps", "--json"}
 
 

@@ -3,6 +3,8 @@
     python -m studio train configs/quick_lora_sft.yaml --max-steps 20 --learning-rate 1e-4
     python -m studio train --adapter qlora --lora-r 16          # no file: defaults plus flags
     python -m studio train --resume runs/<id>                   # continue from its last checkpoint
+    python -m studio train run.yaml --on accelerate --strategy fsdp --num-processes 2   # the accelerate
+    python -m studio train run.yaml --on ray --ray-address http://127.0.0.1:8265       # a Ray job
     accelerate launch --num_processes 2 -m studio train run.yaml   # the same, one process per GPU
     torchrun --nproc_per_node 2 -m studio train run.yaml           # CPU processes over gloo (tests)
 
@@ -11,7 +13,9 @@ Ctrl-C stops at the next step and keeps a checkpoint and the adapter trained so 
 SIGTERM (a Space restarting, ``docker stop``), and the run then reads "interrupted" with the cause
 (exit status 143). ``--resume`` takes a run id or a run directory inside the runs folder.
 
-Under ``accelerate launch`` (or torchrun) the main process validates the config and creates the
+``--on accelerate`` writes the run's accelerate config (run/accelerate.yaml) and launches the
+processes, ``--on ray`` submits a Ray job; either way this command then follows the run directory,
+and Ctrl-C stops the run there. Under ``accelerate launch`` (or torchrun) the main process validates the config and creates the
 run directory, then hands its path to the other processes; only the main one writes into it and
 prints.
 """
@@ -42,6 +46,12 @@ def register(sub) -> None:
         help="Where run directories are created and --resume finds them (default: $STUDIO_RUNS_DIR or ./runs).",
     )
     p.add_argument("--quiet", action="store_true", help="Print only the run directory.")
+    p.add_argument(
+        "--into",
+        metavar="RUN_DIR",
+        help="Train into an existing run directory, resuming from its checkpoint if it has one "
+        "(what the studio's --on accelerate starts on each process).",
+    )
     fields = p.add_argument_group("config overrides (each overrides the same field of the YAML)")
     add_arguments(fields, RunConfig)
     p.set_defaults(func=run)
@@ -82,8 +92,24 @@ def _distributed():
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def _start_into(jobs, args, state):
+    """Every process trains into the run directory the studio made; Stop reaches them through it."""
+    from studio.train.remote import watch_stop_file
+
+    run_ = open_cli_run(args.into, args.runs_dir)
+    main = state is None or state.is_main_process
+    if run_.last_checkpoint() is not None:
+        started = jobs.start(None, resume=run_.path, run_dir=run_.path, main_process=main)
+    else:
+        started = jobs.start(run_.config(), run_dir=run_.path, main_process=main)
+    watch_stop_file(run_, jobs)
+    return started
+
+
 def _start(jobs, config, args, state):
     """Start the job; under a distributed launch the main process goes first and shares the run dir."""
+    if args.into:
+        return _start_into(jobs, args, state)
     if state is None:
         return jobs.start(config, resume=args.resume)
     from accelerate.utils import broadcast_object_list

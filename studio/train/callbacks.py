@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+import torch.distributed as dist
 from transformers import TrainerCallback
 
 from studio.runs.segments import SegmentLog
@@ -83,7 +85,7 @@ class MetricsCallback(TrainerCallback):
             self.tracker.update(peak_memory_bytes=peak)
         if self.segments is not None and state.is_world_process_zero:
             self.segments.update(state.global_step, state.num_input_tokens_seen, peak)
-        if self.stop_event.is_set() and not control.should_training_stop:
+        if self._stop_agreed(args) and not control.should_training_stop:
             control.should_training_stop = True
             control.should_save = True  # a checkpoint at the stop step: resume continues from here
             self.tracker.update(status="stopping", message="stopping after this step")
@@ -93,6 +95,16 @@ class MetricsCallback(TrainerCallback):
         elif control.should_save:
             self.tracker.activity("saving")
         return control
+
+    def _stop_agreed(self, args) -> bool:
+        """Whether to stop after this step; several processes all agree (any one was asked), so none
+        runs a step the others skipped and waits on it for ever."""
+        stop = self.stop_event.is_set()
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+            return stop
+        flag = torch.tensor([float(stop)], device=args.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     def on_prediction_step(self, args, state, control, **kwargs):
         self.tracker.activity("evaluating")

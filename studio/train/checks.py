@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig, probe_list
 from studio.data.render import chat_text, render_row
+from studio.launch.checks import gpus_here, launch_problems
 from studio.schema import Problem, bounds_problems
 from studio.train import trackers
 from studio.train.rewards import regex_problem
@@ -42,6 +43,7 @@ def validate(config: RunConfig, device_kind: str = "cpu") -> list[Problem]:
     problems += _dpo_problems(config)
     problems += _method_problems(config)
     problems += _tracker_problems(config)
+    problems += launch_problems(config, gpus_here(device_kind))
     return one_error_per_field(problems)
 
 

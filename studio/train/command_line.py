@@ -42,7 +42,7 @@ def commands(config: RunConfig, config_name: str = "run.yaml") -> dict[str, str]
         "yaml": f"python -m studio train {config_name}",
         "flags": f"python -m studio train {flags}".rstrip(),
         "accelerate": f"accelerate launch --num_processes 2 -m studio train {config_name}",
-        "accelerate_config": f"accelerate launch --config_file fsdp_or_deepspeed.yaml -m studio train {config_name}",
+        "accelerate_config": f"python -m studio train {config_name} --on accelerate --strategy fsdp --num-processes 2",
     }
 
 
@@ -53,6 +53,6 @@ def command_text(config: RunConfig, config_name: str = "run.yaml") -> str:
         f"# or with the form saved as {config_name} (Save config as YAML)\n{c['yaml']}\n"
         "# several GPUs, one process each (DDP); set --num_processes to the GPU count\n"
         f"{c['accelerate']}\n"
-        "# FSDP or DeepSpeed: describe them once with `accelerate config`, then\n"
+        "# FSDP or DeepSpeed (zero2, zero3): the studio writes the accelerate config into the run\n"
         f"{c['accelerate_config']}"
     )

@@ -38,6 +38,7 @@ from studio.train.peak_memory import PeakMemory
 from studio.train.plan import Plan, plan_run
 from studio.train.probes import ProbeCallback
 from studio.train.progress import Progress, Tracker
+from studio.train.remote import elsewhere, follow, refuse_unready, send
 from studio.train.rewards import reward_model_check
 from studio.train.trainer import build_trainer
 
@@ -103,7 +104,11 @@ class JobManager:
                 config = run.config()
             plan = plan_run(config)
             reward_model_check(plan.config, self.runs_root)
-            admit(plan)  # before any big allocation: what does not fit the free memory is refused
+            remote = elsewhere(plan.config)
+            if remote:  # trains on other processes: their memory, not this one's; the cluster must answer
+                refuse_unready(plan.config.launch)
+            else:
+                admit(plan)  # before any big allocation: what does not fit the free memory is refused
             if resuming and main_process:  # other processes follow the main one's verdict
                 problems = resume_problems(run, plan)
                 if problems:
@@ -113,17 +118,22 @@ class JobManager:
             else:
                 run = new_run(config, self.runs_root)
             self._prepare(plan, run, resuming, main_process)
+            body, args = (
+                (self._follow, (send(plan, run, resuming), run)) if remote else (self._train, (plan, run, resuming))
+            )
             if background:
-                thread = threading.Thread(
-                    target=self._train, args=(plan, run, resuming), name=f"train-{run.id}", daemon=True
-                )
+                thread = threading.Thread(target=body, args=args, name=f"train-{run.id}", daemon=True)
                 thread.start()  # before it is published: wait() from another thread never joins an unstarted one
                 self._thread = thread
             else:
                 self._thread = None
         if not background:
-            self._train(plan, run, resuming)
+            body(*args)
         return run
+
+    def _follow(self, handle, run: Run) -> None:
+        """A run sent elsewhere: mirror its run directory until its job ends (studio.train.remote)."""
+        follow(handle, run, self._tracker, self._stop)
 
     def _prepare(self, plan: Plan, run: Run, resuming: bool, main_process: bool) -> None:
         self.run, self.main_process = run, main_process

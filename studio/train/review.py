@@ -20,6 +20,7 @@ from pathlib import Path
 
 from studio.config import DataConfig, RunConfig
 from studio.data import load_data
+from studio.launch.checks import cluster_problems, world
 from studio.models import loading
 from studio.models.device import detect, resolve_precision
 from studio.models.meta import module_names
@@ -167,6 +168,8 @@ def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Rev
     device = device or detect()
     r = Review(device=device.describe())
     r.problems += checks.validate(config, device.kind)
+    if config.launch.on == "ray" and not any(p.field == "on" for p in r.errors):
+        r.problems += cluster_problems(config.launch)
     try:
         r.precision = resolve_precision(config.model.precision, device)
     except ValueError:
@@ -174,7 +177,7 @@ def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Rev
     _data_problems(config, r)
     wrong = {p.field for p in r.errors}
     if not wrong & {"batch_size", "grad_accum", "epochs", "max_steps"}:  # the arithmetic needs sane numbers
-        _batch(config, r, world_size(device))
+        _batch(config, r, world(config.launch) or world_size(device))
     bounds_ok = not wrong & {"lora_r", "batch_size", "max_length"}
     if _model_problems(config, r) and bounds_ok:
         _estimate(config, r, device, runs_root)

@@ -49,6 +49,14 @@ LAYOUT = [
         ],
     ),
     ("Probe prompts", False, [["probe_prompts", "probe_max_new_tokens"]]),
+    (
+        "Where to run",
+        False,
+        [
+            ["on", "strategy", "num_processes"],
+            ["ray_address", "ray_workers", "cpus_per_worker", "gpus_per_worker", "max_failures"],
+        ],
+    ),
 ]
 
 

@@ -1,0 +1,178 @@
+"""What cannot train where the run is sent: each refusal names its field, the reason and what to choose.
+
+    launch_problems(config, gpus=0)     # from the config and this machine: strategy x adapter, packages, GPUs
+    cluster_problems(config.launch)     # asks the Ray cluster: reachable, and has the resources asked
+
+``launch_problems`` is part of every validation (studio.train.checks); ``cluster_problems`` talks
+to the network, so it runs when the form is reviewed and once more before a job is submitted,
+never inside the job's own processes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from urllib.parse import urlparse
+
+import torch
+
+from studio.launch.options import LaunchConfig
+from studio.schema import Problem
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+def world(launch: LaunchConfig) -> int:
+    """Processes the run trains on where it is sent (0: decided here, by the device)."""
+    return {"accelerate": launch.num_processes, "ray": launch.ray_workers}.get(launch.on, 0)
+
+
+def gpus_here(device_kind: str) -> int:
+    return torch.cuda.device_count() if device_kind == "cuda" else 0
+
+
+def launch_problems(config, gpus: int = 0) -> list[Problem]:
+    """Problems of the launch section visible without the network (config: a RunConfig)."""
+    launch = config.launch
+    if launch.on == "accelerate":
+        return _accelerate_problems(config, gpus)
+    if launch.on == "ray":
+        return _ray_config_problems(config)
+    return []
+
+
+def _accelerate_problems(config, gpus: int) -> list[Problem]:
+    launch, adapter = config.launch, config.adapter.adapter
+    out = []
+    if launch.num_processes == 1:
+        out.append(Problem("num_processes", "one process trains as here does; set 2 or more", "warning"))
+    if launch.strategy in ("zero2", "zero3"):
+        if launch.strategy == "zero3" and adapter == "qlora":
+            out.append(
+                Problem(
+                    "strategy",
+                    "ZeRO-3 partitions the weights, and 4-bit bitsandbytes weights cannot be partitioned here; "
+                    "choose zero2 or ddp for QLoRA, or lora with zero3",
+                )
+            )
+        if not installed("deepspeed"):
+            out.append(Problem("strategy", "DeepSpeed is not installed (pip install deepspeed); choose fsdp or ddp"))
+        elif not gpus:
+            out.append(Problem("strategy", "DeepSpeed ZeRO needs CUDA GPUs; on CPUs choose ddp (over gloo)"))
+    if launch.strategy == "fsdp":
+        if adapter == "qlora":
+            out.append(
+                Problem(
+                    "strategy",
+                    "FSDP shards 4-bit weights only when they are stored in the compute dtype "
+                    "(bnb_4bit_quant_storage), which the studio does not set; choose ddp or zero2 for QLoRA, "
+                    "or lora with fsdp",
+                )
+            )
+        if config.train.method == "grpo":
+            out.append(Problem("strategy", "GRPO samples with the whole model; under FSDP choose ddp"))
+    if not gpus and launch.strategy == "fsdp":
+        # accelerate 1.15's FSDP plugin takes the accelerator's current device and has no CPU one
+        # ("no available devices found"), so FSDP over gloo on CPU processes cannot start.
+        out.append(Problem("strategy", "FSDP needs GPUs (accelerate has no CPU device for it); on CPUs choose ddp"))
+    if gpus and launch.num_processes > gpus:
+        out.append(
+            Problem(
+                "num_processes", f"{launch.num_processes} processes but {gpus} GPUs here; set it to {gpus} or fewer"
+            )
+        )
+    return out
+
+
+def _ray_config_problems(config) -> list[Problem]:
+    launch = config.launch
+    out = []
+    if not installed("ray"):
+        out.append(
+            Problem("on", "Ray is not installed (pip install -r requirements-ray.txt); choose here or accelerate")
+        )
+    if not launch.ray_address.strip():
+        out.append(Problem("ray_address", "give the cluster's dashboard address, e.g. http://127.0.0.1:8265"))
+    elif host(launch.ray_address) not in LOOPBACK:
+        out.append(
+            Problem(
+                "ray_address",
+                "the workers write into the run directory: the runs folder must be storage the cluster's nodes share",
+                "warning",
+            )
+        )
+    if config.adapter.adapter == "qlora" and launch.gpus_per_worker == 0:
+        out.append(Problem("gpus_per_worker", "QLoRA on Ray needs GPU workers; give 1, or choose lora"))
+    return out
+
+
+def host(address: str) -> str:
+    address = address.strip()
+    parsed = urlparse(address if "://" in address else f"http://{address}")
+    return parsed.hostname or ""
+
+
+def reachable(address: str, timeout: float = 2.0) -> bool:
+    """Whether the dashboard's port accepts a connection (instant when nothing listens)."""
+    address = address.strip()
+    parsed = urlparse(address if "://" in address else f"http://{address}")
+    try:
+        with socket.create_connection((parsed.hostname or "", parsed.port or 8265), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def cluster_problems(launch: LaunchConfig) -> list[Problem]:
+    """The cluster at ray_address answers and has, in total and per node, what the workers ask."""
+    if launch.on != "ray" or not installed("ray"):
+        return []
+    if not reachable(launch.ray_address):
+        return [
+            Problem(
+                "ray_address",
+                f"no Ray dashboard answers at {launch.ray_address}; start one (ray start --head) "
+                "or give the address `ray status` prints, or choose here",
+            )
+        ]
+    totals = node_resources(launch.ray_address)
+    return resource_problems(launch, totals)
+
+
+def node_resources(address: str) -> list[dict]:
+    """Each alive node's total resources, from the cluster's state API."""
+    from ray.util.state import list_nodes  # noqa: PLC0415 - ray is optional (requirements-ray.txt)
+
+    nodes = list_nodes(address=address.strip(), detail=True, timeout=10)
+    return [dict(n.resources_total or {}) for n in nodes if n.state == "ALIVE"]
+
+
+def resource_problems(launch: LaunchConfig, nodes: list[dict]) -> list[Problem]:
+    """The workers' CPUs and GPUs against the cluster's (Ray Train 2.60's controller and the job's
+    driver ask for none)."""
+    asked = {
+        kind: launch.ray_workers * per
+        for kind, per in (("CPU", launch.cpus_per_worker), ("GPU", launch.gpus_per_worker))
+    }
+    have = {kind: sum(n.get(kind, 0) for n in nodes) for kind in asked}
+    biggest = {kind: max((n.get(kind, 0) for n in nodes), default=0) for kind in asked}
+    per_worker = {"CPU": launch.cpus_per_worker, "GPU": launch.gpus_per_worker}
+    out = []
+    for kind, field_name in (("CPU", "cpus_per_worker"), ("GPU", "gpus_per_worker")):
+        if asked[kind] > have[kind]:
+            out.append(
+                Problem(
+                    field_name,
+                    f"{launch.ray_workers} workers x {per_worker[kind]:g} {kind}s = {asked[kind]:g}, "
+                    f"but the cluster has {have[kind]:g}; ask for fewer workers or less each",
+                )
+            )
+        elif per_worker[kind] > biggest[kind]:
+            out.append(
+                Problem(field_name, f"no node has {per_worker[kind]:g} {kind}s (the largest has {biggest[kind]:g})")
+            )
+    return out

@@ -1,0 +1,54 @@
+"""``train --on accelerate``: the studio writes the accelerate config into the run, launches the
+processes in a session of their own and follows the run directory (two CPU processes over gloo)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.cli
+
+
+def train_on_accelerate(config, tmp_path, strategy: str, timeout: float = 420):
+    """8 rows, batch 2 per process, two processes: 2 steps, a checkpoint after each."""
+    config.train.max_steps, config.train.epochs, config.train.batch_size = -1, 1, 2
+    config.train.save_steps, config.data.max_rows = 1, 8
+    config.launch.on, config.launch.strategy, config.launch.num_processes = "accelerate", strategy, 2
+    path = config.save(tmp_path / "run.yaml")
+    runs = tmp_path / "runs"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "studio", "train", str(path), "--runs-dir", str(runs)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return result, runs
+
+
+def test_two_processes_launched_by_the_studio_train_into_one_run(tiny_config, tmp_path):
+    result, runs = train_on_accelerate(tiny_config, tmp_path, "ddp")
+    [run] = list(runs.iterdir())
+    log = (run / "launch.log").read_text() if (run / "launch.log").exists() else ""
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:] + log[-4000:]
+    written = yaml.safe_load((run / "accelerate.yaml").read_text())
+    assert written["num_processes"] == 2
+    assert written["distributed_type"] == "MULTI_GPU"  # accelerate then starts one process per rank
+    assert json.loads((run / "environment.json").read_text())["world_size"] == 2
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [s for s in steps if s] == [1, 2]
+    assert json.loads((run / "status.json").read_text())["status"] == "completed"
+    assert (run / "adapter" / "adapter_model.safetensors").exists()
+    assert json.loads((run / "launch.json").read_text())["on"] == "accelerate"
+
+
+def test_fsdp_on_cpu_processes_is_refused_before_anything_starts(tiny_config, tmp_path):
+    """accelerate 1.15's FSDP plugin asks the accelerator for its device and has none on a CPU
+    (tried: "There are currently no available devices found"); DDP over gloo is the CPU way."""
+    result, runs = train_on_accelerate(tiny_config, tmp_path, "fsdp", timeout=120)
+    assert result.returncode == 2
+    assert (
+        "strategy: FSDP needs GPUs" in result.stdout + result.stderr and "choose ddp" in result.stdout + result.stderr
+    )
+    assert not runs.exists() or not list(runs.iterdir())
