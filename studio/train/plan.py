@@ -73,12 +73,15 @@ def generation_cycle(config: RunConfig) -> int:
 
 
 def planned_steps(rows: int, config: RunConfig, world_size: int = 1) -> int:
-    """Optimizer steps: max_steps if set, else steps per epoch x epochs (rounded up); GRPO takes
-    num_iterations optimizer steps on each generated batch."""
+    """Optimizer steps: max_steps if set, else steps per epoch x epochs (rounded up). GRPO takes
+    num_iterations optimizer steps on each generated batch, and TRL's sampler drops the prompts
+    that do not fill one (the epoch rounds down), as transformers then counts."""
     t = config.train
     if t.max_steps > 0:
         return t.max_steps
-    return math.ceil(steps_per_epoch(rows, config, world_size) * t.epochs) * generation_cycle(config)
+    if t.method == "grpo":
+        return math.ceil(max(1, rows // effective_batch(config, world_size) * generation_cycle(config)) * t.epochs)
+    return math.ceil(steps_per_epoch(rows, config, world_size) * t.epochs)
 
 
 def split_rows(d, seed: int, rows: list, val_data: LoadedData | None = None) -> tuple[list, list]:
