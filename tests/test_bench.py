@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RL_METHODS = ("reward", "orpo", "kto", "grpo")
 pytestmark = pytest.mark.e2e
 
 
@@ -29,7 +30,7 @@ def _positive(value):
 
 
 def test_every_section_reports_without_error(report):
-    for section in ("sft", "dpo", "tokens", "startup", "chat", "responsiveness", "memory", "data"):
+    for section in ("sft", "dpo", *RL_METHODS, "tokens", "startup", "chat", "responsiveness", "memory", "data"):
         assert section in report, section
         assert "error" not in report[section], report[section]
     assert report["quick"] is True
@@ -48,6 +49,25 @@ def test_throughput_ratios_come_from_the_measured_figures(report, method):
     assert figures["ratio_vs_plain_trl"] == pytest.approx(
         figures["studio"]["tokens_per_s"] / figures["plain_trl"]["tokens_per_s"], abs=1e-3
     )
+
+
+@pytest.mark.parametrize("method", RL_METHODS)
+def test_new_methods_report_step_time_and_throughput(report, method):
+    figures = report[method]
+    assert figures["steps"] == 1 and figures["precision"] == report["sft"]["precision"]
+    for key in ("seconds_per_step", "tokens_per_s", "train_seconds"):
+        _positive(figures[key])
+    assert figures["train_seconds"] >= figures["seconds_per_step"]
+    if method == "grpo":  # 4 prompts a step, each sampled group_size times
+        assert (figures["group_size"], figures["max_completion_length"]) == (4, 8)  # --quick: 8, not 32
+        assert figures["prompts_per_s"] == pytest.approx(4 / figures["seconds_per_step"], rel=0.01)
+        assert figures["completions_per_s"] == pytest.approx(4 * figures["prompts_per_s"], rel=0.01)
+        # each of the 16 answers has its prompt and at least one sampled token
+        assert figures["tokens_per_s"] * figures["seconds_per_step"] > 16 * 10
+    else:
+        assert figures["samples_per_s"] == pytest.approx(4 / figures["seconds_per_step"], rel=0.01)
+        # 4 examples (KTO: each with its KL sequence) of at least a chat template's length
+        assert figures["tokens_per_s"] * figures["seconds_per_step"] > 4 * 20
 
 
 def test_useful_token_share_is_a_share_and_padding_wastes_more(report):

@@ -116,6 +116,19 @@ def test_grpo_counts_prompts_per_step_and_passes_its_fields(tiny_config, tmp_pat
     assert [f.__name__ for f in trainer.reward_funcs] == ["exact_answer", "format", "length"]
 
 
+@pytest.mark.parametrize(("rows", "iterations", "epochs", "planned"), [(7, 1, 1, 3), (7, 2, 1.5, 9), (8, 1, 2, 8)])
+def test_grpo_plans_the_steps_trl_trains(tiny_config, tmp_path, rows, iterations, epochs, planned):
+    # TRL's sampler drops the prompts that do not fill a batch: 7 prompts in batches of 2 are 3 steps, not 4.
+    configure(tiny_config, "grpo")
+    tiny_config.data.max_rows, tiny_config.train.max_steps, tiny_config.train.epochs = rows, 0, epochs
+    tiny_config.grpo.num_iterations = iterations
+    plan = plan_run(tiny_config)
+    assert plan.total_steps == planned
+    trainer = build_trainer(plan, str(tmp_path / "out"))
+    per_epoch = len(trainer.get_train_dataloader()) // trainer.args.gradient_accumulation_steps
+    assert math.ceil(per_epoch * epochs) == planned
+
+
 # -- refused before training, with the field named ------------------------------------------------
 
 

@@ -3,6 +3,8 @@
 Sections (each a figure and, where there is a reference, a ratio):
 
 - sft / dpo: studio vs the bare PyTorch floor vs the plain TRL script (studio.bench.throughput);
+- reward / orpo / kto / grpo: the studio's seconds a step, samples and tokens per second on the
+  same job shape (GRPO: sampling and training at the default group size; studio.bench.methods);
 - tokens: useful-token share of the studio's batching vs plain padding;
 - startup: ``python app.py`` to the page answering, model load from the cache, first GGUF conversion;
 - chat: time to first token and decode tokens/s, base and adapter;
@@ -34,18 +36,30 @@ EMBEDDED = EMBEDDED_MODEL
 
 def _sizes(quick: bool) -> dict:
     if quick:
-        return dict(steps=2, warmup=1, dpo_steps=2, chat_tokens=8, preview_calls=4, dedup_rows=2000, plain=True)
-    return dict(steps=10, warmup=2, dpo_steps=6, chat_tokens=64, preview_calls=20, dedup_rows=100_000, plain=True)
+        return dict(
+            steps=2, warmup=1, dpo_steps=2, chat_tokens=8, preview_calls=4, dedup_rows=2000, plain=True,
+            rl_steps=1, rl_warmup=0, grpo_steps=1, grpo_completion=8,
+        )  # fmt: skip
+    return dict(
+        steps=10, warmup=2, dpo_steps=6, chat_tokens=64, preview_calls=20, dedup_rows=100_000, plain=True,
+        rl_steps=4, rl_warmup=1, grpo_steps=2, grpo_completion=None,
+    )  # fmt: skip
 
 
 def sections(quick: bool, model: str, workdir: Path) -> dict[str, Callable[[], dict]]:
-    from studio.bench import startup, throughput
+    from studio.bench import methods, startup, throughput
 
     size = _sizes(quick)
     sft_data, dpo_data = throughput.default_dataset("sft"), throughput.default_dataset("dpo")
+
+    def rl(method: str) -> Callable[[], dict]:
+        steps = size["grpo_steps"] if method == "grpo" else size["rl_steps"]
+        return lambda: methods.method_figures(model, method, steps, size["rl_warmup"], size["grpo_completion"])
+
     return {
         "sft": lambda: throughput.compare(model, sft_data, "sft", size["steps"], size["warmup"], size["plain"]),
         "dpo": lambda: throughput.compare(model, dpo_data, "dpo", size["dpo_steps"], size["warmup"], size["plain"]),
+        **{method: rl(method) for method in ("reward", "orpo", "kto", "grpo")},
         "tokens": lambda: throughput.useful_token_share(model, sft_data, batches=5 if quick else 20),
         "startup": lambda: {
             "app_start_s": startup.app_startup_seconds(),

@@ -34,6 +34,7 @@ class Measure:
     """Step times and token counts of one training loop."""
 
     warmup: int
+    batch: int = 4  # examples a step (GRPO: prompts)
     starts: list[float] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
     computed: list[int] = field(default_factory=list)  # per batch
@@ -59,7 +60,7 @@ class Measure:
             "seconds_per_step": round(seconds / (n - self.warmup), 4),
             "tokens_per_s": round(computed / seconds, 2),
             "trained_tokens_per_s": round(trained / seconds, 2),
-            "samples_per_s": round(4 * (n - self.warmup) / seconds, 3),
+            "samples_per_s": round(self.batch * (n - self.warmup) / seconds, 3),
             "useful_token_share": round(sum(self.computed) / max(1, sum(self.padded)), 4),
         }
 

@@ -26,7 +26,7 @@ def register(sub) -> None:
         "--only",
         nargs="+",
         metavar="SECTION",
-        help="Run only these sections (sft, dpo, tokens, startup, chat, responsiveness, memory, data).",
+        help="Run only these sections (sft, dpo, reward, orpo, kto, grpo, tokens, startup, chat, responsiveness, memory, data).",
     )
     p.add_argument(
         "--write", metavar="FILE", help="Also write the report as a Markdown table to FILE (e.g. BENCHMARKS.md)."

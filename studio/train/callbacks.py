@@ -4,7 +4,8 @@
 JSON object per line, flushed, so a killed process loses at most the line being written) and
 mirrors them into the job's :class:`~studio.train.progress.Tracker`. Stop is cooperative: the job sets
 an event, and the callback turns it into ``control.should_training_stop`` at the next step and
-saves a checkpoint there, so a stopped run resumes exactly where it stopped. A loss that turns
+saves a checkpoint there, so a stopped run resumes exactly where it stopped (a GRPO run that
+trains several steps on one generated batch stops at the end of that batch, ``stop_every``). A loss that turns
 NaN or infinite stops the run before it can be saved over the last good checkpoint.
 
 It also tells the tracker which phase the run is in (training, or an evaluation or checkpoint
@@ -52,12 +53,14 @@ class MetricsCallback(TrainerCallback):
         stop_event: threading.Event | None = None,
         peak_memory: Callable[[], int] | None = None,
         segments: SegmentLog | None = None,
+        stop_every: int = 1,
     ):
         self.tracker = tracker
         self.metrics_path = Path(metrics_path)
         self.stop_event = stop_event or threading.Event()
         self.peak_memory = peak_memory
         self.segments = segments
+        self.stop_every = max(1, stop_every)  # Stop waits for a step that is a multiple (GRPO's cycle)
         self.non_finite_step: int | None = None
         self._t0 = time.monotonic()
         self._last_tokens = (0, self._t0)
@@ -85,7 +88,8 @@ class MetricsCallback(TrainerCallback):
             self.tracker.update(peak_memory_bytes=peak)
         if self.segments is not None and state.is_world_process_zero:
             self.segments.update(state.global_step, state.num_input_tokens_seen, peak)
-        if self._stop_agreed(args) and not control.should_training_stop:
+        # _stop_agreed first: on several processes every one must take part in it at every step
+        if self._stop_agreed(args) and not control.should_training_stop and self._may_stop(state.global_step):
             control.should_training_stop = True
             control.should_save = True  # a checkpoint at the stop step: resume continues from here
             self.tracker.update(status="stopping", message="stopping after this step")
@@ -105,6 +109,14 @@ class MetricsCallback(TrainerCallback):
         flag = torch.tensor([float(stop)], device=args.device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item())
+
+    def _may_stop(self, step: int) -> bool:
+        """True at a step where a checkpoint resumes exactly; else the tracker says when it stops."""
+        if step % self.stop_every == 0:
+            return True
+        until = step + self.stop_every - step % self.stop_every
+        self.tracker.update(status="stopping", message=f"stopping after step {until}, the end of this generated batch")
+        return False
 
     def on_prediction_step(self, args, state, control, **kwargs):
         self.tracker.activity("evaluating")
@@ -157,3 +169,30 @@ class MetricsCallback(TrainerCallback):
             error=f"loss became {loss} at step {state.global_step}; the run was stopped and the last good "
             "checkpoint kept. Lower the learning rate, set max_grad_norm (e.g. 1.0), or use fp32."
         )
+
+
+class TokenTotal(TrainerCallback):
+    """TRL's running ``num_tokens`` (SFT, DPO, KTO, reward) is a trainer attribute no checkpoint
+    holds, so a resumed run would count from 0 again: it is written into each checkpoint and read
+    back on resume (from the checkpoint's last log when a kill came before it was written)."""
+
+    FILE = "studio_tokens.json"
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.global_step:
+            return
+        saved = Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.FILE
+        if saved.exists():
+            self.trainer._total_train_tokens = json.loads(saved.read_text())["num_tokens"]
+            return
+        logged = [m["num_tokens"] for m in state.log_history if "num_tokens" in m and "loss" in m]
+        if logged:
+            self.trainer._total_train_tokens = int(logged[-1])
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            (folder / self.FILE).write_text(json.dumps({"num_tokens": self.trainer._total_train_tokens}))

@@ -35,7 +35,7 @@ from studio.train.callbacks import MetricsCallback
 from studio.train.estimate import estimate
 from studio.train.model import trainable_parameters
 from studio.train.peak_memory import PeakMemory
-from studio.train.plan import Plan, plan_run
+from studio.train.plan import Plan, generation_cycle, plan_run
 from studio.train.probes import ProbeCallback
 from studio.train.progress import Progress, Tracker
 from studio.train.remote import elsewhere, follow, refuse_unready, send
@@ -202,7 +202,8 @@ class JobManager:
 
         peak = PeakMemory().start()
         segments = SegmentLog(run.path, hardware(plan)) if self.main_process else None
-        callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak, segments)]
+        cycle = generation_cycle(plan.config)
+        callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak, segments, cycle)]
         prompts = probe_list(plan.config.probes.probe_prompts)
         if prompts:
             callbacks.append(

@@ -65,14 +65,23 @@ def steps_per_epoch(rows: int, config: RunConfig, world_size: int = 1) -> int:
     return math.ceil(rows / effective_batch(config, world_size)) if rows else 0
 
 
+def generation_cycle(config: RunConfig) -> int:
+    """Optimizer steps that train on one generated batch: GRPO's num_iterations, 1 for the other
+    methods. TRL keeps that batch in memory only, so a checkpoint (and a Stop) lands at the end of
+    a cycle: one inside it would resume on fresh samples, not the run's own."""
+    return config.grpo.num_iterations if config.train.method == "grpo" else 1
+
+
 def planned_steps(rows: int, config: RunConfig, world_size: int = 1) -> int:
-    """Optimizer steps: max_steps if set, else steps per epoch x epochs (rounded up); GRPO takes
-    num_iterations optimizer steps on each generated batch."""
+    """Optimizer steps: max_steps if set, else steps per epoch x epochs (rounded up). GRPO takes
+    num_iterations optimizer steps on each generated batch, and TRL's sampler drops the prompts
+    that do not fill one (the epoch rounds down), as transformers then counts."""
     t = config.train
     if t.max_steps > 0:
         return t.max_steps
-    iterations = config.grpo.num_iterations if t.method == "grpo" else 1
-    return math.ceil(steps_per_epoch(rows, config, world_size) * t.epochs) * iterations
+    if t.method == "grpo":
+        return math.ceil(max(1, rows // effective_batch(config, world_size) * generation_cycle(config)) * t.epochs)
+    return math.ceil(steps_per_epoch(rows, config, world_size) * t.epochs)
 
 
 def split_rows(d, seed: int, rows: list, val_data: LoadedData | None = None) -> tuple[list, list]:

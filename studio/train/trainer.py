@@ -20,10 +20,11 @@ from transformers import EarlyStoppingCallback
 from transformers.trainer_callback import PrinterCallback
 
 from studio.train import trackers
+from studio.train.callbacks import TokenTotal
 from studio.train.logprobs import use_plain_logprobs
 from studio.train.methods import dpo, grpo, kto, orpo, reward, sft
 from studio.train.model import build_model, keep_adapter_dtype
-from studio.train.plan import Plan
+from studio.train.plan import Plan, generation_cycle
 
 METHODS = {
     "sft": sft.build,
@@ -38,14 +39,26 @@ METHODS = {
 MODEL_LOADERS = {"reward": reward.load_model}
 
 
+def _save_every(plan: Plan, evaluate: bool) -> int:
+    """save_steps, moved to where a checkpoint serves: onto evaluations when the best one is
+    restored (early stopping), and to the end of a GRPO generation cycle (plan.generation_cycle)."""
+    t = plan.config.train
+    save_steps = t.save_steps
+    aligned = t.early_stopping_patience and evaluate
+    if aligned:  # the best checkpoint can only be restored if saves land on evaluations
+        save_steps = t.eval_steps * max(1, round(save_steps / t.eval_steps)) if save_steps else t.eval_steps
+    cycle = generation_cycle(plan.config)
+    if save_steps and cycle > 1:
+        unit = math.lcm(cycle, t.eval_steps) if aligned else cycle
+        save_steps = unit * math.ceil(save_steps / unit)
+    return save_steps
+
+
 def _common_args(plan: Plan, output_dir: str) -> dict:
     t = plan.config.train
     has_val = plan.val is not None and bool(plan.val.examples)
     evaluate = t.eval_steps > 0 and has_val
-    save_steps = t.save_steps
-    if t.early_stopping_patience and evaluate:
-        # The best checkpoint can only be restored if saves land on evaluations.
-        save_steps = t.eval_steps * max(1, round(save_steps / t.eval_steps)) if save_steps else t.eval_steps
+    save_steps = _save_every(plan, evaluate)
     args = dict(
         output_dir=output_dir,
         num_train_epochs=t.epochs,
@@ -101,6 +114,8 @@ def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, mo
     args = _common_args(plan, output_dir)
     trainer = METHODS[t.method](plan, model, args, callbacks)
     trainer.remove_callback(PrinterCallback)  # progress goes through MetricsCallback instead
+    if hasattr(trainer, "_total_train_tokens"):
+        trainer.add_callback(TokenTotal(trainer))
     if plan.config.adapter.adapter == "qlora":
         keep_adapter_dtype(trainer.model, plan.precision)
     return trainer
