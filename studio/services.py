@@ -38,6 +38,7 @@ from studio.export.merge import merge, merged_dir, zip_adapter
 from studio.models import loading
 from studio.models.device import detect
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
+from studio.runs.dashboards import dashboard
 from studio.runs.diff import config_differences
 from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
@@ -223,7 +224,7 @@ class Studio:
         share(check_change(self.run(run_id, user), user, "share"), shared)
 
     def run_view(self, run_id: str, user: str | None = None) -> dict:
-        """What the Runs tab shows of one run: its curves, summary, probe table, config and log tail."""
+        """What the Runs tab shows of one run: its curves, summary, probe table, config, log tail, tracker."""
         run = self.run(run_id, user)
         metrics = run.metrics()
         return {
@@ -232,6 +233,7 @@ class Studio:
             "probes": probe_table(run.probes()),
             "config": run.config_path.read_text(),
             "log": run.log_tail(40),
+            "tracker": dashboard(run.path),  # the tracker it also logged to and how to open it, or None
         }
 
     def compare_runs(self, run_ids: list[str], key: str = "loss", user: str | None = None):
