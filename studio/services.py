@@ -31,9 +31,10 @@ from studio.data.preview import Preview, preview
 from studio.data.stats import length_figure
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit, evaluate_run, held_out_prompts
 from studio.evaluate.report import history_row, load_results, result_files, results_figure, results_table
+from studio.export import gguf_hub
 from studio.export.card import write_card
 from studio.export.gguf import export_gguf, gguf_dir
-from studio.export.hub import RepoExists, push_run, token_hint
+from studio.export.hub import RepoExists, token_hint
 from studio.export.merge import merge, merged_dir, zip_adapter
 from studio.models import loading
 from studio.models.device import detect
@@ -361,8 +362,9 @@ class Studio:
         return write_card(self._owned(run_id, user, "export"))
 
     def push(self, run_id: str, repo: str, token: str | None = None, progress=None, user=None, **options):
-        """Push to the Hub; ``options=ExportConfig(...)`` or single fields (see studio.export.hub.push_run)."""
-        return push_run(self._owned(run_id, user, "push"), repo, token, progress=progress, **options)
+        """Push to the Hub; ``options=ExportConfig(...)`` or single fields; ``gguf`` set: the checked GGUF
+        (see studio.export.gguf_hub.push and studio.export.hub.push_run)."""
+        return gguf_hub.push(self._owned(run_id, user, "push"), repo, token, progress=progress, **options)
 
 
 _studio: Studio | None = None

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.export import verify
 from studio.export.merge import Progress, _say, prepare_out, require_trained
 from studio.runs.directory import Run
 
@@ -63,6 +64,7 @@ class GGUFReport:
     export_seconds: float
     tensors: int
     end_of_turn: str
+    sha256: str = ""  # of the file that passed the check: a push sends only that file (studio.export.gguf_hub)
     check: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -105,6 +107,7 @@ def export_gguf(
         _say(progress, 0.6, "reading the file back with transformers' GGUF loader and comparing")
         report.check = gguf_check.check(scratch, path, gguf_type, gguf_check.prompts_for(run))
         report.warnings += report.check.pop("warnings", [])
+        report.sha256 = verify.file_sha256(path)
         write_modelfile(out / "Modelfile", path.name, scratch, sampling)
         (out / "gguf_check.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         done = True
