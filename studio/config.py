@@ -209,10 +209,7 @@ class TrainConfig:
         0, "Stop after N evaluations without improvement (0: off; needs eval_steps).", minimum=0, maximum=1000
     )
     report_to: str = option(
-        "none",
-        "Also log to tensorboard, mlflow, wandb (offline) or trackio; the files stay in the run folder (trackio: "
-        "the runs folder's trackio/), and the Runs tab shows the command that opens the dashboard.",
-        choices=TRACKERS,
+        "none", "Also log to tensorboard, mlflow, wandb (offline) or trackio; the Runs tab opens it.", choices=TRACKERS
     )
 
 
