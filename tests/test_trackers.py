@@ -170,6 +170,7 @@ def test_wandb_offline_log_read_back_equals_metrics_jsonl(make_run, clean_places
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     history = [r["history"]["item"] for r in records if r["type"] == "history"]
     assert [r["run"]["display_name"] for r in records if r["type"] == "run"] == [run.id]
+    assert [r for r in records if r["type"] == "exit"], "the studio ends the W&B run the trainer leaves open"
     for key in ("loss", "learning_rate"):
         board = {h["train/global_step"]: h[f"train/{key}"] for h in history if f"train/{key}" in h}
         assert_same(board, mine(run, key))

@@ -120,6 +120,14 @@ def prepare(name: str, run_dir: str | Path) -> str:
     return name
 
 
+def finish(name: str) -> None:
+    """End the tracker's run when the training ends, however it ends. The trainer leaves W&B's open
+    (for notebooks), so until the process exited its offline log would miss its last records."""
+    wandb = sys.modules.get("wandb")
+    if name == "wandb" and wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
+
+
 def _place(name: str) -> str:
     """Where the tracker will write: its environment now, or for Trackio the folder it read on import."""
     if name == "trackio":
