@@ -90,7 +90,11 @@ def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, t
             pushed[f"{tiny_sft_run.id}-q4_0.gguf"]
             == (run_dir / "export" / "gguf-q4_0" / f"{tiny_sft_run.id}-q4_0.gguf").read_bytes()
         )
-        assert b"ollama create tuned-gguf -f Modelfile" in pushed["README.md"] and "Modelfile" in pushed
+        card = pushed["README.md"].decode()
+        assert (
+            f"llama-cli -m {tiny_sft_run.id}-q4_0.gguf -cnv" in card and "ollama create tuned-gguf -f Modelfile" in card
+        )
+        assert "library_name: gguf" in card and "Modelfile" in pushed
         form[1] = "none"
         *_, note, _, _ = client.predict(tiny_sft_run.id, "other", SECRET, *form, api_name="/push_gguf_to_hub")
         assert "GGUF type: choose one" in note and "studio-card-error" in note

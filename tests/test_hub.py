@@ -186,6 +186,8 @@ def test_a_training_with_hf_token_in_the_environment_writes_it_nowhere(tiny_conf
     assert not [p for p in files if SECRET.encode() in p.read_bytes()]
 
 
+@pytest.mark.heavy  # an export on the way (merge, write, read back): about a minute on two cores; CI pushes
+# a GGUF through the Export tab instead (test_chat_e2e), on the export that test writes anyway
 def test_a_checked_gguf_and_its_modelfile_arrive_with_a_card_that_says_how_to_run_them(in_process, tiny_sft_run):
     from studio.export import gguf_hub
     from studio.export.gguf import gguf_dir
@@ -207,18 +209,27 @@ def test_a_checked_gguf_and_its_modelfile_arrive_with_a_card_that_says_how_to_ru
     assert tiny_sft_run.read_json("hub.json")["pushes"][-1]["repo_id"] == "alice/tuned-GGUF"
 
 
-def test_a_gguf_changed_since_its_check_is_never_pushed(in_process, tiny_sft_run):
-    from studio.export import gguf_hub
+def test_a_gguf_changed_since_its_check_or_never_checked_is_never_pushed(in_process, tiny_sft_run):
+    import shutil
 
-    folder, report = gguf_hub.checked_export(tiny_sft_run, "q8_0")  # the export the push above wrote
-    path = folder / f"{tiny_sft_run.id}-q8_0.gguf"
-    original = path.read_bytes()
-    path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # one bit changed after the check
+    from studio.export import gguf_hub
+    from studio.export.gguf import gguf_dir
+
+    folder = gguf_dir(tiny_sft_run, "q5_0")  # an export as it lies on disk, written here by hand
+    folder.mkdir(parents=True)
     try:
+        path = folder / f"{tiny_sft_run.id}-q5_0.gguf"
+        path.write_bytes(b"GGUF" + bytes(64))
+        checked = {"file": str(path), "sha256": verify.file_sha256(path)}
+        path.write_bytes(b"GGUF" + bytes(63) + b"\x01")  # one bit changed after the check
+        (folder / "gguf_check.json").write_text(json.dumps(checked))
         with pytest.raises(studio_hub.HubError, match="not the file that passed its check.*write the GGUF again"):
-            gguf_hub.push(tiny_sft_run, "changed-gguf", token=SECRET, gguf="q8_0")
+            gguf_hub.push(tiny_sft_run, "changed-gguf", token=SECRET, gguf="q5_0")
+        (folder / "gguf_check.json").write_text(json.dumps({"file": str(path)}))  # from before hashes were kept
+        with pytest.raises(studio_hub.HubError, match="before exports recorded its checked hash; write it again"):
+            gguf_hub.push(tiny_sft_run, "changed-gguf", token=SECRET, gguf="q5_0")
     finally:
-        path.write_bytes(original)
+        shutil.rmtree(folder)
     assert "alice/changed-gguf" not in in_process.repos
 
 

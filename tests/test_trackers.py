@@ -180,7 +180,7 @@ def test_wandb_offline_log_read_back_equals_metrics_jsonl(make_run, clean_places
 
 def test_trackio_metrics_read_back_equal_metrics_jsonl_and_a_running_dashboard_is_linked(make_run, clean_places):
     pytest.importorskip("trackio")
-    from tests.conftest import free_port
+    from .conftest import free_port
 
     run = make_run(report_to="trackio", max_steps=3)
     place = json.loads((run.path / "tracker.json").read_text())["place"]
