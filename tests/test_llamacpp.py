@@ -34,7 +34,8 @@ def test_the_exported_model_chats_through_its_own_template_and_ends_its_turn(emb
     assert figures["chat_format"] == "chat_template.default"
     assert figures["finish_reason"] == "stop" and figures["completion_tokens"] < 96, figures
     assert figures["stopped"] and figures["reply"].strip() and "<|im_end|>" not in figures["reply"]
-    assert "Rome" in figures["reply"], figures["reply"]  # "What is the capital of Italy?"
+    # No fact is asserted: the 135M model itself answers this one wrongly ("Il Coriobella, Italy." in the
+    # studio's own greedy fp32 decode; llama.cpp on q8_0: "Il Corriere dii, il Capital of Italy.").
 
 
 @pytest.mark.slow
