@@ -9,6 +9,11 @@ import threading
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from studio.runs.directory import runs_root  # noqa: E402 - light: no model library
+from studio.train.trackers import point_trackio  # noqa: E402
+
+point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its folder then
+
 from studio.services import get_studio  # noqa: E402 - after the environment above
 from studio.ui.app import build_app  # noqa: E402
 

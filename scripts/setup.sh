@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 files="requirements.txt requirements-nodeps.txt"
-[ "${1:-}" = test ] && files="$files requirements-dev.txt"
+[ "${1:-}" = test ] && files="$files requirements-dev.txt requirements-trackers.txt requirements-ray.txt"
 stamp=".venv/.installed-$(cat $files | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip

@@ -197,7 +197,7 @@ class TrainConfig:
         0, "Stop after N evaluations without improvement (0: off; needs eval_steps).", minimum=0, maximum=1000
     )
     report_to: str = option(
-        "none", "Also log to tensorboard, mlflow, wandb (offline) or trackio, in the run folder.", choices=TRACKERS
+        "none", "Also log to tensorboard, mlflow, wandb (offline) or trackio; the Runs tab opens it.", choices=TRACKERS
     )
 
 

@@ -31,14 +31,16 @@ from studio.data.preview import Preview, preview
 from studio.data.stats import length_figure
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit, evaluate_run, held_out_prompts
 from studio.evaluate.report import history_row, load_results, result_files, results_figure, results_table
+from studio.export import gguf_hub
 from studio.export.card import write_card
 from studio.export.gguf import export_gguf, gguf_dir
-from studio.export.hub import RepoExists, push_run, token_hint
+from studio.export.hub import RepoExists, token_hint
 from studio.export.merge import merge, merged_dir, zip_adapter
 from studio.models import loading
 from studio.models.device import detect
 from studio.runs import completions
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
+from studio.runs.dashboards import dashboard
 from studio.runs.diff import config_differences
 from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
@@ -231,7 +233,7 @@ class Studio:
         share(check_change(self.run(run_id, user), user, "share"), shared)
 
     def run_view(self, run_id: str, user: str | None = None) -> dict:
-        """What the Runs tab shows of one run: its curves, summary, probe table, config and log tail."""
+        """What the Runs tab shows of one run: its curves, summary, probe table, config, log tail, tracker."""
         run = self.run(run_id, user)
         metrics = run.metrics()
         return {
@@ -240,6 +242,7 @@ class Studio:
             "probes": probe_table(run.probes()),
             "config": run.config_path.read_text(),
             "log": run.log_tail(40),
+            "tracker": dashboard(run.path),  # the tracker it also logged to and how to open it, or None
         }
 
     def compare_runs(self, run_ids: list[str], key: str = "loss", user: str | None = None):
@@ -371,8 +374,9 @@ class Studio:
         return write_card(self._owned(run_id, user, "export"))
 
     def push(self, run_id: str, repo: str, token: str | None = None, progress=None, user=None, **options):
-        """Push to the Hub; ``options=ExportConfig(...)`` or single fields (see studio.export.hub.push_run)."""
-        return push_run(self._owned(run_id, user, "push"), repo, token, progress=progress, **options)
+        """Push to the Hub; ``options=ExportConfig(...)`` or single fields; ``gguf`` set: the checked GGUF
+        (see studio.export.gguf_hub.push and studio.export.hub.push_run)."""
+        return gguf_hub.push(self._owned(run_id, user, "push"), repo, token, progress=progress, **options)
 
 
 _studio: Studio | None = None

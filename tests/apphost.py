@@ -14,9 +14,9 @@ from .conftest import ROOT, free_port
 
 
 @contextmanager
-def running_app(runs_dir: Path, timeout: float = 120):
+def running_app(runs_dir: Path, timeout: float = 120, env: dict | None = None):
     port = free_port()
-    env = {**os.environ, "STUDIO_RUNS_DIR": str(runs_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "STUDIO_RUNS_DIR": str(runs_dir), "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     log = open(runs_dir.parent / "app.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--no-browser"],

@@ -29,6 +29,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The folders tests read data from (studio.data.access): the checkout, the shared real data and
 # the temporary folders pytest makes.
 os.environ.setdefault("STUDIO_DATA_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))
+# Trackio reads its folder once, on import (TRL imports it): the tests' Trackio runs stay out of the
+# user's cache, as app.py and the CLI keep the studio's in the runs folder (trackers.point_trackio).
+os.environ.setdefault("TRACKIO_DIR", tempfile.mkdtemp(prefix="studio-trackio-"))
 
 
 @pytest.fixture(scope="session")

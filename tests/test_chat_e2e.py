@@ -9,6 +9,8 @@ import pytest
 from studio.chat.engine import ChatEngine, Sampling
 
 from .apphost import running_app
+from .hubserver import FakeHub
+from .test_hub import SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +22,7 @@ def turn(role: str, text: str) -> dict:
     return {"role": role, "content": [{"type": "text", "text": text}]}
 
 
-def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, tmp_path):
+def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, tmp_path, monkeypatch):
     from gradio_client import Client
 
     from studio.data import load_data
@@ -32,7 +34,8 @@ def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, t
     sampling = Sampling(seed=4, max_new_tokens=10, temperature=1.0)
     values = [sampling.temperature, sampling.top_k, sampling.top_p, sampling.repetition_penalty]
     values += [sampling.max_new_tokens, sampling.seed, sampling.greedy]
-    with running_app(runs) as url:
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # the loopback Hub the app pushes to speaks LFS, not Xet
+    with FakeHub({SECRET: "alice"}) as hub, running_app(runs, env={"HF_ENDPOINT": hub.url}) as url:
         client = Client(url, verbose=False)
         assert client.predict("(none: base only)", api_name="/refresh_adapters")["value"] == adapter
         base_reply, adapter_reply = client.predict(QUESTION, adapter, "", *values, api_name="/chat")
@@ -76,6 +79,25 @@ def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, t
         for expected in ("temperature 0.3", "top_k 20", "top_p 0.8", "repeat_penalty 1.1", "num_predict 64"):
             assert f"PARAMETER {expected}" in lines
         assert note == ""
+        # ... and that checked file goes to the Hub with its Modelfile and a card saying how to run it.
+        form = ["fp32", "q4_0", True, False, False, True]  # dtype, gguf, private, merged, update, verify
+        shown, _, note, token, _ = client.predict(
+            tiny_sft_run.id, "tuned-GGUF", SECRET, *form, api_name="/push_gguf_to_hub"
+        )
+        assert "**Pushed** the gguf-q4_0 to" in shown and "Check passed" in shown and note == "" and token == ""
+        pushed = hub.repos["alice/tuned-GGUF"].files
+        assert (
+            pushed[f"{tiny_sft_run.id}-q4_0.gguf"]
+            == (run_dir / "export" / "gguf-q4_0" / f"{tiny_sft_run.id}-q4_0.gguf").read_bytes()
+        )
+        card = pushed["README.md"].decode()
+        assert (
+            f"llama-cli -m {tiny_sft_run.id}-q4_0.gguf -cnv" in card and "ollama create tuned-gguf -f Modelfile" in card
+        )
+        assert "library_name: gguf" in card and "Modelfile" in pushed
+        form[1] = "none"
+        *_, note, _, _ = client.predict(tiny_sft_run.id, "other", SECRET, *form, api_name="/push_gguf_to_hub")
+        assert "GGUF type: choose one" in note and "studio-card-error" in note
 
     engine = ChatEngine(str(tiny_model_dir))
     messages = [{"role": "user", "content": QUESTION}]

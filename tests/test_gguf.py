@@ -130,14 +130,13 @@ def test_modelfile_frames_turns_as_the_chat_template_does(tokenizer):
     assert "PARAMETER temperature 0\n" in modelfile_text("m.gguf", tokenizer, Sampling(greedy=True))
 
 
-def test_cli_offers_gguf_for_export_only():
+def test_cli_offers_gguf_for_export_and_push():
     from studio.cli import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["export", "--run", "r", "--out", "o", "--gguf", "q4_0"])
     assert args.gguf == "q4_0"
-    with pytest.raises(SystemExit):
-        parser.parse_args(["push", "--run", "r", "--repo", "me/x", "--gguf", "q4_0"])
+    assert parser.parse_args(["push", "--run", "r", "--repo", "me/x", "--gguf", "q4_0"]).gguf == "q4_0"
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ What arrives is recorded (files, the private flag, the Authorization header); th
 appear in no file of the run, no log, no output and no request body.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -183,3 +184,64 @@ def test_a_training_with_hf_token_in_the_environment_writes_it_nowhere(tiny_conf
     files = [p for p in run.path.rglob("*") if p.is_file()]
     assert any(p.name == "training_args.bin" for p in files)  # the Trainer's pickle of its arguments
     assert not [p for p in files if SECRET.encode() in p.read_bytes()]
+
+
+@pytest.mark.heavy  # an export on the way (merge, write, read back): about a minute on two cores; CI pushes
+# a GGUF through the Export tab instead (test_chat_e2e), on the export that test writes anyway
+def test_a_checked_gguf_and_its_modelfile_arrive_with_a_card_that_says_how_to_run_them(in_process, tiny_sft_run):
+    from studio.export import gguf_hub
+    from studio.export.gguf import gguf_dir
+
+    result = gguf_hub.push(tiny_sft_run, "tuned-GGUF", token=SECRET, gguf="q8_0", private=False)
+    name = f"{tiny_sft_run.id}-q8_0.gguf"
+    repo = in_process.repos["alice/tuned-GGUF"]
+    assert set(repo.files) - {".gitattributes"} == {name, "Modelfile", "README.md", "gguf_check.json"}
+    folder = gguf_dir(tiny_sft_run, "q8_0")  # the Export tab's export, written and checked on the way
+    assert repo.files[name] == (folder / name).read_bytes()
+    assert f"FROM ./{name}" in repo.files["Modelfile"].decode()
+    card = repo.files["README.md"].decode()
+    assert "library_name: gguf" in card and "- llama.cpp" in card
+    assert f"llama-cli -m {name} -cnv" in card
+    assert "ollama create tuned-gguf -f Modelfile\nollama run tuned-gguf" in card
+    assert json.loads(repo.files["gguf_check.json"])["sha256"] in card
+    assert result.what == "gguf-q8_0" and result.created and not repo.private
+    assert result.check == {"ok": True, "files_identical": True, "message": "the files are identical"}
+    assert tiny_sft_run.read_json("hub.json")["pushes"][-1]["repo_id"] == "alice/tuned-GGUF"
+
+
+def test_a_gguf_changed_since_its_check_or_never_checked_is_never_pushed(in_process, tiny_sft_run):
+    import shutil
+
+    from studio.export import gguf_hub
+    from studio.export.gguf import gguf_dir
+
+    folder = gguf_dir(tiny_sft_run, "q5_0")  # an export as it lies on disk, written here by hand
+    folder.mkdir(parents=True)
+    try:
+        path = folder / f"{tiny_sft_run.id}-q5_0.gguf"
+        path.write_bytes(b"GGUF" + bytes(64))
+        checked = {"file": str(path), "sha256": verify.file_sha256(path)}
+        path.write_bytes(b"GGUF" + bytes(63) + b"\x01")  # one bit changed after the check
+        (folder / "gguf_check.json").write_text(json.dumps(checked))
+        with pytest.raises(studio_hub.HubError, match="not the file that passed its check.*write the GGUF again"):
+            gguf_hub.push(tiny_sft_run, "changed-gguf", token=SECRET, gguf="q5_0")
+        (folder / "gguf_check.json").write_text(json.dumps({"file": str(path)}))  # from before hashes were kept
+        with pytest.raises(studio_hub.HubError, match="before exports recorded its checked hash; write it again"):
+            gguf_hub.push(tiny_sft_run, "changed-gguf", token=SECRET, gguf="q5_0")
+    finally:
+        shutil.rmtree(folder)
+    assert "alice/changed-gguf" not in in_process.repos
+
+
+@pytest.mark.heavy  # a second whole export (merge, write, read back): over a minute on two cores
+def test_a_gguf_that_failed_its_check_is_never_pushed(in_process, tiny_sft_run, monkeypatch):
+    import shutil
+
+    from studio.export import gguf_check, gguf_hub
+    from studio.export.gguf import gguf_dir
+
+    shutil.rmtree(gguf_dir(tiny_sft_run, "f32"), ignore_errors=True)
+    monkeypatch.setitem(gguf_check.TOLERANCES, "f32", -1.0)  # no KL passes: the written file fails its check
+    with pytest.raises(gguf_check.GGUFCheckError, match="failed its check"):
+        gguf_hub.push(tiny_sft_run, "failed-gguf", token=SECRET, gguf="f32")
+    assert "alice/failed-gguf" not in in_process.repos and not gguf_dir(tiny_sft_run, "f32").exists()

@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "runs_dir", None):  # one runs folder for the whole process (studio.runs.directory)
         os.environ["STUDIO_RUNS_DIR"] = os.path.abspath(args.runs_dir)
+    from studio.runs.directory import runs_root  # light; the commands import the services later
+    from studio.train.trackers import point_trackio
+
+    point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its folder then
     console = logging.StreamHandler()
     console.setLevel(logging.INFO if args.verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

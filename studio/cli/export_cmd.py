@@ -6,6 +6,7 @@
     python -m studio export --run runs/<id> --out exports/gguf --gguf q8_0      # GGUF + Ollama Modelfile
     HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned            # private by default
     HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned --merged --update --no-private
+    HF_TOKEN=hf_... python -m studio push --run runs/<id> --repo me/tuned-GGUF --gguf q8_0  # GGUF + Modelfile
 
 Progress goes to stderr; the folder (export) or the repository URL (push) is printed last.
 Exit status: 0 done, 1 done but a check failed, 2 nothing done (bad input, token, network).
@@ -14,6 +15,9 @@ so it stays out of shell history and process lists. The options (--dtype, --merg
 --update, --verify, --gguf) are the fields of ``studio.config.ExportConfig``, as in the Export tab.
 With --gguf the folder holds the checked GGUF file, a Modelfile and gguf_check.json (the merge
 inside is at fp32 whatever --dtype says); a file that fails its check is not written.
+``push --gguf TYPE`` sends the run's checked GGUF export (runs/<id>/export/gguf-TYPE, the Export
+tab's; written and checked first when missing), its Modelfile and a card with the llama.cpp and
+Ollama commands to a repository of its own; a file that failed or changed since is never sent.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def register(sub) -> None:
     )
     add_runs_dir(p)
     p.add_argument("--repo", metavar="ID", required=True, help="Repository: 'name' (under your user) or 'org/name'.")
-    add_arguments(p, ExportConfig, only=[f.name for f in fields(ExportConfig) if f.name != "gguf"])
+    add_arguments(p, ExportConfig, only=[f.name for f in fields(ExportConfig)])
     p.add_argument("--json", action="store_true", help="Print the result as JSON.")
     p.set_defaults(func=run_push)
 
@@ -120,11 +124,11 @@ def _export_gguf(run, args, gguf_type: str) -> str:
 
 
 def run_push(args) -> int:
-    from studio.export import hub
+    from studio.export import gguf_hub
 
     try:
         o = options(args)
-        result = hub.push_run(open_cli_run(args.run, args.runs_dir), args.repo, options=o, progress=_progress)
+        result = gguf_hub.push(open_cli_run(args.run, args.runs_dir), args.repo, options=o, progress=_progress)
     except ValueError as exc:
         return fail(exc)
     if args.json:

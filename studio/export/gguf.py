@@ -11,7 +11,9 @@ tensor, under llama.cpp's names for the architecture, with the Q and K projectio
 llama.cpp's rotary layout, the byte-level BPE tokenizer (tokens, types, merges, special ids), the
 end-of-turn token the chat template closes turns with, and the template itself. The file is then
 read back with transformers' own GGUF loader and compared with the merged model
-(studio.export.gguf_check); a file that fails is deleted, never offered. The scratch folder goes.
+(studio.export.gguf_check); a file that fails is deleted, never offered. With llama-cpp-python
+installed, llama.cpp also chats with it through the template inside it and the reply must end its
+turn (studio.export.llamacpp_check; a warning otherwise). The scratch folder goes.
 
 Types: the ones the ``gguf`` package quantizes in numpy. 1-D tensors (norms) stay F32 as llama.cpp
 keeps them; for the 4- and 5-bit types the token embedding (and an untied output head) is Q8_0,
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.export import llamacpp_check, verify
 from studio.export.merge import Progress, _say, prepare_out, require_trained
 from studio.runs.directory import Run
 
@@ -63,6 +66,7 @@ class GGUFReport:
     export_seconds: float
     tensors: int
     end_of_turn: str
+    sha256: str = ""  # of the file that passed the check: a push sends only that file (studio.export.gguf_hub)
     check: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -105,6 +109,13 @@ def export_gguf(
         _say(progress, 0.6, "reading the file back with transformers' GGUF loader and comparing")
         report.check = gguf_check.check(scratch, path, gguf_type, gguf_check.prompts_for(run))
         report.warnings += report.check.pop("warnings", [])
+        if llamacpp_check.available():  # llama.cpp itself, when llama-cpp-python is installed
+            said = report.check["llama_cpp"] = llamacpp_check.chat_check(path, gguf_check.prompts_for(run, 1)[0])
+            if not said["stopped"]:
+                report.warnings.append(
+                    f"in llama.cpp the reply did not end its turn within {said['max_tokens']} tokens"
+                )
+        report.sha256 = verify.file_sha256(path)
         write_modelfile(out / "Modelfile", path.name, scratch, sampling)
         (out / "gguf_check.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         done = True

@@ -29,7 +29,7 @@ from studio.runs.directory import Run, new_run, open_run
 from studio.runs.record import attach_log, environment, hardware, resume_problems, trim_after, write_records
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.schema import ConfigError
-from studio.train import faults
+from studio.train import faults, trackers
 from studio.train.admission import admit
 from studio.train.callbacks import MetricsCallback
 from studio.train.estimate import estimate
@@ -181,6 +181,7 @@ class JobManager:
             log.error("run failed:\n%s", traceback.format_exc())
             self._failed(run, exc)
         finally:
+            trackers.finish(plan.config.train.report_to)
             if handler is not None:
                 logging.getLogger().removeHandler(handler)
                 handler.close()

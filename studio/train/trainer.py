@@ -91,6 +91,8 @@ def _common_args(plan: Plan, output_dir: str) -> dict:
         metric_for_best_model="eval_loss",
         # The run directory is the checkpoints folder's parent; the tracker's files go inside it.
         report_to=trackers.prepare(t.report_to, Path(output_dir).parent),
+        run_name=Path(output_dir).parent.name,  # the run id, as the tracker's run
+        project=trackers.PROJECT,  # Trackio's project (the others take theirs from the environment)
         disable_tqdm=True,
         dataloader_num_workers=0,
     )

@@ -1,7 +1,7 @@
-"""Export tab: the adapter as a zip, a merged full model, the model card, and a push to the Hub.
+"""Export tab: the adapter as a zip, a merged full model, a GGUF, the model card, and a push to the Hub.
 
 Headless, the same: ``python -m studio export --run runs/<id> --out DIR [--merged] [--dtype D]``
-and ``HF_TOKEN=... python -m studio push --run runs/<id> --repo ID [--no-private] [--merged]``; the
+and ``HF_TOKEN=... python -m studio push --run runs/<id> --repo ID [--no-private] [--merged | --gguf T]``; the
 options (dtype, merged, private, update, verify) are one ExportConfig, documented once.
 The token field is a password field, emptied after every push whatever its outcome; the token
 is passed to the service for the requests and kept nowhere else. A refusal (no run picked, no
@@ -75,7 +75,9 @@ def _layout() -> SimpleNamespace:
                 ui.hint = gr.Markdown(token_hint())
                 with gr.Row():
                     ui.form.add(defaults, ["update", "verify"])
-                ui.push_button = gr.Button("Push to the Hub", variant="primary")
+                with gr.Row():
+                    ui.push_button = gr.Button("Push to the Hub", variant="primary")
+                    ui.push_gguf_button = gr.Button("Push the GGUF (type above) with its Modelfile")
                 ui.push_note = gr.HTML(elem_id="export-push-note")
                 ui.pushed = gr.Markdown(elem_id="export-push")
     return ui
@@ -127,12 +129,16 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
     ui.card_button.click(_card_handler(studio), ui.run, card_outputs, api_name="model_card")
     push_inputs = [ui.run, ui.repo, ui.token, *form.inputs]
     # The handler empties the token field itself, whatever happened (a failed push included).
+    push_outputs = [ui.pushed, form.components["update"], ui.push_note, ui.token, ui.hint]
     ui.push_button.click(
-        _push_handler(studio, form),
+        _push_handler(studio, form), push_inputs, push_outputs, concurrency_id="model", api_name="push_to_hub"
+    )
+    ui.push_gguf_button.click(
+        _push_handler(studio, form, gguf=True),
         push_inputs,
-        [ui.pushed, form.components["update"], ui.push_note, ui.token, ui.hint],
+        push_outputs,
         concurrency_id="model",
-        api_name="push_to_hub",
+        api_name="push_gguf_to_hub",
     )
     return {"run": ui.run, "refresh": (runs_update, ui.run)}
 
@@ -154,14 +160,18 @@ def _card_handler(studio: Studio):
     return on_card
 
 
-def _push_handler(studio: Studio, form: Form):
-    """Push with the form's ExportConfig; an existing repository offers the update switch."""
+def _push_handler(studio: Studio, form: Form, gguf: bool = False):
+    """Push with the form's ExportConfig; an existing repository offers the update switch.
+    ``gguf``: the checked GGUF of the type chosen above (written first when missing), else the adapter
+    or merged model whatever that type says."""
 
     def on_push(request: gr.Request, run_id, repo, token, *values, progress=gr.Progress()):
         """Outputs: result, the update switch, the note card, the token field (emptied), its hint."""
         emptied = ("", token_hint())
         try:
-            options = ExportConfig(**form.values(values))
+            options = ExportConfig(**{**form.values(values), **({} if gguf else {"gguf": "none"})})
+            if gguf and options.gguf == "none":
+                raise ValueError("GGUF type: choose one under 'GGUF for llama.cpp and Ollama' first (q8_0, q4_0...).")
             result = studio.push(
                 _need(run_id), repo, token or None, lambda f, m: progress(f, desc=m), user_of(request), options=options
             )

@@ -69,6 +69,20 @@ def _differences(run_ids: list[str], rows: list[dict]) -> dict:
     return {"headers": ["field", *run_ids], "data": [[r["field"], *(_cell(r[i]) for i in run_ids)] for r in rows]}
 
 
+def tracker_text(view: dict | None) -> str:
+    """The tracker a run also logged to and the commands that open its dashboard; "" for a run without one."""
+    if not view:
+        return ""
+    parts = [f"**Also logged to {view['tracker']}** ({view['place']})."]
+    if view["link"]:
+        parts.append(f"Its dashboard is running: [{view['link']}]({view['link']})")
+    if view["commands"]:
+        parts.append("Open its dashboard with:\n```bash\n" + "\n".join(view["commands"]) + "\n```")
+    if view["note"]:
+        parts.append(view["note"])
+    return "\n\n".join(parts)
+
+
 def _cell(value) -> str:
     return "-" if value is None else str(value)
 
@@ -95,6 +109,7 @@ def _layout() -> SimpleNamespace:
             ui.curves = gr.Plot(placeholder_figure("Open a run to see its curves."), label="Curves")
         with gr.Column(scale=2):
             ui.summary = gr.JSON(label="Summary")
+            ui.tracker = gr.Markdown(elem_id="runs-tracker")
             ui.probes = gr.Dataframe(
                 headers=["prompt", "latest", "base"], column_widths=PROBE_WIDTHS, label="Probe prompts", wrap=True
             )
@@ -144,17 +159,18 @@ class _Handlers:
         return _table(rows), gr.Dropdown(choices=ids, value=value), gr.Dropdown(choices=ids)
 
     def open(self, run_id, request: gr.Request):
-        """Outputs: curves, summary, probes, config, log, shared, message; a refusal is a card, the view stays."""
+        """Outputs: curves, summary, tracker, probes, config, log, shared, message; a refusal is a card, the view stays."""
         if not run_id:
-            return *[gr.skip()] * 6, card("Run: pick one first.")
+            return *[gr.skip()] * 7, card("Run: pick one first.")
         try:
             view = self.studio.run_view(run_id, user_of(request))
         except ValueError as exc:  # e.g. deleted meanwhile
-            return *[gr.skip()] * 6, card(str(exc))
+            return *[gr.skip()] * 7, card(str(exc))
         headers, rows = probe_columns(*view["probes"])
         probes = gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS)
         shared = bool(view["summary"].get("shared"))
-        return view["figure"], view["summary"], probes, view["config"], view["log"], shared, gr.skip()
+        tracker = tracker_text(view["tracker"])
+        return view["figure"], view["summary"], tracker, probes, view["config"], view["log"], shared, gr.skip()
 
     def compare(self, run_ids, key, request: gr.Request):
         """Outputs: overlay, metric, config differences, message."""
@@ -213,7 +229,7 @@ def build(studio: Studio) -> dict:
     listing = [ui.table, ui.chosen, ui.compared, ui.message]
     ui.refresh.click(h.refresh, ui.chosen, listing, api_name="list_runs")
     gr.on(None, h.on_load, None, listing)  # on page load: the history survives restarts
-    opened = [ui.curves, ui.summary, ui.probes, ui.config, ui.log, ui.shared, ui.message]
+    opened = [ui.curves, ui.summary, ui.tracker, ui.probes, ui.config, ui.log, ui.shared, ui.message]
     ui.open.click(h.open, ui.chosen, opened, api_name="open_run")
     ui.chosen.select(h.open, ui.chosen, opened)
     ui.compare.click(
