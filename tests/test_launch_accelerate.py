@@ -11,7 +11,8 @@ import yaml
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.cli
+# Two torch processes over gloo (minutes on two cores); test_training_dist covers DDP in CI.
+pytestmark = [pytest.mark.cli, pytest.mark.heavy]
 
 
 def train_on_accelerate(config, tmp_path, strategy: str, timeout: float = 420):

@@ -75,7 +75,8 @@ def assert_same_continuation(straight: dict, straight_weights: dict, run, saved_
         assert torch.allclose(tensor, straight_weights[name], rtol=1e-4, atol=1e-6), name
 
 
-@pytest.mark.parametrize("method", ["reward", "orpo", "kto", "grpo"])
+# GRPO's case samples and trains twice (over a minute on two cores): heavy, as its SIGKILL case.
+@pytest.mark.parametrize("method", ["reward", "orpo", "kto", pytest.param("grpo", marks=pytest.mark.heavy)])
 def test_resume_from_a_checkpoint_repeats_the_uninterrupted_run(tiny_model_dir, tmp_path, method):
     straight, straight_weights, run = train_then_resume(resumable(tiny_model_dir, method), tmp_path, SAVED_AT)
     assert_same_continuation(straight, straight_weights, run, SAVED_AT)
@@ -113,7 +114,8 @@ def test_stop_waits_for_the_end_of_a_generated_batch(tmp_path):
 
 
 @pytest.mark.cli
-@pytest.mark.parametrize("method", ["reward", pytest.param("grpo", marks=pytest.mark.heavy)])
+@pytest.mark.heavy  # the SFT SIGKILL tests (test_runs, test_run_segments) cover the mechanism in CI
+@pytest.mark.parametrize("method", ["reward", "grpo"])
 def test_sigkilled_run_resumes_to_completed_with_every_step_once(tiny_model_dir, tmp_path, method):
     config = resumable(tiny_model_dir, method, steps=8, save_steps=1)
     config.train.save_total_limit = 2
