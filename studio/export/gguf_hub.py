@@ -31,15 +31,10 @@ from studio.export.gguf import check_type, export_gguf, gguf_dir
 from studio.export.hub import (
     HubError,
     PushResult,
-    RepoExists,
-    check_reachable,
-    endpoint,
-    full_repo_id,
     hub_errors,
-    login,
+    open_target,
     push_run,
     record,
-    resolve_token,
     upload,
 )
 from studio.export.merge import Progress, require_trained
@@ -115,20 +110,11 @@ def push_gguf(
     run: Run, repo: str, options: ExportConfig, token: str | None = None, progress: Progress | None = None
 ) -> PushResult:
     """Create (or, with ``options.update``, reuse) ``repo`` and upload the run's checked ``options.gguf`` file."""
-    from huggingface_hub import HfApi
-
     say = progress or (lambda f, m: None)
     gguf_type = check_type(options.gguf)
     require_trained(run)
-    hub = endpoint()
-    secret, source = resolve_token(token)
-    check_reachable(hub)
-    api = HfApi(endpoint=hub, token=secret)
-    with hub_errors(repo, source, hub):
-        repo_id = full_repo_id(repo, login(api, source, hub))
-        exists = api.repo_exists(repo_id)
-    if exists and not options.update:
-        raise RepoExists(repo_id, f"{hub}/{repo_id}")
+    target = open_target(repo, token, options.update, say)
+    api, repo_id, exists, source, hub = target.api, target.repo_id, target.exists, target.source, target.hub
     folder, report = checked_export(run, gguf_type, lambda f, m: say(0.05 + 0.45 * f, m))
     (folder / "README.md").write_text(gguf_card(run, report, repo_id))
     with hub_errors(repo_id, source, hub):

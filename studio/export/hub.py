@@ -202,6 +202,34 @@ def stage(run: Run, what: str, repo_id: str, dtype: str, progress: Progress | No
     return export_adapter(run, folder, repo_id=repo_id, overwrite=True), None
 
 
+@dataclass
+class Target:
+    """A repository a push may write to: the client, the full id, whether it exists, where the token came from."""
+
+    api: object
+    repo_id: str
+    exists: bool
+    source: str
+    hub: str
+
+
+def open_target(repo: str, token: str | None, update: bool, say: Progress) -> Target:
+    """Resolve the token, reach the Hub, log in and find ``repo``; RepoExists unless ``update``."""
+    from huggingface_hub import HfApi
+
+    hub = endpoint()
+    secret, source = resolve_token(token)
+    say(0.02, f"checking the token from {source}")
+    check_reachable(hub)
+    api = HfApi(endpoint=hub, token=secret)
+    with hub_errors(repo, source, hub):
+        repo_id = full_repo_id(repo, login(api, source, hub))
+        exists = api.repo_exists(repo_id)
+    if exists and not update:
+        raise RepoExists(repo_id, f"{hub}/{repo_id}")
+    return Target(api, repo_id, exists, source, hub)
+
+
 def push_run(
     run: Run,
     repo: str,
@@ -215,24 +243,14 @@ def push_run(
     ``options`` (studio.config.ExportConfig: dtype, merged, private, update, verify) defaults to
     ExportConfig(); keyword arguments change single fields: ``push_run(run, "me/x", private=False)``.
     """
-    from huggingface_hub import HfApi
-
     o = replace(options or ExportConfig(), **changes)
     if problems := bounds_problems(o):
         raise ConfigError(problems)
     say = progress or (lambda f, m: None)
     kind = require_trained(run)
     what = "full" if kind == "full" else ("merged" if o.merged else "adapter")
-    hub = endpoint()
-    secret, source = resolve_token(token)
-    say(0.02, f"checking the token from {source}")
-    check_reachable(hub)
-    api = HfApi(endpoint=hub, token=secret)
-    with hub_errors(repo, source, hub):
-        repo_id = full_repo_id(repo, login(api, source, hub))
-        exists = api.repo_exists(repo_id)
-    if exists and not o.update:
-        raise RepoExists(repo_id, f"{hub}/{repo_id}")
+    target = open_target(repo, token, o.update, say)
+    api, repo_id, exists, source, hub = target.api, target.repo_id, target.exists, target.source, target.hub
     folder, report = stage(run, what, repo_id, o.dtype, lambda f, m: say(0.05 + 0.45 * f, m))
     with hub_errors(repo_id, source, hub):
         result = upload(api, run, repo_id, folder, what, o.private, exists, say)
