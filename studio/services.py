@@ -42,7 +42,16 @@ from studio.runs import completions
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
 from studio.runs.dashboards import dashboard
 from studio.runs.diff import config_differences
-from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
+from studio.runs.directory import (
+    RESUMABLE,
+    Run,
+    delete_run,
+    list_runs,
+    open_run,
+    probe_table,
+    run_source,
+    runs_root,
+)
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
@@ -50,6 +59,7 @@ from studio.train.jobs import JobManager
 from studio.train.presets import PRESETS, preset
 from studio.train.progress import Progress, duration
 from studio.train.queue import QueueFull, TrainingQueue, ordinal
+from studio.train.remote import stop_elsewhere
 from studio.train.review import review, warm_imports
 
 __all__ = [
@@ -156,9 +166,10 @@ class Studio:
         return self.jobs.run if self.jobs.run is not None and self.jobs.run.path.is_dir() else None
 
     def stop_training(self, user: str | None = None) -> bool:
-        """Stop the running job, when it is ``user``'s to stop."""
-        run = self._job_run()
-        return self.jobs.active and (run is None or may_change(run, user)) and self.jobs.stop()
+        """Stop the running job if ``user``'s; with none here, ``user``'s runs training elsewhere (remote.py)."""
+        if self.jobs.active:
+            return (self._job_run() is None or may_change(self._job_run(), user)) and self.jobs.stop()
+        return bool(stop_elsewhere(self.runs(user, mine=True)))
 
     def progress(self, user: str | None = None) -> Progress:
         """The job's snapshot when ``user`` may see its run; else their own run waiting in the queue;

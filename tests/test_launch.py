@@ -106,3 +106,30 @@ def test_a_cluster_without_the_resources_asked_is_refused():
     assert gpus.field == "gpus_per_worker" and "the cluster has 0" in gpus.message
     [wide] = resource_problems(LaunchConfig(on="ray", ray_workers=1, cpus_per_worker=3.0), nodes)
     assert "no node has 3 CPUs (the largest has 2)" in wide.message
+
+
+def test_stop_reaches_a_run_training_elsewhere_after_the_studio_restarted(tiny_model_dir, tmp_path):
+    import os
+
+    from studio.runs.directory import new_run
+    from studio.runs.owners import claim
+    from studio.services import Studio
+    from studio.train.remote import STOP_FILE
+
+    from .conftest import tiny_recipe
+
+    def running(on: str, user: str):
+        config = tiny_recipe(tiny_model_dir)
+        config.launch.on = on
+        run = new_run(config, tmp_path)
+        claim(run, user)
+        run.set_status(status="running", pid=os.getpid())  # its workers are alive (here: this process)
+        return run
+
+    ray_run, local_run, bobs = running("ray", "alice"), running("here", "alice"), running("ray", "bob")
+    studio = Studio(tmp_path)  # a studio started after them: no job of its own
+    assert studio.stop_training("alice")
+    assert (ray_run.path / STOP_FILE).exists()
+    assert not (local_run.path / STOP_FILE).exists()  # a run here whose studio is gone is not stopped by a file
+    assert not (bobs.path / STOP_FILE).exists()  # nor another person's
+    assert not Studio(tmp_path).stop_training("carol")

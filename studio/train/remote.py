@@ -47,6 +47,15 @@ def watch_stop_file(run: Run, jobs, every: float = 0.5) -> threading.Thread:
     return thread
 
 
+def stop_elsewhere(runs: list[Run]) -> list[Run]:
+    """Ask the runs of ``runs`` still training elsewhere (a Ray job, accelerate processes that outlived
+    the studio that started them) to stop, through the file their workers watch; returns them."""
+    asked = [r for r in runs if r.status().get("status") in ACTIVE and r.config().launch.on != "here"]
+    for run in asked:
+        (run.path / STOP_FILE).write_text("stop\n")
+    return asked
+
+
 @dataclass
 class LaunchedProcesses:
     """``accelerate launch`` in a session of its own (it survives the studio; SIGTERM stops it resumably)."""
