@@ -159,3 +159,28 @@ def test_evaluate_tab_empty_state_says_what_will_appear():
     assert table["headers"] == ["metric", "base", "adapter"]  # not Gradio's bare "1 2 3"
     assert generations["headers"] == ["prompt", "reference", "base", "adapter"]
     assert "appear here after an evaluation" in chart.layout.annotations[0].text
+
+
+def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
+    from studio.runs import completions
+    from studio.runs.directory import new_run
+    from studio.train.progress import Tracker
+
+    studio, handlers, _ = train
+    assert handlers.on_samples(None).visible is False  # no run: no table
+    run = new_run(RunConfig(), studio.root)
+    studio.jobs.run, studio.jobs._tracker = run, Tracker(run.id, str(run.path))  # the job the tab reports on
+    assert handlers.on_samples(None).visible is False  # a run that samples nothing (not GRPO)
+    rows = [
+        {"step": s, "mode": m, "prompt": "2+2?", "completion": c, "rewards": {"exact_answer": t}, "total": t}
+        for s, m, c, t in [
+            (1, "train", "4", 1.0),
+            (2, "train", "5", 0.0),
+            (2, "train", "4", 1.0),
+            (2, "eval", "x", 0.5),
+        ]
+    ]
+    completions.append(run.path, rows)
+    table = handlers.on_samples(None)
+    assert table.visible and table.value["headers"] == ["step", "prompt", "answer", "total", "exact_answer"]
+    assert table.value["data"] == [[2, "2+2?", "4", 1.0, 1.0], [2, "2+2?", "5", 0.0, 0.0]]
