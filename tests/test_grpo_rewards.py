@@ -8,6 +8,7 @@ import pytest
 
 from studio.models.scorer import RewardScorer
 from studio.runs import completions
+from studio.runs.directory import trim_steps
 from studio.schema import ConfigError
 from studio.train.jobs import JobManager
 from studio.train.rewards import conversation
@@ -96,7 +97,7 @@ def test_resume_drops_answers_sampled_after_the_checkpoint(tmp_path):
         for s in (1, 2, 3)
     ]
     completions.append(tmp_path, rows)
-    completions.trim(tmp_path, 2)
+    trim_steps(tmp_path / completions.FILE, 2)
     assert [r["step"] for r in completions.read(tmp_path)] == [1, 2]
     assert json.loads((tmp_path / completions.FILE).read_text().splitlines()[-1])["completion"] == "2"
 

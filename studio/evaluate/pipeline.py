@@ -238,7 +238,8 @@ def _generation_scores(generations: list[dict], label: str) -> dict:
 
 def _measure(engine: ChatEngine, run: Run, rows, source: str, options: EvalOptions, progress: Progress):
     """(result, generations): the method's own measure, base vs adapter (studio.evaluate.methods)."""
-    config, method = run.config(), run.config().train.method
+    config = run.config()
+    method = config.train.method
     if method == "reward":  # a score head, not a language model: no perplexity, no answers
         result = methods.reward_model_accuracy(run, source, rows, progress)
         if not result:

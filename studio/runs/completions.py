@@ -26,14 +26,6 @@ def read(run_dir: str | Path) -> list[dict]:
     return read_metrics(Path(run_dir) / FILE)
 
 
-def trim(run_dir: str | Path, step: int) -> None:
-    """On resume: drop the answers sampled after the checkpoint the run continues from."""
-    path = Path(run_dir) / FILE
-    if path.exists():
-        kept = [r for r in read(run_dir) if r.get("step", 0) <= step]
-        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-
-
 def table(rows: list[dict], limit: int = SHOWN) -> tuple[list[str], list[list]]:
     """(headers, rows): the latest training step's answers, highest total reward first, with each
     function's score; empty when the run samples nothing (every method but GRPO)."""

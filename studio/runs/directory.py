@@ -253,10 +253,12 @@ def read_probes(path: Path) -> list[dict]:
     return read_metrics(path)
 
 
-def trim_probes(path: Path, step: int) -> None:
-    """On resume, drop answers recorded after the checkpoint the run continues from."""
-    kept = [r for r in read_probes(path) if r.get("step", 0) <= step]
-    Path(path).write_text("".join(json.dumps(r) + "\n" for r in kept))
+def trim_steps(path: Path, step: int) -> None:
+    """On resume, drop the records of a run's JSON-lines file (curve points, probe answers, GRPO's
+    samples) made after the checkpoint the run continues from; a missing file stays missing."""
+    if Path(path).exists():
+        kept = [r for r in read_metrics(path) if r.get("step", 0) <= step]
+        Path(path).write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
 def probe_table(probes: list[dict]) -> tuple[list[str], list[list[str]]]:

@@ -3,7 +3,7 @@
 write_records(run, plan, environment(plan))   # environment.json and dataset.json
 handler = attach_log(run)                     # this thread's log lines into train.log
 resume_problems(run, plan)                    # why a run cannot resume, if it cannot
-trim_after(run, step)                         # drop curve points and probes past a checkpoint
+trim_after(run, step)                         # drop curve points, probes and samples past a checkpoint
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import platform
 import threading
 
 from studio.runs import completions
-from studio.runs.directory import ACTIVE, Run, trim_probes
+from studio.runs.directory import ACTIVE, Run, trim_steps
 from studio.schema import Problem
 
 
@@ -99,11 +99,8 @@ def attach_log(run: Run) -> logging.Handler:
 
 def trim_after(run: Run, step: int) -> None:
     """On resume, drop curve points and probe answers past the checkpoint, so curves do not fold."""
-    kept = [m for m in run.metrics() if m.get("step", 0) <= step]
-    run.metrics_path.write_text("".join(json.dumps(m) + "\n" for m in kept))
-    if run.probes_path.exists():
-        trim_probes(run.probes_path, step)
-    completions.trim(run.path, step)
+    for path in (run.metrics_path, run.probes_path, run.path / completions.FILE):
+        trim_steps(path, step)
 
 
 def resume_problems(run: Run, plan) -> list[Problem]:
