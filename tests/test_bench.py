@@ -30,7 +30,18 @@ def _positive(value):
 
 
 def test_every_section_reports_without_error(report):
-    for section in ("sft", "dpo", *RL_METHODS, "tokens", "startup", "chat", "responsiveness", "memory", "data"):
+    for section in (
+        "ceiling",
+        "sft",
+        "dpo",
+        *RL_METHODS,
+        "tokens",
+        "startup",
+        "chat",
+        "responsiveness",
+        "memory",
+        "data",
+    ):
         assert section in report, section
         assert "error" not in report[section], report[section]
     assert report["quick"] is True
@@ -76,7 +87,7 @@ def test_useful_token_share_is_a_share_and_padding_wastes_more(report):
 
 
 def test_startup_chat_responsiveness_and_data_figures_are_positive(report):
-    for key in ("app_start_s", "model_load_s", "gguf_conversion_s"):
+    for key in ("app_start_s", "model_load_s"):  # the first conversion: tests/test_models.py
         _positive(report["startup"][key])
     for key in ("base_ttft_s", "adapter_ttft_s", "base_decode_tokens_per_s", "adapter_decode_tokens_per_s"):
         _positive(report["chat"][key])
@@ -89,10 +100,32 @@ def test_startup_chat_responsiveness_and_data_figures_are_positive(report):
     assert data["exact_removed"] >= data["planted_exact"] > 0
 
 
-def test_memory_has_each_method_beside_its_estimate(report):
-    assert set(report["memory"]) - {"section_seconds"} == {"lora", "qlora", "full"}
-    for method in ("lora", "qlora", "full"):
+def test_memory_has_lora_beside_its_estimate(report):
+    assert set(report["memory"]) - {"section_seconds"} == {"lora"}  # --quick: QLoRA and full in the full run
+    for method in ("lora",):
         m = report["memory"][method]
         _positive(m["estimated_bytes"])
         _positive(m["measured_bytes"])
         assert m["estimate_over_measured"] == pytest.approx(m["estimated_bytes"] / m["measured_bytes"], abs=1e-3)
+
+
+def test_the_ceilings_are_measured_and_each_training_figure_is_its_fraction(report):
+    ceiling = report["ceiling"]
+    for key in ("matmul_gflops", "read_bandwidth_gb_s", "matmul_params"):
+        _positive(ceiling[key])
+    assert ceiling["precision"] == report["sft"]["precision"]
+    for method, passes in (("sft", 2), ("dpo", 3)):  # LoRA: forward + backward; DPO adds the reference
+        for row in ("studio", "floor", "plain_trl"):
+            figures = report[method][row]
+            limit = ceiling["matmul_gflops"] * 1e9 / (passes * 2 * ceiling["matmul_params"])
+            assert figures["ceiling_tokens_per_s"] == pytest.approx(limit, rel=1e-3, abs=0.1)
+            assert figures["fraction_of_ceiling"] == pytest.approx(figures["tokens_per_s"] / limit, rel=1e-2)
+    reward = report["reward"]  # a score head, not the vocabulary head
+    assert reward["ceiling_tokens_per_s"] > report["orpo"]["ceiling_tokens_per_s"]
+    chat = report["chat"]
+    width = {"float32": 4, "float16": 2, "bfloat16": 2}[chat["weights_dtype"]]
+    decode_limit = ceiling["read_bandwidth_gb_s"] * 1e9 / (ceiling["matmul_params"] * width)
+    assert chat["base_decode_ceiling_tokens_per_s"] == pytest.approx(decode_limit, rel=1e-3, abs=0.1)
+    assert chat["base_decode_fraction_of_ceiling"] == pytest.approx(
+        chat["base_decode_tokens_per_s"] / decode_limit, rel=1e-2
+    )

@@ -121,3 +121,28 @@ def test_preview_of_a_pair_shows_the_rejected_answer_after_its_prompt(tokenizer)
     assert [p for p, trained in example.segments if trained] == ["4<|im_end|>\n"]
     assert example.rejected == [("5<|im_end|>\n", True)]
     assert preview(data, tokenizer).to_json()["example_details"][0]["rejected"] == "5<|im_end|>\n"
+
+
+def test_token_lengths_are_remembered_per_rows_and_tokenizer(tokenizer, monkeypatch):
+    """A second preview of the same rows under the same tokenizer renders nothing (the Data tab
+    answers at once while a training holds the cores); other rows or another template do."""
+    import copy
+
+    from studio.data import stats
+
+    rows = [
+        {"messages": [{"role": "user", "content": f"Q{i}?"}, {"role": "assistant", "content": "A."}]} for i in range(3)
+    ]
+    first = stats.token_lengths(tokenizer, rows)
+    rendered = []
+    real = stats.chat_text
+    monkeypatch.setattr(stats, "chat_text", lambda tok, messages: rendered.append(1) or real(tok, messages))
+    first[0] = -1  # a caller changing its list does not change what is remembered
+    assert stats.token_lengths(tokenizer, rows)[0] > 0 and rendered == []
+    longer = rows[:2] + [{"messages": [rows[2]["messages"][0], {"role": "assistant", "content": "A longer answer."}]}]
+    assert stats.token_lengths(tokenizer, longer)[2] > stats.token_lengths(tokenizer, rows)[2]
+    assert len(rendered) == 3
+    other = copy.deepcopy(tokenizer)
+    other.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    plain = stats.token_lengths(other, rows)
+    assert len(rendered) == 6 and plain[0] < stats.token_lengths(tokenizer, rows)[0]

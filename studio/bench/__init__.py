@@ -2,6 +2,9 @@
 
 Sections (each a figure and, where there is a reference, a ratio):
 
+- ceiling: this machine's matrix-multiply FLOPS at the model's shapes in the run's precision and
+  its memory bandwidth (studio.bench.ceiling); every training and decode figure below also gets its
+  fraction of the ceiling, by the formulas stated there;
 - sft / dpo: studio vs the bare PyTorch floor vs the plain TRL script (studio.bench.throughput);
 - reward / orpo / kto / grpo: the studio's seconds a step, samples and tokens per second on the
   same job shape (GRPO: sampling and training at the default group size; studio.bench.methods);
@@ -46,10 +49,10 @@ def _sizes(quick: bool) -> dict:
     )  # fmt: skip
 
 
-def sections(quick: bool, model: str, workdir: Path) -> dict[str, Callable[[], dict]]:
+def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict[str, Callable[[], dict]]:
     from studio.bench import methods, startup, throughput
 
-    size = _sizes(quick)
+    size = _sizes(quick) | ({} if plain else {"plain": False})
     sft_data, dpo_data = throughput.default_dataset("sft"), throughput.default_dataset("dpo")
 
     def rl(method: str) -> Callable[[], dict]:
@@ -57,6 +60,7 @@ def sections(quick: bool, model: str, workdir: Path) -> dict[str, Callable[[], d
         return lambda: methods.method_figures(model, method, steps, size["rl_warmup"], size["grpo_completion"])
 
     return {
+        "ceiling": lambda: _ceiling(model, quick),
         "sft": lambda: throughput.compare(model, sft_data, "sft", size["steps"], size["warmup"], size["plain"]),
         "dpo": lambda: throughput.compare(model, dpo_data, "dpo", size["dpo_steps"], size["warmup"], size["plain"]),
         **{method: rl(method) for method in ("reward", "orpo", "kto", "grpo")},
@@ -64,13 +68,21 @@ def sections(quick: bool, model: str, workdir: Path) -> dict[str, Callable[[], d
         "startup": lambda: {
             "app_start_s": startup.app_startup_seconds(),
             "model_load_s": startup.model_load_seconds(EMBEDDED),
-            "gguf_conversion_s": startup.conversion_seconds(),
+            # --quick leaves the first conversion to tests/test_models.py (about 50 s)
+            **({} if quick else {"gguf_conversion_s": startup.conversion_seconds()}),
         },
         "chat": lambda: _chat(EMBEDDED if not quick else model, size["chat_tokens"], workdir),
         "responsiveness": lambda: startup.preview_latency_during_training(model, sft_data, calls=size["preview_calls"]),
         "memory": lambda: _memory(model, quick),
         "data": lambda: _data(size["dedup_rows"]),
     }
+
+
+def _ceiling(model: str, quick: bool) -> dict:
+    from studio.bench.ceiling import ceilings
+    from studio.models.device import resolve_precision
+
+    return ceilings(model, resolve_precision("auto"), quick)
 
 
 def _chat(model: str, tokens: int, workdir: Path) -> dict:
@@ -110,8 +122,9 @@ def _readable(folder: Path):
             os.environ[ENV] = before
 
 
-def run(quick: bool = False, only: list[str] | None = None) -> dict:
-    """Run the sections (all, or those named) and return one JSON-able report."""
+def run(quick: bool = False, only: list[str] | None = None, plain: bool = True) -> dict:
+    """Run the sections (all, or those named) and return one JSON-able report (``plain``: with
+    the plain TRL script in sft and dpo)."""
     from studio.bench.throughput import default_dataset
     from studio.models.device import detect
 
@@ -130,7 +143,7 @@ def run(quick: bool = False, only: list[str] | None = None) -> dict:
 
             model = str(make_tiny_model(workdir / "tiny-llama"))
         report["model"] = "tiny random Llama (quick)" if quick else EMBEDDED
-        for name, section in sections(quick, model, workdir).items():
+        for name, section in sections(quick, model, workdir, plain).items():
             if only and name not in only:
                 continue
             start = time.perf_counter()
@@ -143,4 +156,7 @@ def run(quick: bool = False, only: list[str] | None = None) -> dict:
                 log.exception("bench section %s failed", name)
                 report[name] = {"error": f"{type(exc).__name__}: {exc}"}
             report[name]["section_seconds"] = round(time.perf_counter() - start, 1)
+    from studio.bench.ceiling import annotate
+
+    annotate(report)
     return report

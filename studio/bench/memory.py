@@ -14,7 +14,9 @@ def memory_figures(model: str, quick: bool) -> dict:
 
     extra = ["--batch-size", "2", "--max-length", "128"] if quick else []
     out = {}
-    for measured in compare_estimates(model, steps=2 if quick else 3, extra_args=extra):
+    # --quick measures LoRA alone: each method is a fresh process of about 20 s
+    adapters = ("lora",) if quick else ("lora", "qlora", "full")
+    for measured in compare_estimates(model, adapters, steps=2 if quick else 3, extra_args=extra):
         ratio = measured["estimated_bytes"] / measured["measured_bytes"] if measured["measured_bytes"] else None
         out[measured.get("method") or measured.get("adapter")] = {
             "estimated_bytes": measured["estimated_bytes"],

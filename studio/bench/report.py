@@ -4,6 +4,10 @@ from __future__ import annotations
 
 TARGETS = {
     ("sft", "ratio_vs_floor"): ">= 0.9",
+    ("sft", "fraction_of_ceiling"): ">= 0.5",
+    ("dpo", "fraction_of_ceiling"): ">= 0.5",
+    ("chat", "base_decode_fraction_of_ceiling"): ">= 0.75",
+    ("chat", "adapter_decode_fraction_of_ceiling"): ">= 0.75",
     ("sft", "ratio_vs_plain_trl"): ">= 10 on a CPU without native bf16",
     ("dpo", "ratio_vs_floor"): ">= 0.9",
     ("tokens", "useful_token_share"): ">= 0.95",

@@ -26,7 +26,13 @@ def register(sub) -> None:
         "--only",
         nargs="+",
         metavar="SECTION",
-        help="Run only these sections (sft, dpo, reward, orpo, kto, grpo, tokens, startup, chat, responsiveness, memory, data).",
+        help="Run only these sections (ceiling, sft, dpo, reward, orpo, kto, grpo, tokens, startup, chat, responsiveness, memory, data).",
+    )
+    p.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="Leave the plain TRL script out of sft and dpo. On a CPU without native bf16 it runs TRL's default "
+        "bf16 autocast emulated, tens of minutes.",
     )
     p.add_argument(
         "--write", metavar="FILE", help="Also write the report as a Markdown table to FILE (e.g. BENCHMARKS.md)."
@@ -38,7 +44,7 @@ def run(args) -> int:
     from studio.bench import run as run_bench
     from studio.bench.report import markdown
 
-    report = run_bench(quick=args.quick, only=args.only)
+    report = run_bench(quick=args.quick, only=args.only, plain=not args.no_plain)
     if args.write:
         with open(args.write, "w") as fh:
             fh.write(markdown(report))

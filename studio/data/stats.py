@@ -10,12 +10,21 @@ their longer pair (prompt + chosen, or prompt + rejected).
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
+from studio.data.dataset import fingerprint
 from studio.data.render import chat_text
 from studio.data.rowtext import fields
 
 BATCH = 2000
+# Token lengths by (rows' fingerprint, tokenizer): a preview of data already measured under the same
+# tokenizer and template answers at once, while a training holds the cores (issue 16).
+_LENGTHS: OrderedDict[tuple, list[int]] = OrderedDict()
+_LENGTHS_KEPT = 32
+_LENGTHS_LOCK = threading.Lock()
 
 
 def _sequences(tokenizer, row: dict) -> list[str]:
@@ -26,8 +35,33 @@ def _sequences(tokenizer, row: dict) -> list[str]:
     return [chat_text(tokenizer, row["prompt"] + row[key]) for key in ("chosen", "rejected")]
 
 
+def _tokenizer_key(tokenizer) -> tuple:
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else repr(tokenizer.chat_template)
+    return (
+        getattr(tokenizer, "name_or_path", ""),
+        len(tokenizer),
+        tokenizer.eos_token_id,
+        hashlib.sha256((template or "").encode()).hexdigest()[:16],
+    )
+
+
 def token_lengths(tokenizer, rows: list[dict]) -> list[int]:
-    """Tokens of each row as rendered for training (text rows gain their end-of-sequence token)."""
+    """Tokens of each row as rendered for training (text rows gain their end-of-sequence token);
+    remembered for the last few row sets and tokenizers."""
+    key = (fingerprint(rows), *_tokenizer_key(tokenizer))
+    with _LENGTHS_LOCK:
+        if key in _LENGTHS:
+            _LENGTHS.move_to_end(key)
+            return list(_LENGTHS[key])
+    lengths = _measure(tokenizer, rows)
+    with _LENGTHS_LOCK:
+        _LENGTHS[key] = list(lengths)
+        while len(_LENGTHS) > _LENGTHS_KEPT:
+            _LENGTHS.popitem(last=False)
+    return lengths
+
+
+def _measure(tokenizer, rows: list[dict]) -> list[int]:
     eos = tokenizer.eos_token_id
     out = []
     for lo in range(0, len(rows), BATCH):

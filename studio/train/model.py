@@ -19,6 +19,7 @@ import torch
 from studio.config import RunConfig, target_modules_value
 from studio.models import loading
 from studio.models.device import resolve_precision, torch_dtype
+from studio.models.packed_attention import use_packed_attention
 from studio.schema import ConfigError
 from studio.train import checks
 
@@ -77,6 +78,8 @@ def build_model(plan, attach_adapter: bool = True):
         dtype = torch.float32 if a.adapter == "full" or plan.precision == "fp32" else torch_dtype(plan.precision)
         model = loading.load_model(plan.config.model.model, dtype)
     model.config.use_cache = False
+    if plan.device.kind == "cpu":  # no varlen kernel: padding-free batches one example at a time
+        use_packed_attention(model)
     if a.adapter == "full":
         return model
     problems = checks.target_problems(a.target_modules, {n for n, _ in model.named_modules()})

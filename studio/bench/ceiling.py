@@ -1,0 +1,151 @@
+"""The machine's own ceilings, measured in the same run as the figures they bound.
+
+    from studio.bench.ceiling import ceilings, training_fraction, decode_fraction
+    c = ceilings("HuggingFaceTB/SmolLM2-135M-Instruct", "fp32")   # FLOPS at the model's shapes, bandwidth
+    training_fraction(c, tokens_per_s=180.0, method="sft", adapter="lora")
+
+Formulas, stated once for every section:
+
+- *compute ceiling*: the matrix multiplies of one training step at the model's own shapes (every
+  ``nn.Linear``, the output head included, on ``tokens`` rows), in the run's precision, each timed
+  alone on warm buffers, the best of ``repeats``. FLOPS = sum of 2·rows·in·out over those times;
+  the forward shape and the backward's input-gradient shape are both timed.
+- *training FLOPs per token* = passes x 2·N, N = the parameters of the matrix multiplies
+  (the model's parameters, a tied output head counted once, the embedding's lookup being free):
+  LoRA and QLoRA 2 passes (forward, and backward through the frozen weights to the adapters),
+  full fine-tuning 3 (the weights' own gradients too); one more forward for a frozen reference
+  (DPO, KTO). Attention's score products (about 3% at 256 tokens for SmolLM2-135M) and the
+  adapters' own small products are left out, so the fraction is slightly flattering at long rows.
+- *training ceiling* (tokens/s) = FLOPS / FLOPs per token; *fraction* = tokens/s / ceiling.
+- *bandwidth*: bytes/s of reading a buffer larger than any cache (``torch.sum`` of it, as torch's
+  threads read), the best of ``repeats``.
+- *decode ceiling* (tokens/s) = bandwidth / bytes of weights read per new token (every parameter,
+  in the chat's dtype, once); *fraction* = decode tokens/s / ceiling. The KV cache read is left out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import torch
+
+from studio.models import loading
+from studio.models.device import torch_dtype
+
+# Passes of 2·N FLOPs per trained token: forward, backward to the inputs, [weight gradients].
+PASSES = {"lora": 2, "qlora": 2, "full": 3}
+REFERENCE_METHODS = {"dpo", "kto"}  # a frozen reference model runs one more forward per token
+
+
+def linear_shapes(model: str) -> tuple[Counter, int, int]:
+    """((in, out) -> how many ``nn.Linear`` of that shape, matrix-multiply parameters, the output
+    head's parameters) of ``model``, built on the meta device (no weights read)."""
+    from transformers import AutoModelForCausalLM
+
+    config = loading.load_config(model)
+    with torch.device("meta"):
+        net = AutoModelForCausalLM.from_config(config)
+    shapes: Counter = Counter()
+    for module in net.modules():
+        if isinstance(module, torch.nn.Linear):
+            shapes[(module.in_features, module.out_features)] += 1
+    params = sum(p.numel() for p in net.parameters())  # a tied head is one tensor, counted once
+    head = net.get_output_embeddings()
+    return shapes, params, head.in_features * head.out_features if head is not None else 0
+
+
+def _best_seconds(fn, repeats: int) -> float:
+    fn()  # warm: first-call allocation and kernel choice
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_flops(shapes: Counter, dtype: torch.dtype, rows: int = 512, repeats: int = 3) -> float:
+    """FLOPS of the forward (x @ W.T) and input-gradient (g @ W) products at ``shapes``."""
+    flops = seconds = 0.0
+    for (n_in, n_out), count in shapes.items():
+        weight = torch.randn(n_out, n_in, dtype=dtype)
+        x, grad = torch.randn(rows, n_in, dtype=dtype), torch.randn(rows, n_out, dtype=dtype)
+        with torch.no_grad():
+            forward = _best_seconds(lambda w=weight, x=x: torch.nn.functional.linear(x, w), repeats)
+            backward = _best_seconds(lambda w=weight, g=grad: g @ w, repeats)
+        flops += count * 2 * (2.0 * rows * n_in * n_out)
+        seconds += count * (forward + backward)
+    return flops / seconds
+
+
+def read_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
+    """Bytes/s of reading a ``megabytes`` fp32 buffer once (``torch.sum``)."""
+    buffer = torch.ones(megabytes * 2**20 // 4, dtype=torch.float32)
+    seconds = _best_seconds(lambda: buffer.sum(), repeats)
+    return buffer.numel() * 4 / seconds
+
+
+def ceilings(model: str, precision: str, quick: bool = False) -> dict:
+    """The compute and bandwidth ceilings of this machine for ``model`` in ``precision``."""
+    shapes, params, head = linear_shapes(model)
+    dtype = torch.float32 if precision == "fp32" else torch_dtype(precision)
+    flops = matmul_flops(shapes, dtype, rows=128 if quick else 512, repeats=1 if quick else 3)
+    bandwidth = read_bandwidth(64 if quick else 512, repeats=2 if quick else 5)
+    return {
+        "precision": precision,
+        "matmul_gflops": round(flops / 1e9, 1),
+        "read_bandwidth_gb_s": round(bandwidth / 1e9, 2),
+        "matmul_params": params,
+        "head_params": head,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def flops_per_token(ceiling: dict, method: str = "sft", adapter: str = "lora") -> float:
+    """Training FLOPs per token (module docstring); a reward model has a 1-wide score head
+    instead of the vocabulary head."""
+    params = ceiling["matmul_params"] - (ceiling["head_params"] if method == "reward" else 0)
+    passes = PASSES[adapter] + (1 if method in REFERENCE_METHODS else 0)
+    return passes * 2.0 * params
+
+
+def training_fraction(ceiling: dict, tokens_per_s: float, method: str = "sft", adapter: str = "lora") -> dict:
+    """The training ceiling in tokens/s and the share of it ``tokens_per_s`` reaches."""
+    per_token = flops_per_token(ceiling, method, adapter)
+    limit = ceiling["matmul_gflops"] * 1e9 / per_token
+    return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": round(tokens_per_s / limit, 3)}
+
+
+def decode_fraction(ceiling: dict, tokens_per_s: float, bytes_per_param: int) -> dict:
+    """The decode ceiling (every weight read once per token) and the share ``tokens_per_s`` reaches."""
+    limit = ceiling["read_bandwidth_gb_s"] * 1e9 / (ceiling["matmul_params"] * bytes_per_param)
+    return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": round(tokens_per_s / limit, 3)}
+
+
+def annotate(report: dict) -> None:
+    """Put the fraction of its ceiling beside each throughput of ``report`` (in place): the
+    training rows of sft and dpo (studio, floor, plain TRL), reward, ORPO and KTO, and chat's decode.
+    GRPO is left out: its step is mostly sampling, one token at a time."""
+    ceiling = report.get("ceiling")
+    if not ceiling or "error" in ceiling:
+        return
+    for method in ("sft", "dpo"):
+        for row in ("studio", "floor", "plain_trl"):
+            figures = report.get(method, {}).get(row)
+            if isinstance(figures, dict) and "tokens_per_s" in figures:
+                figures.update(training_fraction(ceiling, figures["tokens_per_s"], method))
+        if "studio" in report.get(method, {}):
+            report[method]["fraction_of_ceiling"] = report[method]["studio"]["fraction_of_ceiling"]
+    for method in ("reward", "orpo", "kto"):
+        figures = report.get(method, {})
+        if "tokens_per_s" in figures:
+            figures.update(training_fraction(ceiling, figures["tokens_per_s"], method))
+    chat = report.get("chat", {})
+    width = {"float32": 4, "float16": 2, "bfloat16": 2}.get(chat.get("weights_dtype", ""))
+    for name in ("base", "adapter"):
+        rate = chat.get(f"{name}_decode_tokens_per_s")
+        if width and rate:
+            fraction = decode_fraction(ceiling, rate, width)
+            chat[f"{name}_decode_ceiling_tokens_per_s"] = fraction["ceiling_tokens_per_s"]
+            chat[f"{name}_decode_fraction_of_ceiling"] = fraction["fraction_of_ceiling"]
