@@ -13,7 +13,7 @@ from studio.config import RunConfig
 from studio.evaluate.pipeline import EvalOptions, evaluate_run
 from studio.train.jobs import JobManager
 
-from .conftest import REAL_DATA, ROOT
+from .conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
