@@ -133,3 +133,13 @@ def test_stop_reaches_a_run_training_elsewhere_after_the_studio_restarted(tiny_m
     assert not (local_run.path / STOP_FILE).exists()  # a run here whose studio is gone is not stopped by a file
     assert not (bobs.path / STOP_FILE).exists()  # nor another person's
     assert not Studio(tmp_path).stop_training("carol")
+
+
+def test_ray_restarts_the_workers_only_after_a_failure_in_training():
+    """A job that failed while loading fails the same way on every restart (studio.train.ray_driver)."""
+    from studio.train.progress import Progress
+    from studio.train.ray_driver import worth_a_restart
+
+    assert not worth_a_restart(Progress(status="failed", phase="loading", error="dataset file not found: x"))
+    assert worth_a_restart(Progress(status="failed", phase="training", step=3, error="worker died"))
+    assert worth_a_restart(Progress(status="failed", phase="saving", step=4, error="No space left on device"))

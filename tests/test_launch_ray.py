@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from studio.launch.checks import node_resources
 from studio.launch.ray_jobs import RayJob
 from studio.train.jobs import JobManager
 
-from .conftest import free_port, tiny_recipe
+from .conftest import ROOT, free_port, tiny_recipe
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.heavy  # a Ray head and two torch workers: minutes on two cores
@@ -153,3 +154,54 @@ def test_a_killed_worker_is_restarted_from_the_checkpoint_with_no_step_lost_or_r
     assert any("Ray restarted the workers" in w for w in progress.warnings)
     assert _steps(run) == list(range(1, 11))  # trimmed after the checkpoint, then trained on
     assert [c.name for c in run.checkpoints()][-1] == "checkpoint-10"
+
+
+def test_a_dataset_the_workers_cannot_read_fails_once_without_restarts(ray_head, ray_env, tiny_model_dir, tmp_path):
+    data = tmp_path / "rows.jsonl"
+    shutil.copy(ROOT / "assets" / "sample_sft.jsonl", data)
+    jobs = JobManager(tmp_path / "runs")
+    run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, dataset=str(data), max_steps=4, batch_size=2), ray_head))
+    data.unlink()  # gone before the workers (seconds away) load it: the same failure on every attempt
+    progress = jobs.wait(300)
+    assert progress.status == "failed" and "rows.jsonl" in progress.error, progress.error
+    status = run.status()
+    assert status["ray_attempt"] == 1 and "restarts" not in status  # max_failures (2) not spent on it
+    assert _job(run).state() == "FAILED"
+
+
+def _wait(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+    return value
+
+
+def test_the_app_sends_a_run_to_ray_and_a_restarted_app_follows_and_stops_it(
+    ray_head, ray_env, tiny_model_dir, tmp_path
+):
+    from gradio_client import Client
+
+    from studio.bench.startup import launched_app
+    from studio.runs.directory import list_runs
+
+    runs = tmp_path / "runs"
+    config = _on_ray(tiny_recipe(tiny_model_dir, max_steps=2000, batch_size=2, save_steps=0), ray_head)
+    with launched_app(str(runs)) as (url, _):
+        Client(url, verbose=False).predict(config.to_yaml(), api_name="/train_from_yaml")
+        run = _wait(lambda: next(iter(list_runs(runs)), None), 60, "no run directory")
+        _wait(lambda: [s for s in _steps(run) if s >= 2], 400, "no step 2 on Ray")
+    # The app got SIGTERM and is gone; the run goes on on its cluster.
+    assert _job(run).alive() and run.status()["status"] == "running"
+    before = max(_steps(run))
+    with launched_app(str(runs)) as (url, _):
+        client = Client(url, verbose=False)
+        _wait(lambda: "<b>running" in client.predict(api_name="/progress")[0], 60, "the new app does not follow it")
+        _wait(lambda: max(_steps(run)) > before, 120, "no new step while followed")
+        client.predict(api_name="/stop_training")
+        _wait(lambda: run.status()["status"] == "stopped", 300, "Stop from the restarted app did not stop it")
+        assert "stopped" in client.predict(api_name="/progress")[0]
+    assert _job(run).state() not in ("PENDING", "RUNNING")
+    stopped_at = run.status()["step"]
+    assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"
+    assert _steps(run) == list(range(1, stopped_at + 1))  # no step lost or repeated across the restart

@@ -6,10 +6,11 @@
 
 Formulas, stated once for every section:
 
-- *compute ceiling*: the matrix multiplies of one training step at the model's own shapes (every
-  ``nn.Linear``, the output head included, on ``tokens`` rows), in the run's precision, each timed
-  alone on warm buffers, the best of ``repeats``. FLOPS = sum of 2·rows·in·out over those times;
-  the forward shape and the backward's input-gradient shape are both timed.
+- *compute ceiling*: the matrix multiplies of one training pass at the model's own shapes: every
+  ``nn.Linear`` (the output head included) as a weight of its own, on 512 rows, its forward and its
+  backward's input-gradient product, in the run's precision; the best of 3 whole passes (seconds
+  of sustained work, so a short burst of clock speed does not count). FLOPS = the passes' sum of
+  2·rows·in·out over their time.
 - *training FLOPs per token* = passes x 2·N, N = the parameters of the matrix multiplies
   (the model's parameters, a tied output head counted once, the embedding's lookup being free):
   LoRA and QLoRA 2 passes (forward, and backward through the frozen weights to the adapters),
@@ -66,17 +67,20 @@ def _best_seconds(fn, repeats: int) -> float:
 
 
 def matmul_flops(shapes: Counter, dtype: torch.dtype, rows: int = 512, repeats: int = 3) -> float:
-    """FLOPS of the forward (x @ W.T) and input-gradient (g @ W) products at ``shapes``."""
-    flops = seconds = 0.0
-    for (n_in, n_out), count in shapes.items():
-        weight = torch.randn(n_out, n_in, dtype=dtype)
-        x, grad = torch.randn(rows, n_in, dtype=dtype), torch.randn(rows, n_out, dtype=dtype)
+    """FLOPS of one pass over every weight of ``shapes``, each its own tensor as in the model:
+    the forward (x @ W.T) and input-gradient (g @ W) products, the best of ``repeats`` passes."""
+    weights = [torch.randn(n_out, n_in, dtype=dtype) for (n_in, n_out), count in shapes.items() for _ in range(count)]
+    inputs = {n_in: torch.randn(rows, n_in, dtype=dtype) for n_in, _ in shapes}
+    grads = {n_out: torch.randn(rows, n_out, dtype=dtype) for _, n_out in shapes}
+
+    def one_pass():
         with torch.no_grad():
-            forward = _best_seconds(lambda w=weight, x=x: torch.nn.functional.linear(x, w), repeats)
-            backward = _best_seconds(lambda w=weight, g=grad: g @ w, repeats)
-        flops += count * 2 * (2.0 * rows * n_in * n_out)
-        seconds += count * (forward + backward)
-    return flops / seconds
+            for weight in weights:
+                torch.nn.functional.linear(inputs[weight.shape[1]], weight)
+                torch.mm(grads[weight.shape[0]], weight)
+
+    flops = sum(count * 2 * (2.0 * rows * n_in * n_out) for (n_in, n_out), count in shapes.items())
+    return flops / _best_seconds(one_pass, repeats)
 
 
 def read_bandwidth(megabytes: int = 512, repeats: int = 5) -> float:

@@ -25,12 +25,15 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
 from studio.runs.segments import read_segments, segment_row, segment_totals
+
+HOST = socket.gethostname()  # status.json's pid is judged alive or gone only on the machine that wrote it
 
 # The one table of run statuses: a job is ACTIVE while its process may still write, then TERMINAL.
 # Before that a Start may wait in the training queue (studio.train.queue): WAITING, no process yet,
@@ -102,9 +105,12 @@ class Run:
         tmp.replace(self.path / name)
 
     def status(self) -> dict:
-        """status.json, with a run whose process is gone reported as interrupted."""
+        """status.json, with a run whose process is gone reported as interrupted. A run training on
+        another machine (a Ray worker writing into a shared run directory) is judged by its job,
+        which the studio that follows it watches (studio.train.remote), not by a pid of that machine."""
         status = self.read_json("status.json") or {"status": "unknown"}
-        if status.get("status") in ACTIVE and not _alive(status.get("pid")):
+        here = status.get("host", HOST) == HOST
+        if status.get("status") in ACTIVE and here and not _alive(status.get("pid")):
             status["status"] = "interrupted"
         return status
 

@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 
 from studio.config import RunConfig, probe_list
-from studio.runs.directory import Run, new_run, open_run
+from studio.runs.directory import HOST, Run, list_runs, new_run, open_run
 from studio.runs.record import attach_log, environment, hardware, resume_problems, trim_after, write_records
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.schema import ConfigError
@@ -38,7 +38,7 @@ from studio.train.peak_memory import PeakMemory
 from studio.train.plan import Plan, generation_cycle, plan_run
 from studio.train.probes import ProbeCallback
 from studio.train.progress import Progress, Tracker
-from studio.train.remote import elsewhere, follow, refuse_unready, send
+from studio.train.remote import elsewhere, follow, refuse_unready, running_job, send
 from studio.train.rewards import reward_model_check
 from studio.train.trainer import build_trainer
 
@@ -58,6 +58,7 @@ class JobManager:
         self._tracker = Tracker()
         self.run: Run | None = None
         self.main_process = True
+        self.elsewhere = False  # the run trains on a Ray cluster: this process only follows it
         faults.settle(self.runs_root)  # runs whose process was killed: status.json says so
 
     # -- the narrow interface ----------------------------------------------------------------
@@ -118,6 +119,7 @@ class JobManager:
             else:
                 run = new_run(config, self.runs_root)
             self._prepare(plan, run, resuming, main_process)
+            self.elsewhere = remote
             body, args = (
                 (self._follow, (send(plan, run, resuming), run)) if remote else (self._train, (plan, run, resuming))
             )
@@ -130,6 +132,25 @@ class JobManager:
         if not background:
             body(*args)
         return run
+
+    def follow_again(self) -> Run | None:
+        """After a restart: follow the run a previous studio sent to a Ray cluster, if its job still
+        runs, as that studio did (live curves, Stop); the run, or None."""
+        with self._lock:
+            if self.active:
+                return None
+            for run in list_runs(self.runs_root):
+                handle = running_job(run)
+                if handle is None:
+                    continue
+                self._stop, self._tracker = threading.Event(), Tracker(run.id, str(run.path))
+                self.run, self.main_process, self.elsewhere = run, True, True
+                self._thread = threading.Thread(target=self._follow, args=(handle, run), name=f"follow-{run.id}")
+                self._thread.daemon = True
+                self._thread.start()
+                log.info("following run %s again on its cluster (%s)", run.id, handle.job_id)
+                return run
+        return None
 
     def _follow(self, handle, run: Run) -> None:
         """A run sent elsewhere: mirror its run directory until its job ends (studio.train.remote)."""
@@ -147,7 +168,7 @@ class JobManager:
         if resuming:
             self._tracker.update(metrics=run.metrics())
         if main_process:
-            run.set_status(status="starting", pid=os.getpid(), started=time.time(), error="")
+            run.set_status(status="starting", pid=os.getpid(), host=HOST, started=time.time(), error="")
 
     # -- the job body --------------------------------------------------------------------------
     def _train(self, plan: Plan, run: Run, resuming: bool) -> None:
@@ -174,7 +195,7 @@ class JobManager:
                 log.info("resuming from %s (step %d)", checkpoint, step)
             tracker.update(status="running", message="training")
             if main:
-                run.set_status(status="running", total_steps=plan.total_steps, pid=os.getpid())
+                run.set_status(status="running", total_steps=plan.total_steps, pid=os.getpid(), host=HOST)
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
             self._finish(trainer, run, callbacks[0], peak)
         except Exception as exc:  # noqa: BLE001 - the job thread's last word: record why it died

@@ -135,7 +135,9 @@ class TrainingQueue:
             return entry.run
 
     def restore(self) -> list[Run]:
-        """Put runs recorded as queued back in line, oldest first (after an app restart)."""
+        """Put runs recorded as queued back in line, oldest first (after an app restart), behind
+        the run a previous studio sent to a Ray cluster, followed again while its job runs."""
+        self.jobs.follow_again()
         with self._lock:
             held = {e.run.path for e in self._waiting}
             found = [r for r in list_runs(self.runs_root) if r.path not in held and r.status().get("status") == QUEUED]

@@ -73,8 +73,16 @@ def train_loop(loop_config: dict) -> None:
         jobs.start(run.config(), run_dir=run.path, main_process=main)
     watch_stop_file(run, jobs)  # stop() needs the job's thread running
     p = jobs.wait()
-    if p.status == "failed":
+    if p.status == "failed" and worth_a_restart(p):
         raise RuntimeError(f"rank {context.get_world_rank()}: {p.error}")
+
+
+def worth_a_restart(progress) -> bool:
+    """Whether Ray should restart the workers after this failure. A job that failed while loading
+    (before its first step: a dataset or model the cluster cannot read, a setting the hardware
+    refuses) fails the same way every time, so its worker ends without raising: Ray does not
+    spend ``max_failures`` restarts on it, and status.json already says why (main() exits 1)."""
+    return progress.phase != "loading"
 
 
 def fit(run: Run):
@@ -115,6 +123,8 @@ def main(argv: list[str]) -> int:
     run = open_run(argv[0])
     try:
         fit(run)
+        if run.read_json("status.json").get("status") == "failed":
+            return 1  # a failure not worth a restart (worth_a_restart); its cause is recorded
     except Exception as exc:  # noqa: BLE001 - the job's last word goes into the run directory
         log.error("Ray job failed: %s", exc)
         if run.read_json("status.json").get("status") != "failed":

@@ -127,6 +127,21 @@ def send(plan, run: Run, resuming: bool = False):
     return handle
 
 
+def running_job(run: Run):
+    """The Ray job a run recorded as training is still on (launch.json names it), else None; a
+    cluster that does not answer counts as none (the Runs tab still shows the run's last status)."""
+    record = run.read_json("launch.json")
+    jobs = record.get("jobs") or []
+    if record.get("on") != "ray" or not jobs or run.read_json("status.json").get("status") not in ACTIVE:
+        return None
+    handle = ray_jobs.RayJob(record.get("address", ""), jobs[-1]["id"])
+    try:
+        return handle if handle.alive() else None
+    except Exception as exc:  # noqa: BLE001 - the Ray client raises its own connection errors
+        log.warning("run %s: its Ray cluster %s does not answer (%s)", run.id, handle.address, exc)
+        return None
+
+
 def mirror(run: Run, tracker: Tracker, seen_restarts: int = 0) -> int:
     """Copy the run directory's status and curve into the tracker; returns the restarts seen."""
     status = run.read_json("status.json")
