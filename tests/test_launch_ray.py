@@ -200,7 +200,7 @@ def test_the_app_sends_a_run_to_ray_and_a_restarted_app_follows_and_stops_it(
         _wait(lambda: max(_steps(run)) > before, 120, "no new step while followed")
         client.predict(api_name="/stop_training")
         _wait(lambda: run.status()["status"] == "stopped", 300, "Stop from the restarted app did not stop it")
-        assert "stopped" in client.predict(api_name="/progress")[0]
+        _wait(lambda: "<b>stopped" in client.predict(api_name="/progress")[0], 60, "the Train tab missed the stop")
     assert _job(run).state() not in ("PENDING", "RUNNING")
     stopped_at = run.status()["step"]
     assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"

@@ -67,10 +67,16 @@ def train_loop(loop_config: dict) -> None:
     torch.distributed.barrier()  # every rank sees the same checkpoints from here on
     resume = run.last_checkpoint() is not None
     jobs = JobManager(run.path.parent)
-    if resume:
-        jobs.start(None, resume=run.path, run_dir=run.path, main_process=main)  # run_dir: the others too
-    else:
-        jobs.start(run.config(), run_dir=run.path, main_process=main)
+    try:
+        if resume:
+            jobs.start(None, resume=run.path, run_dir=run.path, main_process=main)  # run_dir: the others too
+        else:
+            jobs.start(run.config(), run_dir=run.path, main_process=main)
+    except Exception as exc:  # noqa: BLE001 - refused before loading (a dataset the cluster cannot read): it repeats
+        if main:
+            run.set_status(status="failed", error=f"{type(exc).__name__}: {exc}"[:300], ended=time.time())
+        log.error("rank %d: the run cannot start: %s", context.get_world_rank(), exc)
+        return  # no restart: a new attempt fails the same way (worth_a_restart)
     watch_stop_file(run, jobs)  # stop() needs the job's thread running
     p = jobs.wait()
     if p.status == "failed" and worth_a_restart(p):
