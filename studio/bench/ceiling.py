@@ -118,13 +118,18 @@ def training_fraction(ceiling: dict, tokens_per_s: float, method: str = "sft", a
     """The training ceiling in tokens/s and the share of it ``tokens_per_s`` reaches."""
     per_token = flops_per_token(ceiling, method, adapter)
     limit = ceiling["matmul_gflops"] * 1e9 / per_token
-    return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": round(tokens_per_s / limit, 3)}
+    return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": _figure(tokens_per_s / limit)}
+
+
+def _figure(value: float) -> float:
+    """Four significant digits: a fraction of a few thousandths (the --quick tiny model) keeps them."""
+    return float(f"{value:.4g}")
 
 
 def decode_fraction(ceiling: dict, tokens_per_s: float, bytes_per_param: int) -> dict:
     """The decode ceiling (every weight read once per token) and the share ``tokens_per_s`` reaches."""
     limit = ceiling["read_bandwidth_gb_s"] * 1e9 / (ceiling["matmul_params"] * bytes_per_param)
-    return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": round(tokens_per_s / limit, 3)}
+    return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": _figure(tokens_per_s / limit)}
 
 
 def annotate(report: dict) -> None:
