@@ -151,7 +151,8 @@ def annotate(report: dict) -> None:
         if "tokens_per_s" in figures:
             figures.update(training_fraction(ceiling, figures["tokens_per_s"], method))
     chat = report.get("chat", {})
-    width = {"float32": 4, "float16": 2, "bfloat16": 2}.get(chat.get("weights_dtype", ""))
+    dtype = getattr(torch, chat.get("weights_dtype", ""), None)
+    width = dtype.itemsize if isinstance(dtype, torch.dtype) else None
     for name in ("base", "adapter"):
         rate = chat.get(f"{name}_decode_tokens_per_s")
         if width and rate:

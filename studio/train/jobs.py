@@ -124,9 +124,7 @@ class JobManager:
                 (self._follow, (send(plan, run, resuming), run)) if remote else (self._train, (plan, run, resuming))
             )
             if background:
-                thread = threading.Thread(target=body, args=args, name=f"train-{run.id}", daemon=True)
-                thread.start()  # before it is published: wait() from another thread never joins an unstarted one
-                self._thread = thread
+                self._in_background(body, args, f"train-{run.id}")
             else:
                 self._thread = None
         if not background:
@@ -143,11 +141,9 @@ class JobManager:
                 handle = running_job(run)
                 if handle is None:
                     continue
-                self._stop, self._tracker = threading.Event(), Tracker(run.id, str(run.path))
-                self.run, self.main_process, self.elsewhere = run, True, True
-                self._thread = threading.Thread(target=self._follow, args=(handle, run), name=f"follow-{run.id}")
-                self._thread.daemon = True
-                self._thread.start()
+                self._begin(run, main_process=True)
+                self.elsewhere = True
+                self._in_background(self._follow, (handle, run), f"follow-{run.id}")
                 log.info("following run %s again on its cluster (%s)", run.id, handle.job_id)
                 return run
         return None
@@ -156,10 +152,19 @@ class JobManager:
         """A run sent elsewhere: mirror its run directory until its job ends (studio.train.remote)."""
         follow(handle, run, self._tracker, self._stop)
 
-    def _prepare(self, plan: Plan, run: Run, resuming: bool, main_process: bool) -> None:
+    def _begin(self, run: Run, main_process: bool) -> None:
+        """``run`` becomes the job this manager reports on, with a fresh stop flag and tracker."""
         self.run, self.main_process = run, main_process
         self._stop = threading.Event()
         self._tracker = Tracker(run.id, str(run.path))
+
+    def _in_background(self, body, args: tuple, name: str) -> None:
+        thread = threading.Thread(target=body, args=args, name=name, daemon=True)
+        thread.start()  # before it is published: wait() from another thread never joins an unstarted one
+        self._thread = thread
+
+    def _prepare(self, plan: Plan, run: Run, resuming: bool, main_process: bool) -> None:
+        self._begin(run, main_process)
         self._tracker.update(
             status="starting", phase="loading", total_steps=plan.total_steps, message="loading the model"
         )

@@ -9,8 +9,9 @@ Python's default is to die at once, mid-step: the run keeps only its last period
 reads "interrupted" without a word once the next start settles it (studio.train.faults.settle).
 With the handler the job stops cooperatively (the callback saves a checkpoint at the stop step,
 then the adapter is saved), and status.json says "interrupted" with one line of cause, so Resume
-continues from that very step. A signal before any job runs ends the process as before, and so does one while the job trains
-on a Ray cluster: that run goes on without the studio, which only followed it.
+continues from that very step. A signal before any job runs ends the process as before, and so
+does one while the job trains on a Ray cluster: that run goes on without the studio, which only
+followed it.
 
 The app has nobody else to wait for the job, so there the handler itself stops it, waits
 (``exit_after``), records, and exits; the CLI's train loop, already waiting, sees ``received``,
@@ -63,9 +64,9 @@ class SignalStop:
             self.on_signal()
         if not self.jobs.active:
             _die(signum)  # nothing is training: end as without the handler
-        if getattr(self.jobs, "elsewhere", False):
+        if self.jobs.elsewhere:
             # A run on a Ray cluster outlives the studio (issue 17): this process only followed it.
-            # Opening the studio again follows it on (the Runs tab, the Train tab after Resume).
+            # A studio started again follows it on (JobManager.follow_again).
             run = self.jobs.run
             log.warning("%s: run %s goes on on its cluster without the studio", self.received, run.id if run else "?")
             _die(signum)
