@@ -19,6 +19,7 @@ from pathlib import Path
 from transformers import EarlyStoppingCallback
 from transformers.trainer_callback import PrinterCallback
 
+from studio.models.fused_lora import fuse_lora
 from studio.train import trackers
 from studio.train.callbacks import TokenTotal
 from studio.train.logprobs import use_plain_logprobs
@@ -120,4 +121,6 @@ def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, mo
         trainer.add_callback(TokenTotal(trainer))
     if plan.config.adapter.adapter == "qlora":
         keep_adapter_dtype(trainer.model, plan.precision)
+    if plan.device.kind == "cpu":  # one product per LoRA layer where it is the same computation
+        fuse_lora(trainer.model)
     return trainer
