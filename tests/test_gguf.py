@@ -16,8 +16,9 @@ from safetensors import safe_open
 from studio.chat.sampling import Sampling
 from studio.config import GGUF_CHOICES
 from studio.export import gguf_check, merge, verify
-from studio.export.gguf import GGUF_TYPES, LOW_BIT, _permute, export_gguf, write_gguf
+from studio.export.gguf import export_gguf
 from studio.export.modelfile import is_chatml, modelfile_text
+from studio.models.gguf_writer import GGUF_TYPES, LOW_BIT, _permute, write_gguf
 
 # Largest |dequantized - original| over the tensor's largest |value|, per type (about 2x what is seen).
 WEIGHT_TOLERANCE = {"f32": 0, "f16": 1e-3, "bf16": 8e-3, "q8_0": 1.6e-2, "q5_1": 7e-2, "q5_0": 0.1}

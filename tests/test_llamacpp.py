@@ -10,7 +10,7 @@ import json
 import pytest
 
 from studio.export import llamacpp_check
-from studio.export.gguf import write_gguf
+from studio.models.gguf_writer import write_gguf
 
 from .conftest import ROOT
 

@@ -28,7 +28,7 @@ import torch
 
 from studio.evaluate.pipeline import held_out_prompts
 from studio.export import verify
-from studio.export.gguf import end_of_turn_token
+from studio.models.gguf_writer import end_of_turn_token
 from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
