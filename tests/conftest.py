@@ -26,6 +26,10 @@ REAL_DATA = ROOT.parent / "shared" / "real-data"
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Where llama-cpp-python is installed (optional), chat turns move to llama.cpp once a source's GGUF
+# is written in the background; tests compare replies across calls, so they pin PyTorch and
+# tests/test_chat_llamacpp.py asks for llama.cpp by name.
+os.environ.setdefault("STUDIO_CHAT_BACKEND", "torch")
 # The folders tests read data from (studio.data.access): the checkout, the shared real data and
 # the temporary folders pytest makes.
 os.environ.setdefault("STUDIO_DATA_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))

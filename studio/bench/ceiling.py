@@ -153,7 +153,7 @@ def annotate(report: dict) -> None:
     chat = report.get("chat", {})
     dtype = getattr(torch, chat.get("weights_dtype", ""), None)
     width = dtype.itemsize if isinstance(dtype, torch.dtype) else None
-    for name in ("base", "adapter"):
+    for name in ("base", "adapter", "torch_base", "torch_adapter"):  # torch_*: beside llama.cpp's
         rate = chat.get(f"{name}_decode_tokens_per_s")
         if width and rate:
             fraction = decode_fraction(ceiling, rate, width)

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from studio.bench.throughput import default_dataset, studio_config
+from studio.chat import llamacpp
 from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
 from studio.train.jobs import JobManager
@@ -54,8 +55,12 @@ def benchmark(
     messages = [{"role": "user", "content": prompt}]
     sources = {"base": None} | ({"adapter": adapter_dir} if adapter_dir else {})
     out: dict = {}
+    backend = "torch"
     for label, source in sources.items():
         _once(engine, source, messages, 4)  # warm-up: loading, first-call allocations
+        if llamacpp.wait_ready(engine, [engine.load_source(source)], timeout=600):
+            backend = "llama.cpp"  # the source's GGUF is written: the turns below decode there
+            _once(engine, source, messages, 4)  # its llama.cpp context
         runs = [_once(engine, source, messages, new_tokens) for _ in range(repeats)]
         ttft, rate = _summary([r[0] for r in runs]), _summary([r[1] for r in runs])
         out[label] = {
@@ -67,6 +72,7 @@ def benchmark(
     memory = engine.memory()
     out.update(
         dtype=memory.get("dtype"),
+        backend=backend,
         adapter_mode=memory.get("adapter_mode"),
         threads=torch.get_num_threads(),
         prompt_tokens=int(engine.prompt_ids(messages).shape[-1]),
@@ -92,9 +98,14 @@ def chat_figures(model: str, tokens: int, workdir: Path, repeats: int = 3) -> di
 
     adapter = _adapter(model, workdir)
     figures = benchmark(ChatEngine(model), adapter, new_tokens=tokens, repeats=repeats)
-    out = {}
+    out = {"backend": figures["backend"]}
     for name in ("base", "adapter"):
         out[f"{name}_ttft_s"] = figures[name]["ttft_s"]
         out[f"{name}_decode_tokens_per_s"] = figures[name]["decode_tokens_per_s"]
+    if figures["backend"] != "torch":  # the same columns in PyTorch, for the before/after
+        torch_figures = benchmark(ChatEngine(model, backend="torch"), adapter, new_tokens=tokens, repeats=repeats)
+        for name in ("base", "adapter"):
+            out[f"torch_{name}_ttft_s"] = torch_figures[name]["ttft_s"]
+            out[f"torch_{name}_decode_tokens_per_s"] = torch_figures[name]["decode_tokens_per_s"]
     out["weights_dtype"] = str(figures.get("dtype", ""))
     return out

@@ -10,13 +10,14 @@ each adapter is loaded into it once (``studio.chat.adapter_bank``) and the colum
 by token, switching the adapter before each forward pass. A full fine-tune (a run whose
 adapter/ folder holds a whole model) is a second model, loaded once. Every column samples with
 its own generator seeded with the same seed, so a column's reply is the same whether it runs
-alone (the CLI) or beside others (the Chat tab). The trainer never shares these weights: it
-loads its own copy, so chatting during a training is safe and only slower.
+alone (the CLI) or beside others (the Chat tab). On a CPU with llama-cpp-python installed, the
+turns decode in llama.cpp on GGUF copies of the same weights (``studio.chat.llamacpp``). The
+trainer never shares these weights: it loads its own copy, so chatting during a training is
+safe and only slower.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -26,9 +27,11 @@ from pathlib import Path
 
 import torch
 
+from studio.chat import llamacpp
 from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
-from studio.config import RunConfig
+from studio.chat.sources import per_column, same_base, source_base, source_kind
+from studio.data.access import cache_dir
 from studio.models import loading
 from studio.models.cpu_half import prepare_half_on_cpu
 from studio.models.device import TORCH_DTYPES, cpu_flags, detect, free_memory
@@ -70,59 +73,6 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
 # -- what a column can be ------------------------------------------------------------------------
 
 
-def source_kind(path: str | Path) -> str:
-    """'adapter' for a PEFT adapter folder, 'full' for a whole saved model; ValueError otherwise."""
-    folder = Path(path)
-    if (folder / "adapter_config.json").exists():
-        return "adapter"
-    if (folder / "config.json").exists():
-        return "full"
-    raise ValueError(f"{path} holds neither a PEFT adapter (adapter_config.json) nor a model (config.json)")
-
-
-def adapter_base(adapter_dir: str | Path) -> str:
-    try:
-        cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        raise ValueError(f"{adapter_dir} holds no PEFT adapter (adapter_config.json)") from None
-    return cfg.get("base_model_name_or_path") or ""
-
-
-def source_base(path: str | Path) -> str:
-    """The base model a source was trained from: the adapter's own record, else its run's config."""
-    if source_kind(path) == "adapter":
-        return adapter_base(path)
-    folder = Path(path).resolve()
-    for run_dir in (folder.parent, folder.parent.parent):  # run/adapter or run/checkpoints/checkpoint-N
-        if (run_dir / "config.yaml").exists():
-            try:
-                return loading.base_model_id(RunConfig.load(run_dir / "config.yaml").model.model)
-            except ValueError:
-                break
-    return ""
-
-
-def same_base(a: str, b: str) -> bool:
-    """Whether two base model references name the same model (paths, aliases and Hub ids)."""
-
-    def norm(x: str) -> str:
-        x = (x or "").strip().rstrip("/")
-        if x.lower() in loading.EMBEDDED_ALIASES or x == str(loading.embedded_model_dir()):
-            return loading.EMBEDDED_HUB_ID.lower()
-        return x.lower()
-
-    return norm(a) == norm(b) or Path(a).name.lower() == Path(b).name.lower() != ""
-
-
-def per_column(messages: list, n: int) -> list[list[dict]]:
-    """One conversation for every column: the same one, or one each (their replies differ)."""
-    if messages and isinstance(messages[0], list):
-        if len(messages) != n:
-            raise ValueError(f"{len(messages)} conversations for {n} columns")
-        return messages
-    return [messages] * n
-
-
 def _import_model_libraries() -> None:
     """Import transformers' model classes and PEFT now, in the thread that builds the engine.
 
@@ -140,8 +90,15 @@ def _import_model_libraries() -> None:
 class ChatEngine:
     """The one owner of the chat models: one base in memory, adapters loaded into it once."""
 
-    def __init__(self, base: str = loading.EMBEDDED_HUB_ID, dtype: str = "auto", adapter_mode: str = "auto"):
+    def __init__(
+        self,
+        base: str = loading.EMBEDDED_HUB_ID,
+        dtype: str = "auto",
+        adapter_mode: str = "auto",
+        backend: str = "auto",
+    ):
         _import_model_libraries()
+        self.backend = backend  # auto (llama.cpp where it can: studio.chat.llamacpp), torch, llama.cpp
         self.base_name = base
         self.dtype_request = dtype
         self.adapter_mode = adapter_mode
@@ -150,6 +107,7 @@ class ChatEngine:
         self.full_models: dict[str, object] = {}  # resolved folder -> a whole fine-tuned model
         self._logits: OrderedDict = OrderedDict()  # (source, prompt) -> next-token logits
         self._lock = threading.RLock()
+        self.native: llamacpp.GGUFStore | None = None  # llama.cpp decoding (studio.chat.llamacpp)
         # The app's runs folder: sources load only from runs inside it. None (the CLI): any folder.
         self.source_root: Path | None = None
 
@@ -179,6 +137,8 @@ class ChatEngine:
                 model = loading.load_model(self.base_name, dtype, device=device.kind if device.kind != "cpu" else None)
                 prepare_half_on_cpu(model.eval())
                 self.bank = AdapterBank(model, self.adapter_mode, device.free_memory_bytes)
+                if llamacpp.wanted(device.kind, self.backend) and dtype in llamacpp.GGUF_FOR_DTYPE:
+                    self.native = llamacpp.GGUFStore(cache_dir() / "chat-gguf", llamacpp.GGUF_FOR_DTYPE[dtype])
             return self.bank.model
 
     def unload(self) -> int:
@@ -187,6 +147,9 @@ class ChatEngine:
             freed = self.memory()["total_bytes"]
             self.bank = None
             self.tokenizer = None
+            if self.native is not None:
+                self.native.close()
+                self.native = None
             self.full_models.clear()
             self._logits.clear()
             free_memory()
@@ -296,7 +259,7 @@ class ChatEngine:
         across a yield, since a UI may resume the generator from another thread."""
         bank = self.bank
         stops = self._stop_ids() if stop else set()
-        columns = [_Column(p, sampling) for p in prompts]
+        columns = llamacpp.columns(self, prompts, keys, sampling) or [_Column(p, sampling) for p in prompts]
         texts = ["" for _ in columns]
         for _ in range(sampling.max_new_tokens):
             if all(c.done for c in columns):

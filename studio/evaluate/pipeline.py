@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from studio.chat.engine import ChatEngine, source_kind
+from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
+from studio.chat.sources import source_kind
 from studio.data import load_data
 from studio.data.render import render_chat, render_row
 from studio.evaluate import methods, scores

@@ -1,0 +1,241 @@
+"""Chat decoding in llama.cpp on a CPU, when llama-cpp-python is installed (requirements-llamacpp.txt).
+
+Decoding reads every weight once a token. PyTorch's fp16 matrix-vector product streams weights
+at about half this CPU's bandwidth and its eager forward adds ~400 small ops a token (20-22
+tokens/s on the embedded model); llama.cpp decodes the same fp16 weights at ~51 tokens/s and
+answers a prompt in 0.02 s (BENCHMARKS.md). So where it is installed and the chat runs on a CPU,
+each source is written once as a GGUF of the chat's own weight type (fp16 -> f16: the same
+numbers) and its replies decode there:
+
+    store = GGUFStore(cache_dir() / "chat-gguf", "f16")
+    llms = store.for_turn(specs, prompts, max_new_tokens)   # None until every column's file is ready
+    column = Column(llms[0], prompt, sampling)              # .step() -> the next token id
+
+Only the weights' arithmetic moves: the prompt is the studio's own token ids (the chat
+template applied here), and the next token is picked from llama.cpp's logits by the studio's
+own picker (studio.chat.sampling.Picker: same seed, same temperature, top-k, top-p and
+repetition penalty), so a turn's columns stay side by side as fair as before. A turn uses
+llama.cpp for every column or for none: the files are written in the background on first use
+(the base: ~6 s; an adapter is merged into the base first) and until all are ready the turn
+decodes in PyTorch. A file that cannot be written (an architecture llama.cpp's writer here does
+not know, a full disk) leaves that source on PyTorch, logged once. ``STUDIO_CHAT_BACKEND=torch``
+turns this off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from studio.chat.sampling import Picker, Sampling
+
+log = logging.getLogger(__name__)
+
+GGUF_FOR_DTYPE = {torch.float16: "f16", torch.float32: "f32", torch.bfloat16: "bf16"}
+KEEP_FILES = 6  # written sources kept in the cache; the oldest go first
+MAX_CONTEXT = 4096
+
+
+def available() -> bool:
+    """Whether llama-cpp-python is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def wanted(device_kind: str, choice: str = "auto") -> bool:
+    """Whether the chat decodes in llama.cpp: on a CPU, with llama-cpp-python, unless turned off
+    (``choice`` or ``$STUDIO_CHAT_BACKEND``: auto, torch, llama.cpp)."""
+    choice = os.environ.get("STUDIO_CHAT_BACKEND", choice) if choice == "auto" else choice
+    if choice not in ("auto", "torch", "llama.cpp"):
+        raise ValueError(f"chat backend {choice!r} is not one of auto, torch, llama.cpp")
+    if choice == "llama.cpp" and not available():
+        raise ValueError("chat backend llama.cpp: install it first (pip install -r requirements-llamacpp.txt)")
+    return choice != "torch" and device_kind == "cpu" and available()
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What a column's weights are: a model folder, and an adapter folder merged into it."""
+
+    model_dir: str
+    adapter_dir: str | None = None
+
+    def fingerprint(self, gguf_type: str) -> str:
+        parts = [gguf_type]
+        for folder in filter(None, (self.model_dir, self.adapter_dir)):
+            parts.append(str(Path(folder).resolve()))
+            for weights in sorted(Path(folder).glob("*.safetensors")):
+                stat = weights.stat()
+                parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+class GGUFStore:
+    """The chat's sources as GGUF files, written in the background, and llama.cpp contexts on them."""
+
+    def __init__(self, root: Path, gguf_type: str):
+        self.root, self.gguf_type = Path(root), gguf_type
+        self._jobs: dict[SourceSpec, Future] = {}
+        self._contexts: dict[tuple[SourceSpec, int], object] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-gguf")
+        self._lock = threading.Lock()
+        self._bases: dict[str, str] = {}
+        atexit.register(self.close)  # llama.cpp's contexts freed before the interpreter tears down
+
+    def path(self, spec: SourceSpec) -> Path | None:
+        """The source's file when it is written; starts writing it otherwise (None)."""
+        with self._lock:
+            job = self._jobs.get(spec)
+            if job is None:
+                self._jobs[spec] = self._pool.submit(self._write, spec)
+                return None
+        if not job.done() or job.exception() is not None:
+            return None
+        return job.result()
+
+    def for_turn(self, specs: list[SourceSpec], prompt_lengths: list[int], max_new_tokens: int) -> list | None:
+        """One llama.cpp context per column when every column's file is ready and fits; else None."""
+        paths = [self.path(spec) for spec in specs]  # starts every missing file, not just the first
+        if any(p is None for p in paths) or max(prompt_lengths) + max_new_tokens > MAX_CONTEXT:
+            return None
+        return [self._context(spec, path, slot) for slot, (spec, path) in enumerate(zip(specs, paths, strict=True))]
+
+    def base_folder(self, name: str) -> str:
+        """The base model's folder (a Hub id's snapshot in the local cache)."""
+        if name not in self._bases:
+            from studio.models import loading  # the studio's one resolver of model names
+
+            location = loading.resolve_model(name)
+            if not Path(location).is_dir():
+                from huggingface_hub import snapshot_download
+
+                location = snapshot_download(location, local_files_only=True)
+            self._bases[name] = location
+        return self._bases[name]
+
+    def wait(self, spec: SourceSpec, timeout: float | None = None) -> Path:
+        """Block until the source's file is written (tests, the bench); raises what writing raised."""
+        self.path(spec)
+        return self._jobs[spec].result(timeout)
+
+    def close(self) -> None:
+        """Free every llama.cpp context; a file being written is finished, none is started."""
+        contexts, self._contexts = list(self._contexts.values()), {}
+        for llm in contexts:
+            llm.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _context(self, spec: SourceSpec, path: Path, slot: int):
+        key = (spec, slot)  # a context per column: two columns on one source keep two KV caches
+        if key not in self._contexts:
+            from llama_cpp import Llama  # optional: only when available()
+
+            threads = os.cpu_count() or 1
+            self._contexts[key] = Llama(
+                model_path=str(path), n_ctx=MAX_CONTEXT, n_threads=threads, n_threads_batch=threads, verbose=False
+            )
+        return self._contexts[key]
+
+    def _write(self, spec: SourceSpec) -> Path:
+        from studio.models.gguf_writer import write_gguf  # the one GGUF writer (the export writes with it too)
+
+        target = self.root / f"{spec.fingerprint(self.gguf_type)}.gguf"
+        if target.exists():
+            return target
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=self.root, prefix=".writing-") as scratch:
+                folder = _merged(spec, Path(scratch)) if spec.adapter_dir else Path(spec.model_dir)
+                partial = Path(scratch) / "model.gguf"
+                write_gguf(folder, partial, self.gguf_type)
+                os.replace(partial, target)
+        except Exception as exc:
+            log.warning("chat stays in PyTorch for %s: its GGUF could not be written (%s)", spec, exc)
+            raise
+        self._trim()
+        return target
+
+    def _trim(self) -> None:
+        files = sorted(self.root.glob("*.gguf"), key=lambda p: p.stat().st_mtime, reverse=True)
+        in_use = {Path(getattr(llm, "model_path", "")) for llm in list(self._contexts.values())}
+        for old in files[KEEP_FILES:]:
+            if old not in in_use:
+                old.unlink(missing_ok=True)
+
+
+def _merged(spec: SourceSpec, scratch: Path) -> Path:
+    """The adapter merged into its base, saved as a model folder (fp32, as PEFT merges)."""
+    from peft import PeftModel
+
+    from studio.models import loading  # the studio's one loader of a model folder
+
+    base = loading.load_model(spec.model_dir, torch.float32)
+    merged = PeftModel.from_pretrained(base, spec.adapter_dir).merge_and_unload()
+    folder = scratch / "merged"
+    merged.save_pretrained(folder)
+    loading.load_tokenizer(spec.model_dir).save_pretrained(folder)
+    return folder
+
+
+class Column:
+    """One reply decoding in a llama.cpp context; the same interface as the PyTorch column."""
+
+    def __init__(self, llm, prompt: torch.Tensor, sampling: Sampling):
+        llm.reset()
+        self.llm = llm
+        self.generated: list[int] = []
+        self.next_input = prompt[0].tolist()
+        self.done = False
+        self.picker = Picker(prompt.cpu(), sampling)
+
+    def step(self, _model=None) -> int:
+        import llama_cpp  # optional: only when available()
+        import numpy as np
+
+        self.llm.eval(self.next_input)
+        pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        logits = torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).copy())[None]
+        if not torch.isfinite(logits).all():
+            raise ValueError("llama.cpp produced non-finite scores; set STUDIO_CHAT_BACKEND=torch and reload")
+        token = self.picker.pick(logits)
+        self.next_input = [token]
+        return token
+
+
+def columns(engine, prompts: list[torch.Tensor], keys: list, sampling: Sampling) -> list[Column] | None:
+    """The turn's columns in llama.cpp when ``engine`` has a store and every file is ready; else None."""
+    if engine.native is None:
+        return None
+    llms = engine.native.for_turn(_specs(engine, keys), [p.shape[-1] for p in prompts], sampling.max_new_tokens)
+    return [Column(llm, p, sampling) for llm, p in zip(llms, prompts, strict=True)] if llms else None
+
+
+def wait_ready(engine, keys: list, timeout: float | None = None) -> bool:
+    """Block until the files of these column keys are written (the bench, tests); False without a store."""
+    if engine.native is None:
+        return False
+    for spec in _specs(engine, keys):
+        engine.native.wait(spec, timeout)
+    return True
+
+
+def _specs(engine, keys: list) -> list[SourceSpec]:
+    base = engine.native.base_folder(engine.base_name)
+    specs = []
+    for kind, name in keys:
+        if kind == "full":
+            specs.append(SourceSpec(name))
+        elif kind == "adapter":
+            specs.append(SourceSpec(base, next(d for d, n in engine.bank.names.items() if n == name)))
+        else:
+            specs.append(SourceSpec(base))
+    return specs

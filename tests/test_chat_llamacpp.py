@@ -1,0 +1,123 @@
+"""Chat decoding in llama.cpp (studio.chat.llamacpp): the same replies, the same fairness, and
+PyTorch whenever a source's file is not there.
+
+The GGUF files (the base, an adapter merged into it) are written with the studio's own writer
+and checked here without llama.cpp; the replies need llama-cpp-python (optional, not in CI's
+setup) and are skipped without it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from studio.chat import llamacpp
+from studio.chat.engine import ChatEngine
+from studio.chat.llamacpp import GGUFStore, SourceSpec
+from studio.chat.sampling import Sampling
+
+MESSAGES = [{"role": "user", "content": "Explain in a few sentences why the sky is blue."}]
+needs_llama_cpp = pytest.mark.skipif(not llamacpp.available(), reason="llama-cpp-python is not installed (optional)")
+
+
+def test_the_backend_is_llama_cpp_on_a_cpu_where_it_is_installed_unless_turned_off(monkeypatch):
+    monkeypatch.delenv("STUDIO_CHAT_BACKEND", raising=False)
+    monkeypatch.setattr(llamacpp, "available", lambda: True)
+    assert llamacpp.wanted("cpu") and not llamacpp.wanted("cuda") and not llamacpp.wanted("cpu", "torch")
+    monkeypatch.setenv("STUDIO_CHAT_BACKEND", "torch")
+    assert not llamacpp.wanted("cpu")
+    monkeypatch.setenv("STUDIO_CHAT_BACKEND", "llamacpp")
+    with pytest.raises(ValueError, match="not one of auto, torch, llama.cpp"):
+        llamacpp.wanted("cpu")
+    monkeypatch.delenv("STUDIO_CHAT_BACKEND")
+    monkeypatch.setattr(llamacpp, "available", lambda: False)
+    assert not llamacpp.wanted("cpu")
+    with pytest.raises(ValueError, match="requirements-llamacpp.txt"):
+        llamacpp.wanted("cpu", "llama.cpp")
+
+
+def test_a_retrained_adapter_is_a_new_file(tiny_sft_run, tiny_model_dir):
+    spec = SourceSpec(str(tiny_model_dir), str(tiny_sft_run.adapter_dir))
+    before = spec.fingerprint("f16")
+    assert before != SourceSpec(str(tiny_model_dir)).fingerprint("f16") != before.replace("0", "1")
+    weights = tiny_sft_run.adapter_dir / "adapter_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data + b"")  # rewritten in place: a new modification time
+    assert spec.fingerprint("f16") != before and spec.fingerprint("f32") != spec.fingerprint("f16")
+
+
+def test_an_adapter_is_written_merged_into_its_base(tiny_sft_run, tiny_model_dir, tmp_path):
+    import gguf
+    from peft import PeftModel
+
+    from studio.models import loading
+
+    store = GGUFStore(tmp_path / "gguf", "f16")
+    path = store.wait(SourceSpec(str(tiny_model_dir), str(tiny_sft_run.adapter_dir)), timeout=300)
+    assert path.parent == tmp_path / "gguf" and not list((tmp_path / "gguf").glob(".writing-*"))
+    base = loading.load_model(str(tiny_model_dir), torch.float32)
+    merged = PeftModel.from_pretrained(base, str(tiny_sft_run.adapter_dir)).merge_and_unload()
+    expected = merged.model.layers[1].self_attn.v_proj.weight.detach().half().numpy()  # V: never permuted
+    tensors = {t.name: t for t in gguf.GGUFReader(path).tensors}
+    written = np.asarray(tensors["blk.1.attn_v.weight"].data).reshape(expected.shape)
+    assert written.dtype == np.float16 and np.array_equal(written, expected)
+    original = loading.load_model(str(tiny_model_dir), torch.float32).model.layers[1].self_attn.v_proj.weight
+    assert not np.array_equal(written, original.detach().half().numpy())  # the adapter is in it
+    store.close()
+
+
+def test_a_source_whose_file_cannot_be_written_stays_in_pytorch(tiny_model_dir, tmp_path, caplog):
+    engine = ChatEngine(str(tiny_model_dir), backend="torch")
+    sampling = Sampling(greedy=True, max_new_tokens=8)
+    expected = engine.replies(MESSAGES, [None], sampling)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    engine.native = GGUFStore(blocker / "gguf", "f16")  # its folder cannot be made under a file
+    with caplog.at_level(logging.WARNING, logger="studio.chat.llamacpp"):
+        assert engine.replies(MESSAGES, [None], sampling) == expected  # starts the file; PyTorch meanwhile
+        with pytest.raises(OSError):
+            engine.native.wait(SourceSpec(engine.native.base_folder(engine.base_name)), timeout=120)
+        assert engine.replies(MESSAGES, [None], sampling) == expected  # and after it failed
+    assert "chat stays in PyTorch" in caplog.text and "could not be written" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def embedded_adapter(embedded_dir, tmp_path_factory) -> str:
+    """A small random LoRA on the embedded model: its replies differ from the base's, sensibly."""
+    from peft import LoraConfig, get_peft_model
+
+    from studio.models import loading
+
+    torch.manual_seed(0)
+    model = loading.load_model(str(embedded_dir), torch.float32)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    model = get_peft_model(model, config)  # random A and B: about 10% of each weight's scale
+    folder = tmp_path_factory.mktemp("embedded-adapter") / "adapter"
+    model.peft_config["default"].base_model_name_or_path = loading.EMBEDDED_HUB_ID
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+@needs_llama_cpp
+@pytest.mark.slow
+def test_llama_cpp_replies_like_pytorch_and_a_column_alone_like_beside_others(embedded_adapter, monkeypatch):
+    sources = [None, embedded_adapter]
+    greedy = Sampling(greedy=True, max_new_tokens=24)
+    expected = ChatEngine(backend="torch").replies(MESSAGES, sources, greedy)
+    assert expected[0] != expected[1]
+    engine = ChatEngine(backend="llama.cpp")
+    engine.ensure_base()
+    assert llamacpp.wait_ready(engine, [engine.load_source(s) for s in sources], timeout=600)
+    steps = []
+    original = llamacpp.Column.step
+    monkeypatch.setattr(llamacpp.Column, "step", lambda self, model=None: steps.append(1) or original(self, model))
+    assert engine.replies(MESSAGES, sources, greedy) == expected  # same greedy tokens, base and adapter
+    assert len(steps) >= 2 * 10
+    sampled = Sampling(seed=3, temperature=0.8, top_k=40, top_p=0.9, max_new_tokens=24)
+    together = engine.replies(MESSAGES, sources, sampled)
+    assert [engine.replies(MESSAGES, [s], sampled)[0] for s in sources] == together  # alone = beside
+    assert engine.replies(MESSAGES, sources, Sampling(seed=4, temperature=0.8, max_new_tokens=24)) != together
+    engine.unload()
