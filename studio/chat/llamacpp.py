@@ -141,7 +141,12 @@ class GGUFStore:
 
             threads = os.cpu_count() or 1
             self._contexts[key] = Llama(
-                model_path=str(path), n_ctx=MAX_CONTEXT, n_threads=threads, n_threads_batch=threads, verbose=False
+                model_path=str(path),
+                n_ctx=MAX_CONTEXT,
+                n_threads=threads,
+                n_threads_batch=threads,
+                flash_attn=True,  # 48.5 -> 55.5 tokens/s here (median of 3 rounds), the same greedy tokens
+                verbose=False,
             )
         return self._contexts[key]
 

@@ -52,11 +52,12 @@ def packed_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0
     if bounds is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
     rest = {k: v for k, v in kwargs.items() if k not in ("position_ids", "is_causal")}
+    # split, not slices: backward joins the pieces' gradients once instead of zero-filling a
+    # full-size gradient per slice
+    sizes = [e - s for s, e in bounds]
+    pieces = zip(query.split(sizes, dim=2), key.split(sizes, dim=2), value.split(sizes, dim=2), strict=True)
     outputs = [
-        sdpa_attention_forward(
-            module, query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], None, dropout, scaling, is_causal=True, **rest
-        )[0]
-        for s, e in bounds
+        sdpa_attention_forward(module, q, k, v, None, dropout, scaling, is_causal=True, **rest)[0] for q, k, v in pieces
     ]
     return torch.cat(outputs, dim=1), None  # [batch, tokens, heads, head_dim], as sdpa returns
 
