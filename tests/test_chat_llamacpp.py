@@ -9,6 +9,7 @@ setup) and are skipped without it.
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -69,6 +70,26 @@ def test_an_adapter_is_written_merged_into_its_base(tiny_sft_run, tiny_model_dir
     store.close()
 
 
+def test_trimming_keeps_every_file_in_use_and_a_removed_file_is_written_again(
+    tiny_sft_run, tiny_model_dir, tmp_path, monkeypatch
+):
+    root = tmp_path / "gguf"
+    root.mkdir()
+    stray = root / "0123456789abcdef01234567.gguf"  # another studio's old file
+    stray.write_bytes(b"old")
+    os.utime(stray, (1, 1))
+    store = GGUFStore(root, "f16")
+    monkeypatch.setattr(llamacpp, "KEEP_FILES", 1)
+    base, adapter = SourceSpec(str(tiny_model_dir)), SourceSpec(str(tiny_model_dir), str(tiny_sft_run.adapter_dir))
+    first = store.wait(base, timeout=300)
+    second = store.wait(adapter, timeout=300)
+    assert first.exists() and second.exists() and not stray.exists()  # over the limit, but both in use here
+    first.unlink()  # removed behind the store's back
+    assert store.for_turn([base], [10], 8) is None  # no context on a missing file: PyTorch this turn
+    assert store.wait(base, timeout=300) == first and first.exists()  # and written again
+    store.close()
+
+
 def test_a_source_whose_file_cannot_be_written_stays_in_pytorch(tiny_model_dir, tmp_path, caplog):
     engine = ChatEngine(str(tiny_model_dir), backend="torch")
     sampling = Sampling(greedy=True, max_new_tokens=8)
@@ -116,6 +137,13 @@ def test_llama_cpp_replies_like_pytorch_and_a_column_alone_like_beside_others(em
     monkeypatch.setattr(llamacpp.Column, "step", lambda self, model=None: steps.append(1) or original(self, model))
     assert engine.replies(MESSAGES, sources, greedy) == expected  # same greedy tokens, base and adapter
     assert len(steps) >= 2 * 10
+    from studio.ui.chat_tab import _memory_markdown  # what the Chat tab says about it
+
+    memory = engine.memory()
+    assert memory["backend"] == "llama.cpp" and memory["gguf_ready"] == 2
+    assert "decode in llama.cpp" in _memory_markdown(memory) and "2 written" in _memory_markdown(memory)
+    in_torch = memory | {"backend": "torch", "gguf_ready": 0}
+    assert "llama.cpp" not in _memory_markdown(in_torch)
     sampled = Sampling(seed=3, temperature=0.8, top_k=40, top_p=0.9, max_new_tokens=24)
     together = engine.replies(MESSAGES, sources, sampled)
     assert [engine.replies(MESSAGES, [s], sampled)[0] for s in sources] == together  # alone = beside

@@ -70,9 +70,6 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
     return torch.float16 if "f16c" in cpu_flags() else torch.float32
 
 
-# -- what a column can be ------------------------------------------------------------------------
-
-
 def _import_model_libraries() -> None:
     """Import transformers' model classes and PEFT now, in the thread that builds the engine.
 
@@ -221,6 +218,8 @@ class ChatEngine:
             "adapter_bytes": extra,
             "full_models": full,
             "total_bytes": base + extra + sum(full.values()),
+            "backend": "llama.cpp" if self.native else "torch",
+            "gguf_ready": self.native.ready_count() if self.native else 0,  # sources decoding in llama.cpp
         }
 
     # -- generation ------------------------------------------------------------------------------

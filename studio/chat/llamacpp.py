@@ -105,9 +105,20 @@ class GGUFStore:
     def for_turn(self, specs: list[SourceSpec], prompt_lengths: list[int], max_new_tokens: int) -> list | None:
         """One llama.cpp context per column when every column's file is ready and fits; else None."""
         paths = [self.path(spec) for spec in specs]  # starts every missing file, not just the first
+        for spec, path in zip(specs, paths, strict=True):
+            if path is not None and not path.exists():  # removed since (another studio's trim): write it again
+                with self._lock:
+                    self._jobs.pop(spec, None)
+                    for key in [k for k in self._contexts if k[0] == spec]:
+                        self._contexts.pop(key).close()
+                return None
         if any(p is None for p in paths) or max(prompt_lengths) + max_new_tokens > MAX_CONTEXT:
             return None
         return [self._context(spec, path, slot) for slot, (spec, path) in enumerate(zip(specs, paths, strict=True))]
+
+    def ready_count(self) -> int:
+        """How many sources' files are written (their turns decode in llama.cpp)."""
+        return sum(1 for job in list(self._jobs.values()) if job.done() and job.exception() is None)
 
     def base_folder(self, name: str) -> str:
         """The base model's folder (a Hub id's snapshot in the local cache)."""
@@ -155,6 +166,7 @@ class GGUFStore:
 
         target = self.root / f"{spec.fingerprint(self.gguf_type)}.gguf"
         if target.exists():
+            os.utime(target)  # used again: the last to go when the folder is trimmed
             return target
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -172,6 +184,7 @@ class GGUFStore:
     def _trim(self) -> None:
         files = sorted(self.root.glob("*.gguf"), key=lambda p: p.stat().st_mtime, reverse=True)
         in_use = {Path(getattr(llm, "model_path", "")) for llm in list(self._contexts.values())}
+        in_use |= {job.result() for job in list(self._jobs.values()) if job.done() and job.exception() is None}
         for old in files[KEEP_FILES:]:
             if old not in in_use:
                 old.unlink(missing_ok=True)

@@ -329,6 +329,11 @@ def _memory_markdown(m: dict) -> str:
             text += f"; {len(m['adapters'])} adapter(s), {how} (+{m['adapter_bytes'] / mb:.0f} MB)"
         for folder, size in m["full_models"].items():
             text += f"; full fine-tune **{Path(folder).parent.name}** as a second model (+{size / mb:.0f} MB)"
+        if m.get("backend") == "llama.cpp":
+            text += (
+                f"; replies decode in llama.cpp from GGUF copies of these weights ({m['gguf_ready']} written; "
+                "a source's first turns decode here while its copy is written)"
+            )
     if m.get("training"):
         text += (
             "\n\nA training is running. Chat uses its own copy of the model and never touches the trainer's "
