@@ -144,6 +144,20 @@ def test_llama_cpp_replies_like_pytorch_and_a_column_alone_like_beside_others(em
     assert "decode in llama.cpp" in _memory_markdown(memory) and "2 written" in _memory_markdown(memory)
     in_torch = memory | {"backend": "torch", "gguf_ready": 0}
     assert "llama.cpp" not in _memory_markdown(in_torch)
+    # two people's turns on the same source at once: each column decodes in a context of its own
+    other = [{"role": "user", "content": "Name three colours."}]
+    alone = [engine.replies(m, [None], greedy)[0] for m in (MESSAGES, other)]
+    turns = [engine.stream(m, [None], greedy) for m in (MESSAGES, other)]
+    last = [None, None]
+    for _ in range(greedy.max_new_tokens + 1):
+        for i, turn in enumerate(turns):
+            last[i] = next(turn, last[i])
+    assert [texts[0] for texts in last] == alone
+    abandoned = engine.stream(MESSAGES, [None], greedy)
+    next(abandoned)
+    idle = sum(map(len, engine.native._idle.values()))
+    abandoned.close()  # a stopped reply gives its context back
+    assert sum(map(len, engine.native._idle.values())) == idle + 1
     sampled = Sampling(seed=3, temperature=0.8, top_k=40, top_p=0.9, max_new_tokens=24)
     together = engine.replies(MESSAGES, sources, sampled)
     assert [engine.replies(MESSAGES, [s], sampled)[0] for s in sources] == together  # alone = beside

@@ -258,24 +258,29 @@ class ChatEngine:
         across a yield, since a UI may resume the generator from another thread."""
         bank = self.bank
         stops = self._stop_ids() if stop else set()
-        columns = llamacpp.columns(self, prompts, keys, sampling) or [_Column(p, sampling) for p in prompts]
+        with self._lock:
+            columns = llamacpp.columns(self, prompts, keys, sampling) or [_Column(p, sampling) for p in prompts]
         texts = ["" for _ in columns]
-        for _ in range(sampling.max_new_tokens):
-            if all(c.done for c in columns):
-                break
-            with self._lock, torch.inference_mode():
-                if self.bank is not bank:
-                    raise ValueError("the models were unloaded while replying; send the message again")
-                for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
-                    if column.done:
-                        continue
-                    token = column.step(self.use(key))
-                    if token in stops:
-                        column.done = True
-                        continue
-                    column.generated.append(token)
-                    texts[i] = self.tokenizer.decode(column.generated, skip_special_tokens=True)
-            yield list(texts)
+        try:
+            for _ in range(sampling.max_new_tokens):
+                if all(c.done for c in columns):
+                    break
+                with self._lock, torch.inference_mode():
+                    if self.bank is not bank:
+                        raise ValueError("the models were unloaded while replying; send the message again")
+                    for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
+                        if column.done:
+                            continue
+                        token = column.step(self.use(key))
+                        if token in stops:
+                            column.done = True
+                            continue
+                        column.generated.append(token)
+                        texts[i] = self.tokenizer.decode(column.generated, skip_special_tokens=True)
+                yield list(texts)
+        finally:  # also when the reply is stopped or abandoned: llama.cpp contexts go back
+            with self._lock:
+                llamacpp.release(self, columns)
 
     def _stop_ids(self) -> set[int]:
         ids = set()

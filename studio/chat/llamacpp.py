@@ -9,7 +9,8 @@ numbers) and its replies decode there:
 
     store = GGUFStore(cache_dir() / "chat-gguf", "f16")
     llms = store.for_turn(specs, prompts, max_new_tokens)   # None until every column's file is ready
-    column = Column(llms[0], prompt, sampling)              # .step() -> the next token id
+    column = Column(llms[0], prompt, sampling, specs[0], store)   # .step() -> the next token id
+    store.release(specs[0], llms[0])                        # when the turn ends: the context is idle again
 
 Only the weights' arithmetic moves: the prompt is the studio's own token ids (the chat
 template applied here), and the next token is picked from llama.cpp's logits by the studio's
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 
 GGUF_FOR_DTYPE = {torch.float16: "f16", torch.float32: "f32", torch.bfloat16: "bf16"}
 KEEP_FILES = 6  # written sources kept in the cache; the oldest go first
-MAX_CONTEXT = 4096
+MAX_CONTEXT = 4096  # tokens of a llama.cpp context (prompt and reply)
+MAX_CONTEXTS = 6  # idle contexts kept open (each a KV cache, ~94 MB for SmolLM2-135M); LRU closed first
 
 
 def available() -> bool:
@@ -85,7 +87,7 @@ class GGUFStore:
     def __init__(self, root: Path, gguf_type: str):
         self.root, self.gguf_type = Path(root), gguf_type
         self._jobs: dict[SourceSpec, Future] = {}
-        self._contexts: dict[tuple[SourceSpec, int], object] = {}
+        self._idle: dict[SourceSpec, list] = {}  # llama.cpp contexts no turn holds, per source
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-gguf")
         self._lock = threading.Lock()
         self._bases: dict[str, str] = {}
@@ -103,18 +105,30 @@ class GGUFStore:
         return job.result()
 
     def for_turn(self, specs: list[SourceSpec], prompt_lengths: list[int], max_new_tokens: int) -> list | None:
-        """One llama.cpp context per column when every column's file is ready and fits; else None."""
+        """A llama.cpp context of its own for each column when every column's file is ready and
+        fits (give each back with ``release``); else None."""
         paths = [self.path(spec) for spec in specs]  # starts every missing file, not just the first
         for spec, path in zip(specs, paths, strict=True):
             if path is not None and not path.exists():  # removed since (another studio's trim): write it again
                 with self._lock:
                     self._jobs.pop(spec, None)
-                    for key in [k for k in self._contexts if k[0] == spec]:
-                        self._contexts.pop(key).close()
+                    for llm in self._idle.pop(spec, []):
+                        llm.close()
                 return None
         if any(p is None for p in paths) or max(prompt_lengths) + max_new_tokens > MAX_CONTEXT:
             return None
-        return [self._context(spec, path, slot) for slot, (spec, path) in enumerate(zip(specs, paths, strict=True))]
+        return [self._acquire(spec, path) for spec, path in zip(specs, paths, strict=True)]
+
+    def release(self, spec: SourceSpec, llm) -> None:
+        """A turn's context back to the idle ones; the least recently used beyond MAX_CONTEXTS close."""
+        with self._lock:
+            self._idle.setdefault(spec, []).append(llm)
+            self._idle[spec] = self._idle.pop(spec)  # the most recently used source goes last
+            while sum(map(len, self._idle.values())) > MAX_CONTEXTS:
+                oldest = next(iter(self._idle))
+                self._idle[oldest].pop(0).close()
+                if not self._idle[oldest]:
+                    del self._idle[oldest]
 
     def ready_count(self) -> int:
         """How many sources' files are written (their turns decode in llama.cpp)."""
@@ -140,26 +154,30 @@ class GGUFStore:
 
     def close(self) -> None:
         """Free every llama.cpp context; a file being written is finished, none is started."""
-        contexts, self._contexts = list(self._contexts.values()), {}
-        for llm in contexts:
+        with self._lock:
+            idle, self._idle = [llm for group in self._idle.values() for llm in group], {}
+        for llm in idle:
             llm.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _context(self, spec: SourceSpec, path: Path, slot: int):
-        key = (spec, slot)  # a context per column: two columns on one source keep two KV caches
-        if key not in self._contexts:
-            from llama_cpp import Llama  # optional: only when available()
+    def _acquire(self, spec: SourceSpec, path: Path):
+        """An idle context on the source, or a new one: a column never shares its KV cache with
+        another column or another person's turn."""
+        with self._lock:
+            idle = self._idle.get(spec)
+            if idle:
+                return idle.pop()
+        from llama_cpp import Llama  # optional: only when available()
 
-            threads = os.cpu_count() or 1
-            self._contexts[key] = Llama(
-                model_path=str(path),
-                n_ctx=MAX_CONTEXT,
-                n_threads=threads,
-                n_threads_batch=threads,
-                flash_attn=True,  # 48.5 -> 55.5 tokens/s here (median of 3 rounds), the same greedy tokens
-                verbose=False,
-            )
-        return self._contexts[key]
+        threads = os.cpu_count() or 1
+        return Llama(
+            model_path=str(path),
+            n_ctx=MAX_CONTEXT,
+            n_threads=threads,
+            n_threads_batch=threads,
+            flash_attn=True,  # 48.5 -> 55.5 tokens/s here (median of 3 rounds), the same greedy tokens
+            verbose=False,
+        )
 
     def _write(self, spec: SourceSpec) -> Path:
         from studio.models.gguf_writer import write_gguf  # the one GGUF writer (the export writes with it too)
@@ -183,8 +201,7 @@ class GGUFStore:
 
     def _trim(self) -> None:
         files = sorted(self.root.glob("*.gguf"), key=lambda p: p.stat().st_mtime, reverse=True)
-        in_use = {Path(getattr(llm, "model_path", "")) for llm in list(self._contexts.values())}
-        in_use |= {job.result() for job in list(self._jobs.values()) if job.done() and job.exception() is None}
+        in_use = {job.result() for job in list(self._jobs.values()) if job.done() and job.exception() is None}
         for old in files[KEEP_FILES:]:
             if old not in in_use:
                 old.unlink(missing_ok=True)
@@ -207,9 +224,9 @@ def _merged(spec: SourceSpec, scratch: Path) -> Path:
 class Column:
     """One reply decoding in a llama.cpp context; the same interface as the PyTorch column."""
 
-    def __init__(self, llm, prompt: torch.Tensor, sampling: Sampling):
+    def __init__(self, llm, prompt: torch.Tensor, sampling: Sampling, spec: SourceSpec, store: GGUFStore):
         llm.reset()
-        self.llm = llm
+        self.llm, self.spec, self.store = llm, spec, store
         self.generated: list[int] = []
         self.next_input = prompt[0].tolist()
         self.done = False
@@ -233,8 +250,22 @@ def columns(engine, prompts: list[torch.Tensor], keys: list, sampling: Sampling)
     """The turn's columns in llama.cpp when ``engine`` has a store and every file is ready; else None."""
     if engine.native is None:
         return None
-    llms = engine.native.for_turn(_specs(engine, keys), [p.shape[-1] for p in prompts], sampling.max_new_tokens)
-    return [Column(llm, p, sampling) for llm, p in zip(llms, prompts, strict=True)] if llms else None
+    specs = _specs(engine, keys)
+    llms = engine.native.for_turn(specs, [p.shape[-1] for p in prompts], sampling.max_new_tokens)
+    if not llms:
+        return None
+    store = engine.native
+    return [Column(llm, p, sampling, spec, store) for llm, p, spec in zip(llms, prompts, specs, strict=True)]
+
+
+def release(engine, columns: list) -> None:
+    """Give the turn's llama.cpp contexts back (the turn ended, was stopped or abandoned)."""
+    for column in columns:
+        if isinstance(column, Column):
+            if column.store is engine.native:
+                column.store.release(column.spec, column.llm)
+            else:  # the models were unloaded meanwhile
+                column.llm.close()
 
 
 def wait_ready(engine, keys: list, timeout: float | None = None) -> bool:
