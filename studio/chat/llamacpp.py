@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import importlib.util
 import logging
 import os
 import tempfile
@@ -36,9 +35,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from studio.chat.sampling import Picker, Sampling
+from studio.models.llamacpp_runtime import available, open_model
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ GGUF_FOR_DTYPE = {torch.float16: "f16", torch.float32: "f32", torch.bfloat16: "b
 KEEP_FILES = 6  # written sources kept in the cache; the oldest go first
 MAX_CONTEXT = 4096  # tokens of a llama.cpp context (prompt and reply)
 MAX_CONTEXTS = 6  # idle contexts kept open (each a KV cache, ~94 MB for SmolLM2-135M); LRU closed first
-
-
-def available() -> bool:
-    """Whether llama-cpp-python is installed."""
-    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def wanted(device_kind: str, choice: str = "auto") -> bool:
@@ -167,17 +163,9 @@ class GGUFStore:
             idle = self._idle.get(spec)
             if idle:
                 return idle.pop()
-        from llama_cpp import Llama  # optional: only when available()
-
-        threads = os.cpu_count() or 1
-        return Llama(
-            model_path=str(path),
-            n_ctx=MAX_CONTEXT,
-            n_threads=threads,
-            n_threads_batch=threads,
-            flash_attn=True,  # 48.5 -> 55.5 tokens/s here (median of 3 rounds), the same greedy tokens
-            verbose=False,
-        )
+        # a context per column and turn; flash attention: 48.5 -> 55.5 tokens/s here (median of
+        # 3 rounds), the same greedy tokens
+        return open_model(path, MAX_CONTEXT, flash_attn=True)
 
     def _write(self, spec: SourceSpec) -> Path:
         from studio.models.gguf_writer import write_gguf  # the one GGUF writer (the export writes with it too)
@@ -234,7 +222,6 @@ class Column:
 
     def step(self, _model=None) -> int:
         import llama_cpp  # optional: only when available()
-        import numpy as np
 
         self.llm.eval(self.next_input)
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)

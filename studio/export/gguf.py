@@ -24,6 +24,7 @@ from pathlib import Path
 from studio.export import gguf_check, llamacpp_check, merge, verify
 from studio.export.merge import Progress, _say, prepare_out, require_trained
 from studio.export.modelfile import write_modelfile
+from studio.models import llamacpp_runtime
 from studio.models.gguf_writer import GGUF_TYPES, write_gguf
 from studio.runs.directory import Run
 
@@ -77,7 +78,7 @@ def export_gguf(
         _say(progress, 0.6, "reading the file back with transformers' GGUF loader and comparing")
         report.check = gguf_check.check(scratch, path, gguf_type, gguf_check.prompts_for(run))
         report.warnings += report.check.pop("warnings", [])
-        if llamacpp_check.available():  # llama.cpp itself, when llama-cpp-python is installed
+        if llamacpp_runtime.available():  # llama.cpp itself, when llama-cpp-python is installed
             said = report.check["llama_cpp"] = llamacpp_check.chat_check(path, gguf_check.prompts_for(run, 1)[0])
             if not said["stopped"]:
                 report.warnings.append(

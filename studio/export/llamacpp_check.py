@@ -13,38 +13,24 @@ studio.bench.chat times the studio's: greedy, a fixed number of new tokens with 
 banned, after a warm-up, the median of the repeats.
 
 llama-cpp-python compiles llama.cpp from source on this registry (no wheel), so it is optional;
-``available()`` says whether it is here, and the export records these figures only then.
+``studio.models.llamacpp_runtime.available()`` says whether it is here, and the export records these figures only then.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import statistics
 import time
 from pathlib import Path
 
+from studio.models.llamacpp_runtime import open_model
+
 PROMPT = "Explain in a few sentences why the sky is blue, and what changes at sunset."
-
-
-def available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def load(path: str | Path, n_ctx: int = 1024):
     """The file in llama.cpp, chatting with the template inside it (never one llama-cpp-python guesses)."""
-    from llama_cpp import Llama  # optional: only when available()
-
-    threads = os.cpu_count() or 1
-    return Llama(
-        model_path=str(path),
-        n_ctx=n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        seed=0,
-        verbose=False,
-        chat_format="chat_template.default",  # the handler llama-cpp-python builds from tokenizer.chat_template
-    )
+    # the handler llama-cpp-python builds from tokenizer.chat_template
+    return open_model(path, n_ctx, seed=0, chat_format="chat_template.default")
 
 
 def chat_check(path: str | Path, messages: list[dict], max_tokens: int = 96, llm=None) -> dict:

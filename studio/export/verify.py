@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from studio.chat.engine import ChatEngine, Sampling
+from studio.chat.sources import source_kind
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, detect
 from studio.runs.directory import Run
@@ -76,12 +77,8 @@ def next_logits(model, tokenizer, messages: list[dict]) -> torch.Tensor:
 
 
 def folder_kind(folder: str | Path) -> str:
-    folder = Path(folder)
-    if (folder / "adapter_config.json").exists():
-        return "adapter"
-    if (folder / "config.json").exists():
-        return "model"
-    raise ValueError(f"{folder} holds neither a PEFT adapter (adapter_config.json) nor a model (config.json)")
+    """'adapter' or 'model' (chat's source_kind, which says 'full' for a whole model)."""
+    return "model" if source_kind(folder) == "full" else "adapter"
 
 
 def saved_dtype(folder: str | Path) -> str:
