@@ -109,23 +109,48 @@ def test_memory_has_lora_beside_its_estimate(report):
         assert m["estimate_over_measured"] == pytest.approx(m["estimated_bytes"] / m["measured_bytes"], abs=1e-3)
 
 
+def _beside(report: dict, section: str) -> dict:
+    """The section's own ceiling: the mean of the ones measured just before and after it."""
+    own = report[section]["ceiling_beside"]
+    for key in ("matmul_gflops", "read_bandwidth_gb_s"):
+        before, after = own[f"{key}_before_after"]
+        _positive(before)
+        _positive(after)
+        assert own[key] == pytest.approx((before + after) / 2, abs=0.01)
+    return own
+
+
 def test_the_ceilings_are_measured_and_each_training_figure_is_its_fraction(report):
     ceiling = report["ceiling"]
     for key in ("matmul_gflops", "read_bandwidth_gb_s", "matmul_params"):
         _positive(ceiling[key])
     assert ceiling["precision"] == report["sft"]["precision"]
+    # sft's "before" is the run's start ceiling; each next section's is the last one's "after"
+    assert report["sft"]["ceiling_beside"]["matmul_gflops_before_after"][0] == ceiling["matmul_gflops"]
+    assert (
+        report["dpo"]["ceiling_beside"]["matmul_gflops_before_after"][0]
+        == report["sft"]["ceiling_beside"]["matmul_gflops_before_after"][1]
+    )
     for method, passes in (("sft", 2), ("dpo", 3)):  # LoRA: forward + backward; DPO adds the reference
+        own = _beside(report, method)
         for row in ("studio", "floor", "plain_trl"):
             figures = report[method][row]
-            limit = ceiling["matmul_gflops"] * 1e9 / (passes * 2 * ceiling["matmul_params"])
+            limit = own["matmul_gflops"] * 1e9 / (passes * 2 * ceiling["matmul_params"])
             assert figures["ceiling_tokens_per_s"] == pytest.approx(limit, rel=1e-3, abs=0.1)
             assert figures["fraction_of_ceiling"] == pytest.approx(figures["tokens_per_s"] / limit, rel=1e-2)
+        start = ceiling["matmul_gflops"] * 1e9 / (passes * 2 * ceiling["matmul_params"])
+        rate = report[method]["studio"]["tokens_per_s"]
+        assert report[method]["fraction_of_start_ceiling"] == pytest.approx(rate / start, rel=1e-2)
     reward = report["reward"]  # a score head, not the vocabulary head
     assert reward["ceiling_tokens_per_s"] > report["orpo"]["ceiling_tokens_per_s"]
     chat = report["chat"]
     width = {"float32": 4, "float16": 2, "bfloat16": 2}[chat["weights_dtype"]]
-    decode_limit = ceiling["read_bandwidth_gb_s"] * 1e9 / (ceiling["matmul_params"] * width)
+    decode_limit = _beside(report, "chat")["read_bandwidth_gb_s"] * 1e9 / (ceiling["matmul_params"] * width)
     assert chat["base_decode_ceiling_tokens_per_s"] == pytest.approx(decode_limit, rel=1e-3, abs=0.1)
     assert chat["base_decode_fraction_of_ceiling"] == pytest.approx(
         chat["base_decode_tokens_per_s"] / decode_limit, rel=1e-2
+    )
+    start = ceiling["read_bandwidth_gb_s"] * 1e9 / (ceiling["matmul_params"] * width)
+    assert chat["base_decode_fraction_of_start_ceiling"] == pytest.approx(
+        chat["base_decode_tokens_per_s"] / start, rel=1e-2
     )

@@ -122,9 +122,25 @@ def _readable(folder: Path):
             os.environ[ENV] = before
 
 
+# Sections held to the ceilings measured just before and after them (studio.bench.ceiling).
+BESIDE = ("sft", "dpo", "reward", "orpo", "kto", "chat")
+
+
+def _section(name: str, section: Callable[[], dict]) -> dict:
+    log.warning("bench: %s...", name)
+    try:
+        # Libraries print progress to stdout; keep stdout for the report alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            return section()
+    except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
+        log.exception("bench section %s failed", name)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def run(quick: bool = False, only: list[str] | None = None, plain: bool = True) -> dict:
     """Run the sections (all, or those named) and return one JSON-able report (``plain``: with
     the plain TRL script in sft and dpo)."""
+    from studio.bench.ceiling import annotate, beside
     from studio.bench.throughput import default_dataset
     from studio.models.device import detect
 
@@ -143,20 +159,18 @@ def run(quick: bool = False, only: list[str] | None = None, plain: bool = True) 
 
             model = str(make_tiny_model(workdir / "tiny-llama"))
         report["model"] = "tiny random Llama (quick)" if quick else EMBEDDED
+        latest = None  # the ceiling measured last, when nothing ran since: the next section's "before"
         for name, section in sections(quick, model, workdir, plain).items():
             if only and name not in only:
                 continue
+            held = name in BESIDE and "ceiling" in report and "error" not in report["ceiling"]
+            before = (latest or _ceiling(model, quick)) if held else None
             start = time.perf_counter()
-            log.warning("bench: %s...", name)
-            try:
-                # Libraries print progress to stdout; keep stdout for the report alone.
-                with contextlib.redirect_stdout(sys.stderr):
-                    report[name] = section()
-            except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others' figures
-                log.exception("bench section %s failed", name)
-                report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            report[name] = _section(name, section)
             report[name]["section_seconds"] = round(time.perf_counter() - start, 1)
-    from studio.bench.ceiling import annotate
-
+            latest = report[name] if name == "ceiling" and "error" not in report[name] else None
+            if held:  # the section's own ceiling (studio.bench.ceiling: which ceiling)
+                latest = _ceiling(model, quick)
+                report[name]["ceiling_beside"] = beside(before, latest)
     annotate(report)
     return report

@@ -22,6 +22,10 @@ Formulas, stated once for every section:
   threads read), the best of ``repeats``.
 - *decode ceiling* (tokens/s) = bandwidth / bytes of weights read per new token (every parameter,
   in the chat's dtype, once); *fraction* = decode tokens/s / ceiling. The KV cache read is left out.
+- *which ceiling*: a shared host's FLOPS and bandwidth move by 15-25% within minutes, so each
+  training section and the chat are held to the mean of the ceilings measured just before and just
+  after them (``ceiling_beside``); the ceiling section's figures, measured at the run's start, give
+  ``fraction_of_start_ceiling`` beside each fraction.
 """
 
 from __future__ import annotations
@@ -132,6 +136,19 @@ def decode_fraction(ceiling: dict, tokens_per_s: float, bytes_per_param: int) ->
     return {"ceiling_tokens_per_s": round(limit, 1), "fraction_of_ceiling": _figure(tokens_per_s / limit)}
 
 
+def beside(before: dict, after: dict) -> dict:
+    """A section's own ceiling: the mean of those measured just before and just after it."""
+    out = {}
+    for key in ("matmul_gflops", "read_bandwidth_gb_s"):
+        out[key] = round((before[key] + after[key]) / 2, 2)
+        out[f"{key}_before_after"] = [before[key], after[key]]
+    return out
+
+
+def _own(ceiling: dict, section: dict) -> dict:
+    return {**ceiling, **{k: v for k, v in section.get("ceiling_beside", {}).items() if not k.endswith("_after")}}
+
+
 def annotate(report: dict) -> None:
     """Put the fraction of its ceiling beside each throughput of ``report`` (in place): the
     training rows of sft and dpo (studio, floor, plain TRL), reward, ORPO and KTO, and chat's decode.
@@ -140,22 +157,30 @@ def annotate(report: dict) -> None:
     if not ceiling or "error" in ceiling:
         return
     for method in ("sft", "dpo"):
+        own = _own(ceiling, report.get(method, {}))
         for row in ("studio", "floor", "plain_trl"):
             figures = report.get(method, {}).get(row)
             if isinstance(figures, dict) and "tokens_per_s" in figures:
-                figures.update(training_fraction(ceiling, figures["tokens_per_s"], method))
+                figures.update(training_fraction(own, figures["tokens_per_s"], method))
         if "studio" in report.get(method, {}):
+            rate = report[method]["studio"]["tokens_per_s"]
             report[method]["fraction_of_ceiling"] = report[method]["studio"]["fraction_of_ceiling"]
+            start = training_fraction(ceiling, rate, method)["fraction_of_ceiling"]
+            report[method]["fraction_of_start_ceiling"] = start
     for method in ("reward", "orpo", "kto"):
         figures = report.get(method, {})
         if "tokens_per_s" in figures:
-            figures.update(training_fraction(ceiling, figures["tokens_per_s"], method))
+            figures.update(training_fraction(_own(ceiling, figures), figures["tokens_per_s"], method))
+            start = training_fraction(ceiling, figures["tokens_per_s"], method)["fraction_of_ceiling"]
+            figures["fraction_of_start_ceiling"] = start
     chat = report.get("chat", {})
     dtype = getattr(torch, chat.get("weights_dtype", ""), None)
     width = dtype.itemsize if isinstance(dtype, torch.dtype) else None
     for name in ("base", "adapter", "torch_base", "torch_adapter"):  # torch_*: beside llama.cpp's
         rate = chat.get(f"{name}_decode_tokens_per_s")
         if width and rate:
-            fraction = decode_fraction(ceiling, rate, width)
+            fraction = decode_fraction(_own(ceiling, chat), rate, width)
             chat[f"{name}_decode_ceiling_tokens_per_s"] = fraction["ceiling_tokens_per_s"]
             chat[f"{name}_decode_fraction_of_ceiling"] = fraction["fraction_of_ceiling"]
+            start = decode_fraction(ceiling, rate, width)["fraction_of_ceiling"]
+            chat[f"{name}_decode_fraction_of_start_ceiling"] = start

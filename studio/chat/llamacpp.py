@@ -225,9 +225,10 @@ class Column:
 
         self.llm.eval(self.next_input)
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-        logits = torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).copy())[None]
-        if not torch.isfinite(logits).all():
+        scores = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
+        if not np.isfinite(scores.sum()):  # any inf or NaN makes the sum so: one pass, not a mask
             raise ValueError("llama.cpp produced non-finite scores; set STUDIO_CHAT_BACKEND=torch and reload")
+        logits = torch.from_numpy(scores.copy())[None]
         token = self.picker.pick(logits)
         self.next_input = [token]
         return token

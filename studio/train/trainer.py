@@ -20,6 +20,7 @@ from transformers import EarlyStoppingCallback
 from transformers.trainer_callback import PrinterCallback
 
 from studio.models.fused_lora import fuse_lora
+from studio.models.unpadded import unpad_batches
 from studio.train import trackers
 from studio.train.callbacks import TokenTotal
 from studio.train.logprobs import use_plain_logprobs
@@ -123,4 +124,7 @@ def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, mo
         keep_adapter_dtype(trainer.model, plan.precision)
     if plan.device.kind == "cpu":  # one product per LoRA layer where it is the same computation
         fuse_lora(trainer.model)
+        for net in (trainer.model, getattr(trainer, "ref_model", None)):  # padded batches: real tokens only
+            if net is not None:
+                unpad_batches(net)
     return trainer

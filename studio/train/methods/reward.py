@@ -13,6 +13,7 @@ from trl import RewardConfig, RewardTrainer
 
 from studio.models import loading
 from studio.models.device import torch_dtype
+from studio.models.packed_attention import use_packed_attention
 from studio.schema import ConfigError
 from studio.train import checks
 from studio.train.methods.common import adapter_config, assemble, datasets
@@ -35,6 +36,8 @@ def load_model(plan: Plan):
     except OSError as exc:
         raise loading.hub_failure(name, exc) from exc
     model.config.pad_token_id = plan.tokenizer.pad_token_id
+    if plan.device.kind == "cpu":  # attention one example at a time: its padded batches skip their padding
+        use_packed_attention(model)
     if not full:
         problems = checks.target_problems(plan.config.adapter.target_modules, {n for n, _ in model.named_modules()})
         if problems:
