@@ -78,6 +78,19 @@ def test_logits_loss_and_gradients_equal_the_padded_pass(tiny_model_dir, monkeyp
     assert worst < 1e-5, worst
 
 
+def test_a_copy_of_the_model_runs_its_own_weights(tiny_model_dir):
+    import copy
+
+    model = _lora(tiny_model_dir, unpad=True)
+    batch = {k: v for k, v in _padded_batch().items() if k != "labels"}
+    with torch.no_grad():
+        before = model(**batch).logits
+        twin = copy.deepcopy(model)  # as a frozen reference is made
+        twin.get_base_model().get_decoder().layers[0].self_attn.q_proj.base_layer.weight.mul_(3.0)
+        assert torch.equal(model(**batch).logits, before)
+        assert not torch.allclose(twin(**batch).logits, before, atol=1e-3)
+
+
 def _call(ids, mask, **extra) -> dict:
     return {"input_ids": ids, "attention_mask": mask, **extra}
 
@@ -125,7 +138,7 @@ def _sharp(plan):
     return model
 
 
-@pytest.mark.parametrize("method", ["dpo", "kto", "reward", "grpo"])
+@pytest.mark.parametrize("method", ["dpo", "kto", "orpo", "reward", "grpo"])
 def test_methods_on_padded_batches_train_the_same(tiny_config, tmp_path, monkeypatch, method):
     losses, shapes = {}, {}
     for unpad in ("0", "1"):

@@ -41,11 +41,11 @@ def _sizes(quick: bool) -> dict:
     if quick:
         return dict(
             steps=2, warmup=1, dpo_steps=2, chat_tokens=8, preview_calls=4, dedup_rows=2000,
-            rl_steps=1, rl_warmup=0, grpo_steps=1, grpo_completion=8,
+            rl_steps=1, rl_warmup=0, grpo_steps=1, grpo_completion=8, max_length=64,
         )  # fmt: skip
     return dict(
         steps=10, warmup=2, dpo_steps=6, chat_tokens=64, preview_calls=20, dedup_rows=100_000,
-        rl_steps=4, rl_warmup=1, grpo_steps=2, grpo_completion=None,
+        rl_steps=4, rl_warmup=1, grpo_steps=2, grpo_completion=None, max_length=256,
     )  # fmt: skip
 
 
@@ -53,6 +53,7 @@ def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict
     from studio.bench import methods, startup, throughput
 
     size = _sizes(quick)
+    cutoff = size["max_length"]
     sft_data, dpo_data = throughput.default_dataset("sft"), throughput.default_dataset("dpo")
 
     def rl(method: str) -> Callable[[], dict]:
@@ -61,8 +62,8 @@ def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict
 
     return {
         "ceiling": lambda: _ceiling(model, quick),
-        "sft": lambda: throughput.compare(model, sft_data, "sft", size["steps"], size["warmup"], plain),
-        "dpo": lambda: throughput.compare(model, dpo_data, "dpo", size["dpo_steps"], size["warmup"], plain),
+        "sft": lambda: throughput.compare(model, sft_data, "sft", size["steps"], size["warmup"], plain, cutoff),
+        "dpo": lambda: throughput.compare(model, dpo_data, "dpo", size["dpo_steps"], size["warmup"], plain, cutoff),
         **{method: rl(method) for method in ("reward", "orpo", "kto", "grpo")},
         "tokens": lambda: throughput.useful_token_share(model, sft_data, batches=5 if quick else 20),
         "startup": lambda: {

@@ -248,10 +248,13 @@ def plain_rows(dataset: str, method: str, n: int) -> list[dict]:
     return [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows]
 
 
-def compare(model: str, dataset: str, method: str, steps: int, warmup: int, include_plain: bool = True) -> dict:
+def compare(
+    model: str, dataset: str, method: str, steps: int, warmup: int, include_plain: bool = True, max_length: int = 256
+) -> dict:
     """Studio, floor and plain TRL on one job, with the ratios."""
     location = loading.resolve_model(model)
-    studio, batches, precision = run_studio(studio_config(location, dataset, method, steps + warmup), warmup)
+    config = studio_config(location, dataset, method, steps + warmup, max_length)
+    studio, batches, precision = run_studio(config, warmup)
     floor = (run_floor_sft if method == "sft" else run_floor_dpo)(location, batches, precision, warmup)
     out = {"precision": precision, "studio": studio, "floor": floor}
     out["tokens_per_s"] = studio["tokens_per_s"]
@@ -259,7 +262,7 @@ def compare(model: str, dataset: str, method: str, steps: int, warmup: int, incl
     out["ratio_vs_floor"] = round(studio["tokens_per_s"] / floor["tokens_per_s"], 3)
     if include_plain:
         n_rows = 4 * (steps + warmup)
-        plain = run_plain(location, plain_rows(dataset, method, n_rows), method, steps + warmup, warmup)
+        plain = run_plain(location, plain_rows(dataset, method, n_rows), method, steps + warmup, warmup, max_length)
         out["plain_trl"] = plain
         out["ratio_vs_plain_trl"] = round(studio["tokens_per_s"] / plain["tokens_per_s"], 3)
     return out

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import types
 
 import torch
 
@@ -69,28 +70,34 @@ def unpad_batches(model) -> bool:
     if getattr(model.config, "_attn_implementation", None) != PACKED_ATTENTION:
         return False
     decoder = model.get_decoder()
-    if "_padded_forward" in decoder.__dict__:
-        return True
-    original = decoder.forward
-    signature = inspect.signature(original)
-
-    @functools.wraps(original)
-    def forward(*args, **kwargs):
-        if args:  # a head passing the ids by position (the reward model's sequence classifier)
-            bound = signature.bind(*args, **kwargs).arguments
-            kwargs = {**bound.pop("kwargs", {}), **bound}
-        found = _real_tokens(kwargs)
-        if found is None:
-            return original(**kwargs)
-        keep, positions = found
-        ids = kwargs.pop("input_ids")
-        kwargs.pop("attention_mask")
-        kwargs.pop("position_ids", None)
-        out = original(input_ids=ids[keep][None], attention_mask=None, position_ids=positions[None], **kwargs)
-        hidden = out.last_hidden_state[0]
-        out.last_hidden_state = hidden.new_zeros(*ids.shape, hidden.shape[-1]).masked_scatter(keep[..., None], hidden)
-        return out
-
-    decoder._padded_forward = original
-    decoder.forward = forward
+    if "_padded_forward" not in decoder.__dict__:
+        # bound methods, not closures: a deep copy of the model (a frozen reference) runs its own weights
+        decoder._padded_forward = decoder.forward
+        decoder.forward = types.MethodType(_forward, decoder)
     return True
+
+
+@functools.cache
+def _parameters(cls) -> list[str]:
+    """The names ``cls.forward`` takes by position, after self."""
+    params = list(inspect.signature(cls.forward).parameters.values())[1:]
+    return [p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+
+
+def _forward(self, *args, **kwargs):
+    if args:  # a head passing the ids by position (the reward model's sequence classifier)
+        names = _parameters(type(self))
+        if len(args) > len(names):
+            return self._padded_forward(*args, **kwargs)
+        kwargs = {**dict(zip(names, args, strict=False)), **kwargs}
+    found = _real_tokens(kwargs)
+    if found is None:
+        return self._padded_forward(**kwargs)
+    keep, positions = found
+    ids = kwargs.pop("input_ids")
+    kwargs.pop("attention_mask")
+    kwargs.pop("position_ids", None)
+    out = self._padded_forward(input_ids=ids[keep][None], attention_mask=None, position_ids=positions[None], **kwargs)
+    hidden = out.last_hidden_state[0]
+    out.last_hidden_state = hidden.new_zeros(*ids.shape, hidden.shape[-1]).masked_scatter(keep[..., None], hidden)
+    return out
