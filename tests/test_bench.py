@@ -154,3 +154,14 @@ def test_the_ceilings_are_measured_and_each_training_figure_is_its_fraction(repo
     assert chat["base_decode_fraction_of_start_ceiling"] == pytest.approx(
         chat["base_decode_tokens_per_s"] / start, rel=1e-2
     )
+
+
+def test_the_markdown_says_how_to_reproduce_its_own_run():
+    from studio.bench.report import markdown
+
+    machine = {"device": "cpu", "python": "3.11"}
+    full = {"quick": False, "machine": machine, "sft": {"studio": {}, "plain_trl": {}}}
+    assert "`.venv/bin/python -m studio bench --write BENCHMARKS.md`" in markdown(full)
+    without_plain = {"quick": False, "machine": machine, "sft": {"studio": {}}, "dpo": {"studio": {}}}
+    assert "bench --no-plain --write" in markdown(without_plain)
+    assert "bench --quick --write" in markdown({"quick": True, "machine": machine})

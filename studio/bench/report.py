@@ -31,6 +31,14 @@ def _rows(prefix: str, value, section: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def _options(report: dict) -> str:
+    """The command-line options this report was made with, as far as the report shows them."""
+    options = " --quick" if report.get("quick") else ""
+    if any("studio" in report.get(m, {}) and "plain_trl" not in report[m] for m in ("sft", "dpo")):
+        options += " --no-plain"
+    return options
+
+
 def markdown(report: dict) -> str:
     lines = [
         "# Benchmarks",
@@ -40,7 +48,7 @@ def markdown(report: dict) -> str:
         + (" — quick mode: sizes too small for the figures to mean anything" if report.get("quick") else "")
         + ".",
         "",
-        "Reproduce: `.venv/bin/python -m studio bench --write BENCHMARKS.md`.",
+        f"Reproduce: `.venv/bin/python -m studio bench{_options(report)} --write BENCHMARKS.md`.",
         "",
     ]
     for section, value in report.items():
