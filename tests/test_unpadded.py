@@ -1,7 +1,7 @@
 """Padded batches computed without their padding (studio.models.unpadded) give the padded numbers.
 
 Held to the padded pass: logits at the real tokens, the loss and every adapter gradient for right-
-and left-padded rows; the methods that train on padded batches (DPO, KTO, the reward model, GRPO)
+and left-padded rows; the methods that train on padded batches (DPO, KTO, ORPO, the reward model, GRPO)
 log the same losses over their steps either way; and the padded pass itself wherever skipping the
 padding would not be the same computation.
 """
@@ -107,6 +107,8 @@ def test_only_what_is_the_same_computation_skips_the_padding():
     assert _real_tokens(_call(ids, torch.tensor([[0] * 6, [1] * 6]))) is None  # an empty row
     # row 0 ends at position 2 and row 1 (left padded) starts at 3: one row would read as one sequence
     assert _real_tokens(_call(ids, torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]]))) is None
+    jumping = torch.tensor([[0, 1, 2, 7, 8, 9], [0, 1, 2, 3, 4, 5]])  # row 0 would split in two examples
+    assert _real_tokens(_call(ids, right, position_ids=jumping)) is None
     assert _real_tokens(_call(ids, right, use_cache=True)) is None  # generation keeps its own path
     assert _real_tokens(_call(ids, right, past_key_values=object())) is None
     assert _real_tokens(_call(ids, right, output_hidden_states=True)) is None
