@@ -45,6 +45,29 @@ from studio.train.trainer import build_trainer
 log = logging.getLogger(__name__)
 
 
+# How far a background training steps back from the app's other threads (Linux nice, 0-19): on two
+# cores the training's threads otherwise take the CPU a preview or a chat turn needs. Only under
+# contention does it cost the training anything; idle cores still go to it.
+NICE = "STUDIO_TRAIN_NICE"
+
+
+def _lowered(body, *args) -> None:
+    """``body(*args)`` on this thread at a lower priority. On Linux a nice value is per thread, and
+    the threads this one starts (PyTorch's OpenMP workers are started by the first parallel region
+    of the thread that runs it) inherit it; elsewhere, or if refused, the body runs unchanged."""
+    try:
+        nice = int(os.environ.get(NICE, "10"))
+    except ValueError:
+        nice = 10
+    if nice > 0 and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + nice))
+        except OSError as exc:
+            log.info("training keeps the app's priority: %s", exc)
+    body(*args)
+
+
 class JobBusy(RuntimeError):
     """Another training is running in this process."""
 
@@ -159,7 +182,7 @@ class JobManager:
         self._tracker = Tracker(run.id, str(run.path))
 
     def _in_background(self, body, args: tuple, name: str) -> None:
-        thread = threading.Thread(target=body, args=args, name=name, daemon=True)
+        thread = threading.Thread(target=_lowered, args=(body, *args), name=name, daemon=True)
         thread.start()  # before it is published: wait() from another thread never joins an unstarted one
         self._thread = thread
 
