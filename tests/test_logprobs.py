@@ -51,3 +51,57 @@ def test_cpu_gets_the_plain_path_and_trl_reads_it():
 
     assert use_plain_logprobs("cpu") is True
     assert trl_utils._ChunkedLogProbFunction is PlainLogProb
+
+
+def _fused_pass(model, batch: dict, rows: list) -> tuple:
+    """TRL's fused head on ``batch``: every output, the gradients of its loss, the rows it projected."""
+    model.zero_grad(set_to_none=True)
+    out = model(**batch, fused_lm_head=True)
+    out.loss.backward()
+    rows.append(out.label_mask.sum().item())
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return [getattr(out, name) for name in ("loss", "log_probs") + OUTPUTS], grads
+
+
+def test_scoring_only_the_labelled_positions_gives_every_output_and_gradient(tiny_model_dir, monkeypatch):
+    """On a CPU TRL's fused head projects only the positions with a label (the prompt's and the
+    padding's skip the vocabulary): the same outputs, zero where unlabelled, and the same gradients."""
+    import trl.trainer.utils as trl_utils
+    from trl.kernels.chunked_logprob import _use_triton
+    from trl.trainer.utils import add_fused_lm_head
+
+    from studio.models import loading
+    from studio.train.logprobs import labelled_rows_only
+
+    torch.manual_seed(0)
+    model = loading.load_model(str(tiny_model_dir), torch.float32)
+    add_fused_lm_head(model, outputs=("log_probs",) + OUTPUTS)
+    ids = torch.randint(0, 49152, (3, 24), generator=torch.Generator().manual_seed(1))
+    labels = ids.clone()
+    labels[:, :10] = -100  # a prompt
+    labels[0, 18:] = -100  # padding
+    batch = {"input_ids": ids, "attention_mask": (labels != -100) | (torch.arange(24) < 10), "labels": labels}
+    projected = []
+    spy = PlainLogProb.apply
+
+    def counting(hidden, *args):
+        projected.append(hidden.shape[0])
+        return spy(hidden, *args)
+
+    monkeypatch.setattr(PlainLogProb, "apply", staticmethod(counting))
+    assert use_plain_logprobs("cpu") and trl_utils._use_triton is labelled_rows_only
+    rows: list = []
+    monkeypatch.setattr(trl_utils, "_use_triton", _use_triton)  # TRL's own choice on a CPU: every position
+    every, every_grads = _fused_pass(model, batch, rows)
+    monkeypatch.setattr(trl_utils, "_use_triton", labelled_rows_only)
+    labelled, labelled_grads = _fused_pass(model, batch, rows)
+    assert projected == [3 * 23, 36] and rows == [36, 36]  # labels 10-23 of each row, 10-17 of the padded one
+    for name, a, b in zip(("loss", "log_probs") + OUTPUTS, every, labelled, strict=True):
+        if a.dtype == torch.bool:
+            assert torch.equal(a, b), name
+        else:
+            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+    assert labelled[1][labels[:, 1:] == -100].abs().sum() == 0
+    assert every_grads.keys() == labelled_grads.keys() and len(every_grads) > 10
+    for name, grad in every_grads.items():
+        torch.testing.assert_close(labelled_grads[name], grad, rtol=1e-5, atol=1e-6, msg=name)

@@ -14,7 +14,8 @@ allowance for the longest micro-batch (batch x max_length tokens, chosen + rejec
 what each decoder layer keeps for backward (counted from the architecture), the attention mask
 SDPA keeps, and the LM head: on CUDA TRL's chunked log-prob kernel, which never materialises the
 full logits but holds a few tile-sized buffers; elsewhere the plain log-probabilities of
-``studio.train.logprobs``, which hold the whole logits a few times over. ``python -m studio estimate
+``studio.train.logprobs``, which hold the logits of the labelled tokens a few times over (counted
+for every token: the worst case, learning from the prompts too). ``python -m studio estimate
 --measure`` trains a few steps and puts the measured peak next to the estimate.
 """
 

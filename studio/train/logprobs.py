@@ -84,10 +84,20 @@ def _metrics(z: torch.Tensor, targets: torch.Tensor, outputs: tuple[str, ...]) -
     return [torch.cat(p) if w else None for p, w in zip(parts, wanted, strict=True)]
 
 
-def use_plain_logprobs(device_type: str) -> bool:
-    """Swap TRL's chunked kernel for the plain computation on devices where it has no Triton.
+def labelled_rows_only(_device) -> bool:
+    """What TRL's fused head asks (as ``_use_triton``) before scoring: whether to score only the
+    labelled positions. With the plain computation, always: it runs eagerly, so a new row count
+    recompiles nothing, and the prompt's and the padding's rows (a third of SFT's bench tokens,
+    three fifths of DPO's) skip the vocabulary projection, its backward and the loss. TRL zeroes
+    every output at those positions on both of its paths, so the outputs are the same."""
+    return True
 
-    Returns whether the plain computation is in place. TRL reads the kernel from
+
+def use_plain_logprobs(device_type: str) -> bool:
+    """Swap TRL's chunked kernel for the plain computation on devices where it has no Triton,
+    scoring only the labelled positions (``labelled_rows_only``).
+
+    Returns whether the plain computation is in place. TRL reads the kernel and the question from
     ``trl.trainer.utils`` at each forward pass, so the swap holds for every trainer built after.
     """
     import trl.trainer.utils as trl_utils
@@ -99,4 +109,5 @@ def use_plain_logprobs(device_type: str) -> bool:
     if trl_utils._ChunkedLogProbFunction is not wanted:
         log.info("log-probabilities: %s", "plain logits (no Triton here)" if plain else "TRL's chunked kernel")
         trl_utils._ChunkedLogProbFunction = wanted
+    trl_utils._use_triton = labelled_rows_only if plain else _use_triton
     return plain

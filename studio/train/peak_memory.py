@@ -128,7 +128,9 @@ def measure(config, steps: int = 3) -> MemoryCheck:
     """Train ``steps`` steps of ``config`` here and return its peak next to the estimate.
 
     Run it in a fresh process (``compare_estimates`` does) so nothing else inflates the peak.
-    The micro-batches are packed to max_length, the case the estimate's allowance is for.
+    The micro-batches are packed to max_length and every token is learned from (the prompts too),
+    the case the estimate's allowance is for: on a CPU the output head projects only the labelled
+    tokens (studio.train.logprobs), and the allowance counts them all.
     """
     import datasets  # noqa: F401 - imported before the baseline so their code is not counted
     import peft  # noqa: F401
@@ -138,6 +140,7 @@ def measure(config, steps: int = 3) -> MemoryCheck:
     config.train.save_steps = 0
     config.train.eval_steps = 0
     config.train.packing = config.train.method == "sft"
+    config.train.assistant_only_loss = False
     est = estimate(config)
     plan = plan_run(config)
     peak = PeakMemory().start()
