@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.train.jobs import NICE, JobManager
+from studio.train.jobs import NICE, JobManager, _lowered
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = "import studio, torch, os; print(os.environ.get('GOMP_SPINCOUNT'))"
@@ -60,3 +60,12 @@ def test_a_background_training_steps_back_from_the_app_threads_and_can_be_told_n
     monkeypatch.setenv(NICE, "0")
     training, app = _nice_while_training(JobManager(), tiny_config)
     assert (training, app) == (base, base)
+    # a job started from a lowered thread (the queue's next run, from the last one's) is not lowered twice
+    monkeypatch.setenv(NICE, "4")
+    nested: list = []
+    starter = threading.Thread(
+        target=_lowered, args=(lambda: nested.append(_nice_while_training(JobManager(), tiny_config)),)
+    )
+    starter.start()
+    starter.join(180)
+    assert nested == [(min(19, base + 4), min(19, base + 4))]

@@ -52,17 +52,20 @@ NICE = "STUDIO_TRAIN_NICE"
 
 
 def _lowered(body, *args) -> None:
-    """``body(*args)`` on this thread at a lower priority. On Linux a nice value is per thread, and
-    the threads this one starts (PyTorch's OpenMP workers are started by the first parallel region
-    of the thread that runs it) inherit it; elsewhere, or if refused, the body runs unchanged."""
+    """``body(*args)`` on this thread, ``STUDIO_TRAIN_NICE`` below the process's main thread. On
+    Linux a nice value is per thread, and the threads this one starts (PyTorch's OpenMP workers are
+    started by the first parallel region of the thread that runs it) inherit it; counted from the
+    main thread, a job started from another job's thread is not lowered twice. Elsewhere, or if
+    refused, the body runs unchanged."""
     try:
         nice = int(os.environ.get(NICE, "10"))
     except ValueError:
         nice = 10
     if nice > 0 and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
         try:
-            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, current + nice))
+            wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + nice)
+            if wanted > os.getpriority(os.PRIO_PROCESS, threading.get_native_id()):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), wanted)
         except OSError as exc:
             log.info("training keeps the app's priority: %s", exc)
     body(*args)
