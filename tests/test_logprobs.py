@@ -17,6 +17,15 @@ def _inputs(seed: int, tokens=75, hidden=24, vocab=301, bias=True):  # 75 rows: 
     return h, w, b, t
 
 
+def _assert_same(names, expected, actual, rtol: float, atol: float) -> None:
+    """Each named output of ``actual`` equals ``expected``'s: booleans exactly, numbers within the tolerance."""
+    for name, a, b in zip(names, expected, actual, strict=True):
+        if a.dtype == torch.bool:
+            assert torch.equal(a, b), name
+        else:
+            torch.testing.assert_close(b, a, rtol=rtol, atol=atol, msg=name)
+
+
 @pytest.mark.parametrize("temperature,softcap,scale,bias", [(1.0, None, 1.0, True), (0.7, 30.0, 0.5, False)])
 def test_plain_matches_trl_kernel_values_and_gradients(temperature, softcap, scale, bias):
     from trl.kernels import ChunkedLogProbFunction
@@ -28,11 +37,7 @@ def test_plain_matches_trl_kernel_values_and_gradients(temperature, softcap, sca
         out[0].sum().backward()  # only log_probs is trained on; SFT and DPO detach the metrics
         results.append((out, h.grad, w.grad, None if b is None else b.grad))
     (kernel, kh, kw, kb), (plain, ph, pw, pb) = results
-    for name, a, p in zip(("log_probs",) + OUTPUTS, kernel, plain, strict=True):
-        if a.dtype == torch.bool:
-            assert torch.equal(a, p), name
-        else:
-            torch.testing.assert_close(p, a, rtol=1e-4, atol=1e-4, msg=name)
+    _assert_same(("log_probs",) + OUTPUTS, kernel, plain, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(ph, kh, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(pw, kw, rtol=1e-4, atol=1e-4)
     if bias:
@@ -96,11 +101,7 @@ def test_scoring_only_the_labelled_positions_gives_every_output_and_gradient(tin
     monkeypatch.setattr(trl_utils, "_use_triton", labelled_rows_only)
     labelled, labelled_grads = _fused_pass(model, batch, rows)
     assert projected == [3 * 23, 36] and rows == [36, 36]  # labels 10-23 of each row, 10-17 of the padded one
-    for name, a, b in zip(("loss", "log_probs") + OUTPUTS, every, labelled, strict=True):
-        if a.dtype == torch.bool:
-            assert torch.equal(a, b), name
-        else:
-            torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+    _assert_same(("loss", "log_probs") + OUTPUTS, every, labelled, rtol=1e-5, atol=1e-6)
     assert labelled[1][labels[:, 1:] == -100].abs().sum() == 0
     assert every_grads.keys() == labelled_grads.keys() and len(every_grads) > 10
     for name, grad in every_grads.items():
