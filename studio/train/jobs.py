@@ -61,7 +61,7 @@ def _lowered(body, *args) -> None:
         nice = int(os.environ.get(NICE, "10"))
     except ValueError:
         nice = 10
-    if nice > 0 and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+    if nice > 0 and hasattr(os, "setpriority"):  # not on Windows
         try:
             wanted = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + nice)
             if wanted > os.getpriority(os.PRIO_PROCESS, threading.get_native_id()):
