@@ -300,13 +300,13 @@ class Studio:
 
     # -- chat ------------------------------------------------------------------------------------
     def chat_stream(self, messages: list[dict], sources: list[str | None], sampling: Sampling, user: str | None = None):
-        """Replies of the sources side by side; the base column is always the adapters' own base.
-        ``messages`` is one conversation, or one per column."""
+        """Replies side by side, the adapters' own base beside them; ``messages``: one conversation,
+        or one per column. ``user``'s next turn continues from this one's (studio.chat.prefix_cache)."""
         sources = self._sources(sources, user)
         base = base_of(sources)
         if base:
             self.chat.ensure_base(base)
-        yield from self.chat.stream(messages, sources, sampling)
+        yield from self.chat.stream(messages, sources, sampling, owner=user or LOCAL)
 
     # -- playground and evaluation (studio.chat.sampling, arena, compare, evaluate) ----------------------
     def next_token_figure(self, messages: list, sources: list, labels: list[str], sampling: Sampling, user=None):

@@ -163,3 +163,28 @@ def test_llama_cpp_replies_like_pytorch_and_a_column_alone_like_beside_others(em
     assert [engine.replies(MESSAGES, [s], sampled)[0] for s in sources] == together  # alone = beside
     assert engine.replies(MESSAGES, sources, Sampling(seed=4, temperature=0.8, max_new_tokens=24)) != together
     engine.unload()
+
+
+@needs_llama_cpp
+@pytest.mark.slow
+def test_a_next_turn_in_llama_cpp_computes_only_the_new_tokens_and_only_for_its_person(monkeypatch):
+    engine = ChatEngine(backend="llama.cpp")
+    engine.ensure_base()
+    assert llamacpp.wait_ready(engine, [engine.load_source(None)], timeout=600)
+    greedy = Sampling(greedy=True, max_new_tokens=16)
+    first = engine.replies(MESSAGES, [None], greedy, owner="ann")[0]
+    second = [*MESSAGES, {"role": "assistant", "content": first}, {"role": "user", "content": "And at night?"}]
+    fresh = engine.replies(second, [None], greedy)  # no owner: from the prompt's first token
+    computed = []
+    original = llamacpp.Column.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        computed.append(len(self.next_input))
+
+    monkeypatch.setattr(llamacpp.Column, "__init__", recording)
+    assert engine.replies(second, [None], greedy, owner="ann") == fresh
+    assert engine.replies(second, [None], greedy, owner="bob") == fresh
+    length = engine.prompt_ids(second).shape[-1]
+    assert computed[0] < length / 3 and computed[1] == length  # ann's context kept her turn; bob's is new
+    engine.unload()

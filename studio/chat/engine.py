@@ -29,6 +29,7 @@ import torch
 
 from studio.chat import llamacpp
 from studio.chat.adapter_bank import AdapterBank, param_bytes
+from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
 from studio.chat.sources import per_column, same_base, source_base, source_kind
 from studio.data.access import cache_dir
@@ -103,6 +104,7 @@ class ChatEngine:
         self.bank: AdapterBank | None = None
         self.full_models: dict[str, object] = {}  # resolved folder -> a whole fine-tuned model
         self._logits: OrderedDict = OrderedDict()  # (source, prompt) -> next-token logits
+        self.prefixes = PrefixCaches()  # each person's last turn's KV cache per source (PyTorch)
         self._lock = threading.RLock()
         self.native: llamacpp.GGUFStore | None = None  # llama.cpp decoding (studio.chat.llamacpp)
         # The app's runs folder: sources load only from runs inside it. None (the CLI): any folder.
@@ -149,6 +151,7 @@ class ChatEngine:
                 self.native = None
             self.full_models.clear()
             self._logits.clear()
+            self.prefixes.clear()
             free_memory()
             return freed
 
@@ -232,35 +235,40 @@ class ChatEngine:
         return ids.to(self.bank.model.device)
 
     def stream(
-        self, messages: list, sources: list[str | None], sampling: Sampling | None = None
+        self, messages: list, sources: list[str | None], sampling: Sampling | None = None, owner: str | None = None
     ) -> Iterator[list[str]]:
         """Replies of each source (None: base; else an adapter or model folder), growing token by
-        token. ``messages`` is one conversation for all columns, or a list of one per column."""
+        token. ``messages`` is one conversation for all columns, or a list of one per column.
+        ``owner``: the person whose earlier turns this one continues from (studio.chat.prefix_cache);
+        None computes every prompt from its first token."""
         sampling = sampling or Sampling()
         with self._lock:
             self.ensure_base()
             keys = [self.load_source(s) for s in sources]
             prompts = [self.prompt_ids(c) for c in per_column(messages, len(sources))]
-        yield from self._generate(prompts, keys, sampling)
+        yield from self._generate(prompts, keys, sampling, owner=owner)
 
-    def replies(self, messages: list, sources: list[str | None], sampling: Sampling | None = None) -> list[str]:
+    def replies(self, messages: list, sources: list[str | None], sampling: Sampling | None = None, owner=None):
         """The finished replies of ``stream``."""
         texts = ["" for _ in sources]
-        for step in self.stream(messages, sources, sampling):
+        for step in self.stream(messages, sources, sampling, owner):
             texts = step
         return texts
 
     def reply(self, messages: list[dict], source: str | None = None, sampling: Sampling | None = None) -> str:
         return self.replies(messages, [source], sampling)[0]
 
-    def _generate(self, prompts, keys, sampling: Sampling, stop: bool = True) -> Iterator[list[str]]:
+    def _generate(self, prompts, keys, sampling: Sampling, stop: bool = True, owner=None) -> Iterator[list[str]]:
         """Token rounds: each holds the lock (and inference mode) only while it computes, never
         across a yield, since a UI may resume the generator from another thread."""
         bank = self.bank
         stops = self._stop_ids() if stop else set()
         with self._lock:
-            columns = llamacpp.columns(self, prompts, keys, sampling) or [_Column(p, sampling) for p in prompts]
+            columns = llamacpp.columns(self, prompts, keys, sampling, owner) or [
+                _Column(p, sampling, *self._reused(owner, key, p)) for p, key in zip(prompts, keys, strict=True)
+            ]
         texts = ["" for _ in columns]
+        keep = owner is not None
         try:
             for _ in range(sampling.max_new_tokens):
                 if all(c.done for c in columns):
@@ -278,9 +286,19 @@ class ChatEngine:
                         column.generated.append(token)
                         texts[i] = self.tokenizer.decode(column.generated, skip_special_tokens=True)
                 yield list(texts)
+        except Exception:
+            keep = False  # a pass that failed half-way leaves no cache to continue from
+            raise
         finally:  # also when the reply is stopped or abandoned: llama.cpp contexts go back
             with self._lock:
-                llamacpp.release(self, columns)
+                llamacpp.release(self, columns, owner)
+                for key, column in zip(keys, columns, strict=True):
+                    if keep and self.bank is bank and isinstance(column, _Column):
+                        self.prefixes.put(owner, key, column.computed(), column.cache)
+
+    def _reused(self, owner, key, prompt: torch.Tensor) -> tuple:
+        """(cache, tokens it holds) of ``owner``'s last turn on ``key``, for a PyTorch column."""
+        return self.prefixes.take(owner, key, prompt[0].tolist()) if owner is not None else (None, 0)
 
     def _stop_ids(self) -> set[int]:
         ids = set()
@@ -319,14 +337,19 @@ class ChatEngine:
 class _Column:
     """One reply being generated: its KV cache, its picker (seeded generator) and its tokens."""
 
-    def __init__(self, prompt: torch.Tensor, sampling: Sampling):
+    def __init__(self, prompt: torch.Tensor, sampling: Sampling, cache=None, kept: int = 0):
         from transformers import DynamicCache
 
-        self.cache = DynamicCache()
+        self.cache = cache if cache is not None else DynamicCache()
+        self.prompt = prompt[0].tolist()
         self.generated: list[int] = []
-        self.next_input = prompt
+        self.next_input = prompt[:, kept:]  # ``kept`` leading tokens are in ``cache`` already
         self.done = False
         self.picker = Picker(prompt, sampling)
+
+    def computed(self) -> list[int]:
+        """The token ids whose keys and values the cache holds (the last pick is not fed yet)."""
+        return (self.prompt + self.generated)[: self.cache.get_seq_length()]
 
     def step(self, model) -> int:
         # logits_to_keep=1: the prompt's pass computes the vocabulary projection for its last
