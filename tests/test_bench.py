@@ -91,6 +91,10 @@ def test_startup_chat_responsiveness_and_data_figures_are_positive(report):
         _positive(report["startup"][key])
     for key in ("base_ttft_s", "adapter_ttft_s", "base_decode_tokens_per_s", "adapter_decode_tokens_per_s"):
         _positive(report["chat"][key])
+    for column in ("base", "adapter"):  # a follow-up question, its first turn kept and computed again
+        _positive(report["chat"][f"{column}_next_turn_ttft_s"])
+        _positive(report["chat"][f"{column}_next_turn_ttft_uncached_s"])
+    assert report["chat"]["next_turn_prompt_tokens"] > report["chat"]["prompt_tokens"]
     latency = report["responsiveness"]
     _positive(latency["preview_p95_s"])
     assert latency["preview_median_s"] <= latency["preview_p95_s"]

@@ -10,6 +10,10 @@ turn ignored, so every repeat decodes the same length), after one warm-up run. T
 token runs from the call to the first token chosen: template, tokenizer, the prompt's forward
 pass and the first pick. Figures are medians over the repeats; the machine may be shared, so
 the spread (min, max) comes with them.
+
+The next turn (*next_turn_ttft_s*): after a greedy first reply, a follow-up question's time to
+first token, the conversation's earlier turn kept (the chat's prefix cache, studio.chat.prefix_cache)
+and, beside it, computed again from the first token (*next_turn_ttft_uncached_s*, as before it).
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from studio.chat.sampling import Sampling
 from studio.train.jobs import JobManager
 
 PROMPT = "Explain in a few sentences why the sky is blue, and what changes at sunset."
+FOLLOW_UP = "And why is the sea blue too?"
 
 
-def _once(engine, source, prompt: list[dict], new_tokens: int) -> tuple[float, float]:
+def _once(engine, source, prompt: list[dict], new_tokens: int, owner: str | None = None) -> tuple[float, float]:
     start = time.perf_counter()
     with engine.lock:
         engine.ensure_base()
@@ -37,11 +42,27 @@ def _once(engine, source, prompt: list[dict], new_tokens: int) -> tuple[float, f
         ids = engine.prompt_ids(prompt)
         stamps = []
         sampling = Sampling(greedy=True, max_new_tokens=new_tokens)
-        for _ in engine._generate([ids], [key], sampling, stop=False):
+        for _ in engine._generate([ids], [key], sampling, stop=False, owner=owner):
             stamps.append(time.perf_counter())
     ttft = stamps[0] - start
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
     return ttft, rate
+
+
+def _next_turn(engine, source, messages: list[dict], new_tokens: int, repeats: int) -> dict:
+    """Time to first token of a follow-up question, with the first turn kept and computed again."""
+    kept, again, length = [], [], 0
+    for _ in range(repeats):
+        reply = engine.replies(messages, [source], Sampling(greedy=True, max_new_tokens=new_tokens), owner="bench")[0]
+        follow = [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": FOLLOW_UP}]
+        kept.append(_once(engine, source, follow, 2, owner="bench")[0])
+        again.append(_once(engine, source, follow, 2)[0])
+        length = int(engine.prompt_ids(follow).shape[-1])
+    return {
+        "next_turn_ttft_s": round(statistics.median(kept), 4),
+        "next_turn_ttft_uncached_s": round(statistics.median(again), 4),
+        "next_turn_prompt_tokens": length,
+    }
 
 
 def _summary(values: list[float]) -> dict:
@@ -68,6 +89,7 @@ def benchmark(
             "decode_tokens_per_s": round(rate["median"], 2),
             "ttft_s_range": [round(ttft["min"], 4), round(ttft["max"], 4)],
             "decode_tokens_per_s_range": [round(rate["min"], 2), round(rate["max"], 2)],
+            **_next_turn(engine, source, messages, new_tokens, repeats),
         }
     memory = engine.memory()
     out.update(
@@ -99,13 +121,19 @@ def chat_figures(model: str, tokens: int, workdir: Path, repeats: int = 3) -> di
     adapter = _adapter(model, workdir)
     figures = benchmark(ChatEngine(model), adapter, new_tokens=tokens, repeats=repeats)
     out = {"backend": figures["backend"]}
-    for name in ("base", "adapter"):
-        out[f"{name}_ttft_s"] = figures[name]["ttft_s"]
-        out[f"{name}_decode_tokens_per_s"] = figures[name]["decode_tokens_per_s"]
+    out |= _columns(figures)
     if figures["backend"] != "torch":  # the same columns in PyTorch, for the before/after
         torch_figures = benchmark(ChatEngine(model, backend="torch"), adapter, new_tokens=tokens, repeats=repeats)
-        for name in ("base", "adapter"):
-            out[f"torch_{name}_ttft_s"] = torch_figures[name]["ttft_s"]
-            out[f"torch_{name}_decode_tokens_per_s"] = torch_figures[name]["decode_tokens_per_s"]
+        out |= _columns(torch_figures, "torch_")
     out["weights_dtype"] = str(figures.get("dtype", ""))
+    return out
+
+
+def _columns(figures: dict, prefix: str = "") -> dict:
+    out = {}
+    for name in ("base", "adapter"):
+        for figure in ("ttft_s", "decode_tokens_per_s", "next_turn_ttft_s", "next_turn_ttft_uncached_s"):
+            out[f"{prefix}{name}_{figure}"] = figures[name][figure]
+    out[f"{prefix}prompt_tokens"] = figures["prompt_tokens"]
+    out[f"{prefix}next_turn_prompt_tokens"] = figures["base"]["next_turn_prompt_tokens"]
     return out
