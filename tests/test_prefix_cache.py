@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from studio.chat.engine import ChatEngine
-from studio.chat.prefix_cache import PrefixCaches, reusable, shared_prefix
+from studio.chat.prefix_cache import PrefixCaches, cache_bytes, reusable, shared_prefix
 from studio.chat.sampling import Sampling
 
 FIRST = [{"role": "user", "content": "Who are you?"}]
@@ -116,3 +116,17 @@ def test_the_store_keeps_the_most_recent_and_refuses_a_cache_that_does_not_match
     assert kept == prompt.shape[-1] - 1 and cache.get_seq_length() == kept
     caches.put("d", ("base", None), [1, 2], cache)  # holds more tokens than it names
     assert caches.take("d", ("base", None), [1, 2, 3]) == (None, 0)
+    one = cache_bytes(cache)
+    assert one > 0
+    caches = PrefixCaches(budget=one * 3 // 2)  # room for one cache of this size, not two
+    caches.put("e", ("base", None), prompt[0].tolist()[:kept], cache)
+    caches.put("f", ("base", None), prompt[0].tolist()[:kept], _copy(cache))
+    assert len(caches) == 1 and caches.nbytes() == one
+    assert caches.take("e", ("base", None), prompt[0].tolist()) == (None, 0)  # the older one went
+    assert caches.take("f", ("base", None), prompt[0].tolist())[1] == kept
+
+
+def _copy(cache):
+    import copy
+
+    return copy.deepcopy(cache)

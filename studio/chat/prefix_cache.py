@@ -27,6 +27,7 @@ import threading
 from collections import OrderedDict
 
 KEEP = 8  # (person, source) caches kept; the least recently used go first
+BUDGET = 256 * 2**20  # bytes of keys and values kept in all (SmolLM2-135M in fp16: ~11,000 tokens)
 
 
 def shared_prefix(kept, ids) -> int:
@@ -45,11 +46,17 @@ def reusable(kept, ids) -> int:
     return min(shared_prefix(kept, ids), len(ids) - 1)
 
 
+def cache_bytes(cache) -> int:
+    """Bytes of a transformers cache's key and value tensors."""
+    tensors = [getattr(layer, name, None) for layer in getattr(cache, "layers", []) for name in ("keys", "values")]
+    return sum(t.numel() * t.element_size() for t in tensors if hasattr(t, "element_size"))
+
+
 class PrefixCaches:
     """The last turn's KV cache (transformers' DynamicCache) of each (person, source)."""
 
-    def __init__(self, keep: int = KEEP):
-        self.keep = keep
+    def __init__(self, keep: int = KEEP, budget: int = BUDGET):
+        self.keep, self.budget = keep, budget
         self._entries: OrderedDict = OrderedDict()  # (owner, key) -> (token ids in the cache, cache)
         self._lock = threading.Lock()
 
@@ -75,8 +82,12 @@ class PrefixCaches:
         with self._lock:
             self._entries[(owner, key)] = (list(ids), cache)
             self._entries.move_to_end((owner, key))
-            while len(self._entries) > self.keep:
+            while len(self._entries) > self.keep or self.nbytes() > self.budget:
                 self._entries.popitem(last=False)
+
+    def nbytes(self) -> int:
+        """Bytes of the keys and values kept."""
+        return sum(cache_bytes(cache) for _, cache in list(self._entries.values()))
 
     def clear(self) -> None:
         with self._lock:
