@@ -130,3 +130,15 @@ def _copy(cache):
     import copy
 
     return copy.deepcopy(cache)
+
+
+def test_the_studio_keeps_each_person_s_turn_under_their_name(tiny_model_dir, tmp_path):
+    from studio.runs.owners import LOCAL
+    from studio.services import Studio
+
+    studio = Studio(tmp_path / "runs")
+    studio.chat = ChatEngine(str(tiny_model_dir), dtype="fp32", backend="torch")
+    for user in ("ann", None):  # None: the operator at the command line, the local person
+        *_, texts = studio.chat_stream(FIRST, [None], GREEDY, user)
+        assert texts[0]
+    assert {owner for owner, _ in studio.chat.prefixes._entries} == {"ann", LOCAL}
