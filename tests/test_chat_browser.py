@@ -38,6 +38,11 @@ def test_chat_and_evaluate_tabs(tiny_sft_run, tmp_path):
         page.get_by_role("button", name="Column 2 answered better").click()
         expect(page.locator("#arena-status")).to_contain_text("Recorded 1 preference pair", timeout=30000)
         page.screenshot(path=str(shots / "chat-columns.png"), full_page=True)
+        page.get_by_placeholder("Ask every column...").fill("Say it again, shorter.")
+        page.get_by_role("button", name="Send").click()  # a next turn: each column continues from its first
+        expect(page.locator("#chat-2 .message-row").nth(3)).to_be_visible(timeout=60000)
+        expect(page.locator("#chat-1 .message-row").nth(3)).to_be_visible(timeout=60000)
+        page.screenshot(path=str(shots / "chat-second-turn.png"), full_page=True)
 
         page.get_by_role("tab", name="Evaluate").click()
         expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(tiny_sft_run.id, timeout=30000)
