@@ -10,7 +10,8 @@ Sections (each a figure and, where there is a reference, a ratio):
   same job shape (GRPO: sampling and training at the default group size; studio.bench.methods);
 - tokens: useful-token share of the studio's batching vs plain padding;
 - startup: ``python app.py`` to the page answering, model load from the cache, first GGUF conversion;
-- chat: time to first token and decode tokens/s, base and adapter;
+- chat: time to first token and decode tokens/s, base and adapter, and a next turn's first token
+  with the first turn kept and computed again (studio.bench.chat);
 - responsiveness: p95 latency of a dataset preview while a training runs;
 - memory: peak memory of LoRA, QLoRA and full fine-tuning next to the estimator's prediction;
 - data: exact + near-duplicate removal rows/s.
