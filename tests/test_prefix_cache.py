@@ -3,6 +3,8 @@ the same replies as a turn computed from its first token, and never another pers
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -120,16 +122,10 @@ def test_the_store_keeps_the_most_recent_and_refuses_a_cache_that_does_not_match
     assert one > 0
     caches = PrefixCaches(budget=one * 3 // 2)  # room for one cache of this size, not two
     caches.put("e", ("base", None), prompt[0].tolist()[:kept], cache)
-    caches.put("f", ("base", None), prompt[0].tolist()[:kept], _copy(cache))
+    caches.put("f", ("base", None), prompt[0].tolist()[:kept], copy.deepcopy(cache))
     assert len(caches) == 1 and caches.nbytes() == one
     assert caches.take("e", ("base", None), prompt[0].tolist()) == (None, 0)  # the older one went
     assert caches.take("f", ("base", None), prompt[0].tolist())[1] == kept
-
-
-def _copy(cache):
-    import copy
-
-    return copy.deepcopy(cache)
 
 
 def test_the_studio_keeps_each_person_s_turn_under_their_name(tiny_model_dir, tmp_path):
