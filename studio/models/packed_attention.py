@@ -11,7 +11,10 @@ losses and gradients against ``sdpa``), a fraction of the work.
 Measured on the embedded model (bench SFT job, LoRA r8 all-linear, batch 4, max length 256, fp32,
 2 cores AVX2): attention took 19% of a step's CPU time under ``sdpa``; see BENCHMARKS.md.
 
-Anything else (a padded batch, a KV cache, one example) goes to transformers' ``sdpa`` unchanged.
+A layer with a sliding window (Mistral, Qwen2/3, Gemma 3, Phi-3, SmolLM3) attends within its
+window inside each example, as transformers' own masks draw it (tests/test_families.py: every
+family's logits against each example run alone, with sharp attention). Anything else (a padded
+batch, a KV cache, one example, sinks or soft-capped scores) goes to transformers' ``sdpa`` unchanged.
 
     from studio.models.packed_attention import use_packed_attention
     use_packed_attention(model)   # the model trains padding-free batches one example at a time
@@ -47,19 +50,41 @@ def packed_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0
     """``sdpa_attention_forward``, split per example on a padding-free batch (module docstring)."""
     length = query.shape[2]
     bounds = None
-    if key.shape[2] == length and kwargs.get("past_key_values") is None and getattr(module, "is_causal", True):
+    # attention sinks (s_aux) and logit soft-capping change the scores: sdpa's path decides for those
+    plain_scores = kwargs.get("s_aux") is None and kwargs.get("softcap") is None
+    if (
+        key.shape[2] == length
+        and kwargs.get("past_key_values") is None
+        and getattr(module, "is_causal", True)
+        and plain_scores
+    ):
         bounds = segments(kwargs.get("position_ids"), length)
     if bounds is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
-    rest = {k: v for k, v in kwargs.items() if k not in ("position_ids", "is_causal")}
+    window = kwargs.get("sliding_window")
+    rest = {k: v for k, v in kwargs.items() if k not in ("position_ids", "is_causal", "sliding_window")}
     # split, not slices: backward joins the pieces' gradients once instead of zero-filling a
     # full-size gradient per slice
     sizes = [e - s for s, e in bounds]
     pieces = zip(query.split(sizes, dim=2), key.split(sizes, dim=2), value.split(sizes, dim=2), strict=True)
-    outputs = [
-        sdpa_attention_forward(module, q, k, v, None, dropout, scaling, is_causal=True, **rest)[0] for q, k, v in pieces
-    ]
+    outputs = []
+    for q, k, v in pieces:
+        mask = window_mask(q.shape[2], window, q.device)
+        outputs.append(
+            sdpa_attention_forward(module, q, k, v, mask, dropout, scaling, is_causal=mask is None, **rest)[0]
+        )
     return torch.cat(outputs, dim=1), None  # [batch, tokens, heads, head_dim], as sdpa returns
+
+
+def window_mask(length: int, window: int | None, device) -> torch.Tensor | None:
+    """The causal sliding-window mask of one example (True: attend), as transformers' masks draw it:
+    token i sees token j when i - window < j <= i. None where the window covers the example: plain
+    causal attention, which SDPA computes without a mask."""
+    if window is None or length <= window:
+        return None
+    index = torch.arange(length, device=device)
+    distance = index[:, None] - index[None, :]
+    return ((distance >= 0) & (distance < window))[None, None]
 
 
 def register() -> str:
