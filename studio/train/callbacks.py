@@ -169,30 +169,3 @@ class MetricsCallback(TrainerCallback):
             error=f"loss became {loss} at step {state.global_step}; the run was stopped and the last good "
             "checkpoint kept. Lower the learning rate, set max_grad_norm (e.g. 1.0), or use fp32."
         )
-
-
-class TokenTotal(TrainerCallback):
-    """TRL's running ``num_tokens`` (SFT, DPO, KTO, reward) is a trainer attribute no checkpoint
-    holds, so a resumed run would count from 0 again: it is written into each checkpoint and read
-    back on resume (from the checkpoint's last log when a kill came before it was written)."""
-
-    FILE = "studio_tokens.json"
-
-    def __init__(self, trainer):
-        self.trainer = trainer
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if not state.global_step:
-            return
-        saved = Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.FILE
-        if saved.exists():
-            self.trainer._total_train_tokens = json.loads(saved.read_text())["num_tokens"]
-            return
-        logged = [m["num_tokens"] for m in state.log_history if "num_tokens" in m and "loss" in m]
-        if logged:
-            self.trainer._total_train_tokens = int(logged[-1])
-
-    def on_save(self, args, state, control, **kwargs):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if state.is_world_process_zero and folder.is_dir():
-            (folder / self.FILE).write_text(json.dumps({"num_tokens": self.trainer._total_train_tokens}))

@@ -14,7 +14,7 @@ allowance for the longest micro-batch (batch x max_length tokens, chosen + rejec
 what each decoder layer keeps for backward (counted from the architecture), the attention mask
 SDPA keeps, and the LM head: on CUDA TRL's chunked log-prob kernel, which never materialises the
 full logits but holds a few tile-sized buffers; elsewhere the plain log-probabilities of
-``studio.train.logprobs``, which hold the logits of the labelled tokens a few times over (counted
+``studio.fastpaths.logprobs``, which hold the logits of the labelled tokens a few times over (counted
 for every token: the worst case, learning from the prompts too). ``python -m studio estimate
 --measure`` trains a few steps and puts the measured peak next to the estimate.
 """
@@ -37,7 +37,7 @@ NF4_BLOCK = 64  # bitsandbytes 4-bit block size; double quantization groups 256 
 LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
 # On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
 HEAD_TILES_CUDA = 3
-# Elsewhere studio.train.logprobs materialises the logits: the half-precision projection and its
+# Elsewhere studio.fastpaths.logprobs materialises the logits: the half-precision projection and its
 # gradient (half each), the fp32 copy, the log-softmax cross-entropy keeps for backward, the
 # softmax of its backward and the fp32 gradient: about five fp32 [tokens, vocab] buffers at the peak (measured on CPU with python -m studio estimate --measure;
 # the saved activations themselves match the count in _layer_bytes within a few percent,

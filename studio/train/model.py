@@ -17,9 +17,9 @@ import os
 import torch
 
 from studio.config import RunConfig, target_modules_value
+from studio.fastpaths.packed_attention import use_packed_attention
 from studio.models import loading
 from studio.models.device import resolve_precision, torch_dtype
-from studio.models.packed_attention import use_packed_attention
 from studio.schema import ConfigError
 from studio.train import checks
 

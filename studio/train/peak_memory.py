@@ -130,7 +130,7 @@ def measure(config, steps: int = 3) -> MemoryCheck:
     Run it in a fresh process (``compare_estimates`` does) so nothing else inflates the peak.
     The micro-batches are packed to max_length and every token is learned from (the prompts too),
     the case the estimate's allowance is for: on a CPU the output head projects only the labelled
-    tokens (studio.train.logprobs), and the allowance counts them all.
+    tokens (studio.fastpaths.logprobs), and the allowance counts them all.
     """
     import datasets  # noqa: F401 - imported before the baseline so their code is not counted
     import peft  # noqa: F401

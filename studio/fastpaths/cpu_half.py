@@ -21,6 +21,8 @@ import types
 import torch
 import torch.nn.functional as F
 
+from studio.fastpaths import enabled
+
 ATTENTION = "sdpa_fp32_compute"
 
 
@@ -62,7 +64,7 @@ def _register_attention() -> None:
 def prepare_half_on_cpu(model) -> int:
     """Route the model's Linear layers and attention through the paths above; returns how many
     Linear layers. A no-op (0) unless the model is fp16 on the CPU."""
-    if model.dtype != torch.float16 or model.device.type != "cpu":
+    if model.dtype != torch.float16 or model.device.type != "cpu" or not enabled("cpu_half", model):
         return 0
     head = model.get_output_embeddings()
     count = 0

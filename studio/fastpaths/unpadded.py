@@ -5,7 +5,7 @@ collators pad every row of a batch (DPO: chosen and rejected together) to the lo
 1.16 turns DPO's own padding-free option off. On the DPO bench job 21.5% of the tokens the
 model computed were padding. Here the decoder (the transformer body under the head) takes such a
 batch, runs only its real tokens as one padding-free row (each example keeping its positions;
-studio.models.packed_attention then attends within each example), and puts the hidden states
+studio.fastpaths.packed_attention then attends within each example), and puts the hidden states
 back where the rows had them, zeros at the padding. The heads and every loss then see the
 padded layout they asked for, and the positions they read hold the same numbers within fp32
 rounding (tests/test_unpadded.py: hidden states, losses and gradients against the padded pass).
@@ -15,7 +15,7 @@ that has padding, each row's tokens one contiguous run, no KV cache (generation 
 path), no per-layer outputs asked for, and the model on the per-example attention. Anything else
 goes to the decoder unchanged. ``STUDIO_UNPAD=0`` turns it off, to compare.
 
-    from studio.models.unpadded import unpad_batches
+    from studio.fastpaths.unpadded import unpad_batches
     unpad_batches(model)   # True when the model's decoder now skips padding
 """
 
@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import types
 
 import torch
 
-from studio.models.packed_attention import NAME as PACKED_ATTENTION
-from studio.models.packed_attention import segments
+from studio.fastpaths import enabled
+from studio.fastpaths.packed_attention import NAME as PACKED_ATTENTION
+from studio.fastpaths.packed_attention import segments
 
 
 def _real_tokens(kwargs: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -67,11 +67,9 @@ def _real_tokens(kwargs: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
 def unpad_batches(model) -> bool:
     """Make ``model``'s decoder skip the padding of padded batches (module docstring). Idempotent;
     False where it does not apply (not on the per-example attention) or ``STUDIO_UNPAD=0``."""
-    if os.environ.get("STUDIO_UNPAD", "1") == "0":
-        return False
     if hasattr(model, "get_base_model"):  # a PeftModel: the transformers model under the adapters
         model = model.get_base_model()
-    if getattr(model.config, "_attn_implementation", None) != PACKED_ATTENTION:
+    if getattr(model.config, "_attn_implementation", None) != PACKED_ATTENTION or not enabled("unpadded", model):
         return False
     decoder = model.get_decoder()
     if "_padded_forward" not in decoder.__dict__:

@@ -19,17 +19,18 @@ vanilla LoRA adapter (no DoRA), no dropout on its input, a frozen base, no autoc
 of at least ``MIN_ROWS`` tokens (one token, as in generation, is cheaper through PEFT than
 rebuilding the weight). Anything else goes through PEFT's own forward unchanged.
 
-    from studio.models.fused_lora import fuse_lora
+    from studio.fastpaths.fused_lora import fuse_lora
     fuse_lora(model)   # the number of LoRA layers that now take this path where they can
 """
 
 from __future__ import annotations
 
-import os
 import types
 
 import torch
 import torch.nn.functional as F
+
+from studio.fastpaths import enabled
 
 MIN_ROWS = 64
 
@@ -88,7 +89,7 @@ def fuse_lora(model) -> int:
     off (0), to compare with PEFT's path."""
     from peft.tuners.lora.layer import Linear as LoraLinear
 
-    if os.environ.get("STUDIO_FUSED_LORA", "1") == "0":
+    if not enabled("fused_lora", model):
         return 0
     count = 0
     for module in model.modules():

@@ -20,6 +20,8 @@ import logging
 import torch
 import torch.nn.functional as F
 
+from studio.fastpaths import enabled
+
 log = logging.getLogger(__name__)
 
 
@@ -104,7 +106,7 @@ def use_plain_logprobs(device_type: str) -> bool:
     from trl.kernels import ChunkedLogProbFunction
     from trl.kernels.chunked_logprob import _use_triton
 
-    plain = not _use_triton(torch.device(device_type))
+    plain = not _use_triton(torch.device(device_type)) and enabled("plain_logprobs")
     wanted = PlainLogProb if plain else ChunkedLogProbFunction
     if trl_utils._ChunkedLogProbFunction is not wanted:
         log.info("log-probabilities: %s", "plain logits (no Triton here)" if plain else "TRL's chunked kernel")
