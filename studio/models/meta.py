@@ -68,7 +68,7 @@ def model_config(name: str):
 
 
 @functools.lru_cache(maxsize=16)
-def _config_cached(name: str):
+def config_cached(name: str):
     return model_config(name)
 
 
@@ -77,7 +77,7 @@ def meta_model(name: str):
     import torch
     from transformers import AutoModelForCausalLM
 
-    config, _ = _config_cached(name.strip())
+    config, _ = config_cached(name.strip())
     try:
         with torch.device("meta"):
             return AutoModelForCausalLM.from_config(config)

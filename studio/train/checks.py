@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig, probe_list
 from studio.data.render import chat_text, render_row
 from studio.launch.checks import gpus_here, launch_problems
+from studio.models import families
 from studio.schema import Problem, bounds_problems
 from studio.train import trackers
 from studio.train.rewards import regex_problem
@@ -196,6 +197,32 @@ def method_data_problem(method: str, data_kind: str, data_format: str = "") -> P
 
 
 # -- the model -----------------------------------------------------------------------------------
+
+
+def family_problems(model_type: str) -> list[Problem]:
+    """An architecture transformers cannot train as a causal LM is refused, naming the families the
+    studio proves; one outside those families trains with the plain libraries, with a warning."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return [
+            Problem(
+                "model",
+                f"the {model_type} architecture has no causal language model to train; "
+                f"pick a model of a supported family: {families.supported_text()}",
+            )
+        ]
+    if families.family_of(model_type) is None:
+        return [
+            Problem(
+                "model",
+                f"the {model_type} family is not one the studio proves ({families.supported_text()}): "
+                "it trains with the plain libraries (the CPU fast paths stay off); check the rendered "
+                "text in the Data tab before a long run",
+                "warning",
+            )
+        ]
+    return []
 
 
 def linear_names(module_names: set[str], linear: set[str] | None = None) -> list[str]:

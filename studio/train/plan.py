@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from studio.config import RunConfig
 from studio.data import DataError, LoadedData, canonicalize, load_data, split
-from studio.models import loading
+from studio.models import loading, meta
 from studio.models.device import DeviceInfo, detect, resolve_precision
 from studio.schema import ConfigError, Problem
 from studio.train import checks, preflight_rl
@@ -139,11 +139,23 @@ def preflight(tokenizer, config: RunConfig, pairs: list) -> checks.Preflight:
     return checks.preflight_sft(tokenizer, rows, numbers, t.max_length, t.assistant_only_loss)
 
 
+def _family_problems(model: str) -> list[Problem]:
+    """The model's family against the studio's table (checks.family_problems), from its config alone."""
+    try:
+        model_type = meta.model_config(model)[0].model_type
+    except ValueError:  # not found or offline: loading the tokenizer next says so
+        return []
+    return checks.family_problems(model_type)
+
+
 def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedData | None = None) -> Plan:
     """Validate the config, read and render the data; raises ConfigError listing every blocking problem."""
     device = device or detect()
     problems = checks.validate(config, device.kind)
     if any(p.level == "error" for p in problems):
+        raise ConfigError([p for p in problems if p.level == "error"])
+    problems += _family_problems(config.model.model)
+    if any(p.level == "error" for p in problems):  # before any weight or tokenizer loads
         raise ConfigError([p for p in problems if p.level == "error"])
     precision = resolve_precision(config.model.precision, device)
     tokenizer = loading.load_tokenizer(config.model.model)

@@ -23,7 +23,7 @@ from studio.data import load_data
 from studio.launch.checks import cluster_problems, world
 from studio.models import loading
 from studio.models.device import detect, resolve_precision
-from studio.models.meta import module_names
+from studio.models.meta import config_cached, module_names
 from studio.runs.directory import similar_step_time
 from studio.schema import ConfigError, Problem
 from studio.train import checks
@@ -116,6 +116,7 @@ def _model_problems(config: RunConfig, r: Review) -> bool:
     except ValueError as exc:
         r.problems.append(Problem("model", str(exc)))
         return False
+    r.problems += checks.family_problems(config_cached(config.model.model.strip())[0].model_type)
     r.layers = checks.linear_names(set(names), set(linear))
     if config.adapter.adapter != "full" and config.adapter.target_modules.strip():
         r.problems += checks.target_problems(config.adapter.target_modules, set(names), set(linear))

@@ -1,0 +1,128 @@
+"""Every supported family trains as the plain libraries would: the studio's fast paths change speed, never numbers.
+
+Tiny random models of each family in studio.models.families (built offline from transformers'
+config classes, with the real SmolLM2 tokenizer) with sharp attention, so that what a token may
+see moves the loss, and sliding windows (8 tokens) shorter than the examples. Tolerances: logits
+within 1e-4 (fp32), losses within a relative 1e-4, adapter weights after two steps within a
+relative 1e-3 of the same steps with every fast path off (``STUDIO_FASTPATHS=0``: plain
+transformers + PEFT + TRL).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from studio.bench.tiny import make_tiny_model
+from studio.fastpaths.packed_attention import NAME as PACKED
+from studio.fastpaths.packed_attention import use_packed_attention
+from studio.models import loading
+from studio.models.families import FAMILIES
+from studio.schema import ConfigError
+from studio.train.plan import plan_run
+from studio.train.trainer import build_trainer
+
+from .conftest import tiny_recipe
+from .test_methods_rl import configure
+
+LENGTHS = [23, 9, 31, 17]  # three of four examples longer than the window
+
+
+@pytest.fixture(scope="session")
+def family_dir(tmp_path_factory, embedded_dir):
+    made = {}
+
+    def make(family: str):
+        if family not in made:
+            made[family] = make_tiny_model(tmp_path_factory.mktemp(family), family, sharp=8.0)
+        return made[family]
+
+    return make
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_padding_free_batches_attend_as_each_example_alone(family_dir, family):
+    model = loading.load_model(str(family_dir(family)), torch.float32).eval()
+    model.config.use_cache = False
+    assert use_packed_attention(model) and model.config._attn_implementation == PACKED
+    ids = torch.randint(0, 49152, (1, sum(LENGTHS)), generator=torch.Generator().manual_seed(0))
+    positions = torch.cat([torch.arange(n) for n in LENGTHS])[None]
+    with torch.no_grad():
+        together = model(input_ids=ids, position_ids=positions).logits
+        pieces = ids.split(LENGTHS, dim=1)
+        alone = torch.cat([model(input_ids=piece).logits for piece in pieces], dim=1)
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-4)
+
+
+def _train(config, tmp_path, monkeypatch, fast: bool):
+    monkeypatch.setenv("STUDIO_FASTPATHS", "1" if fast else "0")
+    trainer = build_trainer(plan_run(config), str(tmp_path / ("fast" if fast else "plain")))
+    net = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
+    assert (net.config._attn_implementation == PACKED) == fast  # the comparison is of the two paths
+    trainer.train()
+    losses = [m["loss"] for m in trainer.state.log_history if "loss" in m]
+    weights = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+    return losses, weights
+
+
+def _assert_same_training(fast, plain):
+    (losses_a, weights_a), (losses_b, weights_b) = fast, plain
+    assert len(losses_a) == 2 and losses_a == pytest.approx(losses_b, rel=1e-4)
+    assert weights_a.keys() == weights_b.keys() and weights_a
+    worst = max(((weights_a[k] - weights_b[k]).norm() / weights_b[k].norm()).item() for k in weights_a)
+    assert worst < 1e-3, worst
+
+
+def _sft(family_dir, family, **overrides):
+    values = dict(max_steps=2, batch_size=4, max_rows=8, max_length=96, packing=True, **overrides)
+    return tiny_recipe(family_dir(family), **values)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_sft_lora_trains_the_same_with_the_fast_paths_off(family_dir, family, tmp_path, monkeypatch):
+    config = _sft(family_dir, family)
+    _assert_same_training(
+        _train(config, tmp_path, monkeypatch, fast=True), _train(config, tmp_path, monkeypatch, fast=False)
+    )
+
+
+@pytest.mark.parametrize("method", ["dpo", "kto", "orpo", "reward", "grpo"])
+@pytest.mark.parametrize("family", ["gemma3_text", "qwen2"])
+def test_each_method_trains_the_same_on_sliding_families(family_dir, family, method, tmp_path, monkeypatch):
+    config = configure(tiny_recipe(family_dir(family)), method)
+    _assert_same_training(
+        _train(config, tmp_path, monkeypatch, fast=True), _train(config, tmp_path, monkeypatch, fast=False)
+    )
+
+
+@pytest.mark.parametrize("family", ["mistral", "phi3"])
+def test_full_fine_tuning_trains_the_same(family_dir, family, tmp_path, monkeypatch):
+    config = _sft(family_dir, family, adapter="full", learning_rate=1e-4)
+    _assert_same_training(
+        _train(config, tmp_path, monkeypatch, fast=True), _train(config, tmp_path, monkeypatch, fast=False)
+    )
+
+
+def test_an_architecture_without_a_causal_lm_is_refused_before_loading(tmp_path):
+    from transformers import T5Config
+
+    T5Config(vocab_size=64, d_model=16, num_layers=1, num_heads=2).save_pretrained(tmp_path)
+    with pytest.raises(ConfigError) as refused:
+        plan_run(tiny_recipe(tmp_path))  # the folder has no weights and no tokenizer: nothing loaded
+    text = str(refused.value)
+    assert "t5 architecture" in text and "qwen2" in text and "gemma3_text" in text
+
+
+def test_a_family_outside_the_table_trains_with_a_warning_and_no_fast_path(tmp_path, embedded_dir, monkeypatch):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from studio.models.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(str(embedded_dir))
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=1, n_head=2, n_positions=256)
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    plan = plan_run(tiny_recipe(tmp_path, max_steps=1))
+    assert any(p.field == "model" and p.level == "warning" and "gpt2 family" in p.message for p in plan.problems)
+    model = loading.load_model(str(tmp_path), torch.float32)
+    assert not use_packed_attention(model)
