@@ -25,8 +25,10 @@ Why so shaped:
   show the 429's message where Gradio shows its own.
 
 Which address: uvicorn (as Gradio starts it) already replaces a loopback peer by the right-most
-untrusted entry of X-Forwarded-For, so a proxy on this machine (and a share link's tunnel, when it
-passes the header) works as is. On a Space (``SPACE_ID`` is set) every request comes through the Hub's
+untrusted entry of X-Forwarded-For, so a proxy on this machine works as is (and a client on this
+machine may name any address: it is on the machine already). A share link's tunnel also connects from
+loopback: its clients are told apart when it passes that header, else they share one address limit
+(the limit per name still holds). On a Space (``SPACE_ID`` is set) every request comes through the Hub's
 proxy, whose own address would make all clients one; there the right-most public address of
 X-Forwarded-For is taken (a client can add entries only to the left of what the proxy appends). An
 IPv6 address counts by its /64, which one client usually holds whole.
