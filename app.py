@@ -16,6 +16,7 @@ point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its
 
 from studio.services import get_studio  # noqa: E402 - after the environment above
 from studio.ui.app import build_app  # noqa: E402
+from studio.ui.login import login_check, middleware  # noqa: E402
 
 
 def prepare_embedded() -> None:
@@ -51,7 +52,7 @@ def stop_training_on_sigterm() -> None:
 
 def login(args):
     """The login to ask for: beyond loopback (or on a Space) one is required unless --no-auth."""
-    from studio.ui.space import access, login_check, storage_note
+    from studio.ui.space import access, storage_note
 
     granted = access(args.host, args.share, args.auth, args.no_auth)
     if granted.generated:
@@ -60,7 +61,7 @@ def login(args):
         print(f"studio: reachable from other machines; log in as {user} / {password}", flush=True)
     if storage_note():
         logging.getLogger("studio").warning("%s", storage_note())
-    return login_check(granted.logins) if granted.logins else None  # rate-limited, one login per person
+    return login_check(granted.logins) if granted.logins else None  # limited per address and name, one per person
 
 
 def main() -> None:
@@ -108,6 +109,7 @@ def main() -> None:
         auth=auth,
         auth_message="Fine-tuning Studio: log in (set with --auth or STUDIO_AUTH)." if auth else None,
         inbrowser=not args.no_browser and not os.environ.get("SPACE_ID"),
+        app_kwargs={"middleware": middleware()},  # the client's address for the login limit
     )
 
 

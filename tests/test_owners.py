@@ -94,7 +94,8 @@ def test_a_new_run_belongs_to_whoever_started_it(tiny_config, runs_dir):
 
 
 def test_several_logins_one_per_person(monkeypatch):
-    from studio.ui.space import LoginLimiter, access
+    from studio.ui.login import LoginLimiter
+    from studio.ui.space import access
 
     monkeypatch.setenv("STUDIO_AUTH", "alice:pw-a,bob:pw-b")
     granted = access("0.0.0.0", False)

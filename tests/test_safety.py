@@ -320,15 +320,20 @@ def test_dataset_text_is_shown_as_text_in_the_data_summary(tmp_path, tokenizer):
 
 
 def test_wrong_logins_are_rate_limited():
-    from studio.ui.space import LoginLimiter
+    from studio.ui.login import LoginLimiter, Throttled
 
     now = [0.0]
     limiter = LoginLimiter(("me", "right"), max_failures=5, window=60, clock=lambda: now[0])
-    assert limiter.check("me", "right")
-    assert not any(limiter.check("me", f"guess-{i}") for i in range(30))
-    assert not limiter.check("me", "right")  # locked while the guesses are recent
+    assert limiter.check("me", "right", "10.0.0.1")
+    assert not any(limiter.check("me", f"guess-{i}", "10.0.0.1") for i in range(5))
+    for _ in range(25):  # the rest of 30 guesses in a burst: refused unchecked
+        with pytest.raises(Throttled, match="from your address"):
+            limiter.check("me", f"guess-{_}", "10.0.0.1")
+    with pytest.raises(Throttled, match="wait 60 s"):
+        limiter.check("me", "right", "10.0.0.1")  # held while the guesses are recent, from that address
+    assert limiter.check("me", "right", "10.0.0.2")  # another client is not
     now[0] = 61.0
-    assert limiter.check("me", "right")
+    assert limiter.check("me", "right", "10.0.0.1")
 
 
 def test_app_turns_gradio_telemetry_off():
@@ -340,24 +345,42 @@ def test_app_turns_gradio_telemetry_off():
 
 
 @pytest.mark.e2e
-def test_app_login_is_rate_limited_over_http(tmp_path, monkeypatch):
+def test_app_login_is_limited_per_client_over_http(tmp_path, monkeypatch):
+    """Guesses at bob's name from one client (127.0.0.1) hold that client, saying so and for how long;
+    alice and bob still log in from another (127.0.0.2), both real loopback source addresses."""
+    import http.client
+    import socket
+
     from .apphost import running_app
 
+    try:
+        socket.create_server(("127.0.0.2", 0)).close()
+    except OSError:
+        pytest.skip("this machine has no 127.0.0.2 on its loopback interface")
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
-    monkeypatch.setenv("STUDIO_AUTH", "me:the-password")
+    monkeypatch.setenv("STUDIO_AUTH", "alice:pw-a,bob:pw-b")
     runs = tmp_path / "runs"
     runs.mkdir()
 
-    def login(password: str) -> int:
-        body = urllib.parse.urlencode({"username": "me", "password": password}).encode()
+    def login(source: str, user: str, password: str) -> tuple[int, str | None, dict]:
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+        body = urllib.parse.urlencode({"username": user, "password": password})
+        client.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        response = client.getresponse()
         try:
-            with urllib.request.urlopen(urllib.request.Request(api + "login", data=body), timeout=30) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
+            return response.status, response.getheader("Retry-After"), json.loads(response.read())
+        finally:
+            client.close()
 
     with running_app(runs) as url:
-        api = url.replace("0.0.0.0", "127.0.0.1")
-        assert login("the-password") == 200
-        assert all(login(f"guess-{i}") >= 400 for i in range(6))
-        assert login("the-password") >= 400  # locked out for a minute after the guesses
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        assert login("127.0.0.1", "alice", "pw-a")[0] == 200
+        assert [login("127.0.0.1", "bob", f"guess-{i}")[0] for i in range(5)] == [400] * 5
+        for user, password in (("bob", "guess-5"), ("alice", "pw-a")):
+            status, retry_after, body = login("127.0.0.1", user, password)
+            assert status == 429, body  # throttled, not "Incorrect credentials."
+            wait = int(retry_after)
+            assert 0 < wait <= 60
+            assert body["detail"] == f"Too many attempts from your address: wait {wait} s and try again."
+        assert login("127.0.0.2", "alice", "pw-a")[0] == 200  # the other client: not held
+        assert login("127.0.0.2", "bob", "pw-b")[0] == 200

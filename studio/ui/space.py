@@ -15,19 +15,16 @@ app is always reachable from outside; runs go to /data/runs when persistent stor
 Who is behind an event (``user_of(request)``) decides which runs they reach (studio.runs.owners):
 the Hugging Face account of "Sign in with Hugging Face" (offered on a Space with ``hf_oauth: true``
 in the README's front matter), else the studio login, else LOCAL, the one person of a studio
-without logins.
+without logins. How wrong logins are limited: studio.ui.login.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import ipaddress
 import os
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,55 +129,3 @@ def storage_note() -> str:
     if Path("/data").is_dir() and os.access("/data", os.W_OK):
         return "Space with persistent storage: runs are kept in /data/runs."
     return "Space without persistent storage: runs are lost when the Space restarts (attach storage to keep them)."
-
-
-class LoginLimiter:
-    """At most ``max_failures`` wrong logins in ``window`` seconds, from anyone; past that every
-    attempt, the right password too, is refused until the oldest failure leaves the window.
-
-    Gradio's login route gives the check no address, so the limit is one for the whole app: it
-    turns 30 guesses in 1.7 s into 5 a minute, at the price of making the owner wait out an attack.
-    ``credentials``: one (user, password) or a list of them, one per person.
-    """
-
-    def __init__(self, credentials, max_failures: int = 5, window: float = 60.0, clock=time.monotonic):
-        self.logins = [credentials] if isinstance(credentials, tuple) else list(credentials)
-        self.max_failures, self.window, self.clock = max_failures, window, clock
-        self.failures: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def locked(self) -> bool:
-        now = self.clock()
-        while self.failures and now - self.failures[0] > self.window:
-            self.failures.popleft()
-        return len(self.failures) >= self.max_failures
-
-    def check(self, user: str, password: str) -> bool:
-        with self._lock:
-            if self.locked():
-                return False
-            ok = False
-            for known_user, known_password in self.logins:  # every login compared: the time tells nothing
-                ok |= secrets.compare_digest(user.encode(), known_user.encode()) & secrets.compare_digest(
-                    password.encode(), known_password.encode()
-                )
-            if not ok:
-                self.failures.append(self.clock())
-            return ok
-
-
-def login_check(credentials, delay: float = 1.0, **limits):
-    """Gradio's ``auth`` callable: the rate-limited check, a wrong login answered after ``delay``.
-
-    It is a coroutine function (Gradio awaits it on its event loop), so the delay holds no thread.
-    """
-    limiter = LoginLimiter(credentials, **limits)
-
-    async def check(username: str, password: str) -> bool:
-        ok = limiter.check(username, password)
-        if not ok:
-            await asyncio.sleep(delay)
-        return ok
-
-    check.limiter = limiter
-    return check
