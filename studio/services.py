@@ -54,7 +54,6 @@ from studio.runs.directory import (
     runs_root,
 )
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
-from studio.schema import ConfigError
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
 from studio.train.jobs import JobManager
@@ -62,7 +61,7 @@ from studio.train.presets import PRESETS, preset
 from studio.train.progress import Progress, duration
 from studio.train.queue import QueueFull, TrainingQueue, ordinal
 from studio.train.remote import stop_elsewhere
-from studio.train.review import path_problems, review, warm_imports
+from studio.train.review import check_paths, review, warm_imports
 
 __all__ = [
     "FORMATS",
@@ -108,18 +107,15 @@ class Studio:
 
     # -- models ----------------------------------------------------------------------------------
     def tokenizer(self, model: str, user: str | None = None):
-        """The tokenizer of ``model``: a Hub id, the embedded model, or a folder ``user`` may read."""
-        loading.local_folder((model or "").strip(), user)  # refused before the cache is asked
+        loading.local_folder((model or "").strip(), user)  # a folder ``user`` may not read: refused, not cached
         with self._lock:
             if model not in self._tokenizers:
                 self._tokenizers[model] = loading.load_tokenizer(model)
             return self._tokenizers[model]
 
     # -- data ------------------------------------------------------------------------------------
-    def load_data(
-        self, source: str, fmt: str = "auto", columns: str = "", system_prompt: str = "", user: str | None = None
-    ) -> LoadedData:
-        """The dataset ``source``: a file ``user`` may read (not another person's run files), or a Hub id."""
+    def load_data(self, source: str, fmt="auto", columns="", system_prompt="", user=None) -> LoadedData:
+        """A Hub dataset, or a file ``user`` may read: not another person's run files (studio.data.access)."""
         return load_data(source, fmt, columns, system_prompt, user=user)
 
     def preview(self, data: LoadedData, model: str, max_length: int | None = None, n: int = 5, user=None) -> Preview:
@@ -131,9 +127,7 @@ class Studio:
         g = config.grpo
         if config.train.method == "grpo" and g.reward_model > 0 and g.reward_model_run.strip():
             self.run(g.reward_model_run, user)  # a reward model one may not see is refused like a missing one
-        refused = path_problems(config, user)  # the files it names: ``user``'s to read (the job reads as operator)
-        if refused:
-            raise ConfigError(refused)
+        check_paths(config, user)  # the files it names: ``user``'s to read (the job reads them as the operator)
         return self.queue.submit(config, user).run
 
     def sampled_answers(self, run_id: str, user: str | None = None) -> tuple[list[str], list[list]]:
@@ -201,8 +195,7 @@ class Studio:
         return Progress(run_id=run.id, run_dir=str(run.path), status="queued", message=self.queued(run.id))
 
     def review(self, config: RunConfig, user: str | None = None):
-        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review);
-        a dataset or model path ``user`` may not read is a problem, and is not read."""
+        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review)."""
         return review(config, runs_root=self.runs_root, user=user)
 
     def device(self):
@@ -238,13 +231,8 @@ class Studio:
         return check_visible(open_run(run_id, self.root), user, run_id)
 
     def _summary(self, run: Run) -> dict:
-        queued = self.queued(run.id)
-        return {
-            **run.summary(),
-            "owner": owner_of(run),
-            "shared": is_shared(run),
-            **({"queue": queued} if queued else {}),
-        }
+        queued = {"queue": text} if (text := self.queued(run.id)) else {}
+        return {**run.summary(), "owner": owner_of(run), "shared": is_shared(run), **queued}
 
     def run_summaries(self, user: str | None = None) -> list[dict]:
         """One summary per run ``user`` may see (status, owner, step, best numbers), newest first."""

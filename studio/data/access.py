@@ -108,7 +108,7 @@ def owner_allows(resolved: Path, user: str | None) -> bool:
     """Whether ``user`` may read a resolved path as far as run owners go: anything outside a run
     folder, and inside one only their own or a shared run's files (None: the operator, all)."""
     from studio.runs.directory import Run, runs_root  # import cycle: runs -> config -> data
-    from studio.runs.owners import OWNER_FILE, visible
+    from studio.runs.owners import OWNER_FILE, visible  # the same cycle: owners -> runs
 
     if user is None:
         return True

@@ -56,8 +56,7 @@ def runs_root() -> Path:
 
 
 def _slug(text: str) -> str:
-    """A run name as a folder name: letters of any script, digits, ``.``, ``_`` and ``-``; no
-    separators, no ``..``, nothing hidden (``runs/<id>`` stays one folder inside the runs root)."""
+    """A run name as one folder name: letters of any script, digits, ``.``, ``_``, ``-``; no ``/`` or ``..``."""
     text = unicodedata.normalize("NFC", text)
     slug = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", text)).strip("-.").lower()
     return slug[:60].strip("-.") or "run"
@@ -360,8 +359,7 @@ def run_source(source: str | Path, root: Path) -> str:
 
 
 def not_a_source(source: str | Path) -> ValueError:
-    """The refusal of a chat or evaluation source, naming it: the same for one outside the runs
-    folder, a missing one and one of another person's run."""
+    """The refusal of a chat or evaluation source: the same for one outside, missing or another person's."""
     return ValueError(
         f"adapter: {source} is not a run's adapter or checkpoint in the runs folder: give <runs>/<run id>/adapter "
         "or <runs>/<run id>/checkpoints/checkpoint-N of one of your runs or a shared one, or pick one from the list"

@@ -179,6 +179,13 @@ def path_problems(config: RunConfig, user: str | None) -> list[Problem]:
     return problems
 
 
+def check_paths(config: RunConfig, user: str | None) -> None:
+    """ConfigError listing ``path_problems``, if any (Start: nothing is queued)."""
+    problems = path_problems(config, user)
+    if problems:
+        raise ConfigError(problems)
+
+
 def review(config: RunConfig, device=None, runs_root: Path | None = None, user: str | None = None) -> Review:
     """Problems, batch arithmetic, estimate and verdict for a config, without loading weights;
     the files it names are read only when ``user`` may read them (``path_problems``)."""
