@@ -87,8 +87,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="FOLDER",
-        help="A folder the studio may read datasets from (repeatable). Default: the current folder "
-        "(on a Space: /data); uploads, assets and the runs folder are always readable.",
+        help="A folder the app may read datasets and models from (repeatable). Default: the current folder "
+        "(on a Space: /data); uploads, assets and one's own and shared runs are always readable.",
     )
     args = parser.parse_args()
     if args.data_dir:  # read by studio.data.access at each read

@@ -47,6 +47,7 @@ from studio.runs.directory import (
     Run,
     delete_run,
     list_runs,
+    not_a_source,
     open_run,
     probe_table,
     run_source,
@@ -60,7 +61,7 @@ from studio.train.presets import PRESETS, preset
 from studio.train.progress import Progress, duration
 from studio.train.queue import QueueFull, TrainingQueue, ordinal
 from studio.train.remote import stop_elsewhere
-from studio.train.review import review, warm_imports
+from studio.train.review import check_paths, review, warm_imports
 
 __all__ = [
     "FORMATS",
@@ -105,18 +106,20 @@ class Studio:
         self._lock = threading.Lock()
 
     # -- models ----------------------------------------------------------------------------------
-    def tokenizer(self, model: str):
+    def tokenizer(self, model: str, user: str | None = None):
+        loading.local_folder((model or "").strip(), user)  # a folder ``user`` may not read: refused, not cached
         with self._lock:
             if model not in self._tokenizers:
                 self._tokenizers[model] = loading.load_tokenizer(model)
             return self._tokenizers[model]
 
     # -- data ------------------------------------------------------------------------------------
-    def load_data(self, source: str, fmt: str = "auto", columns: str = "", system_prompt: str = "") -> LoadedData:
-        return load_data(source, fmt, columns, system_prompt)
+    def load_data(self, source: str, fmt="auto", columns="", system_prompt="", user=None) -> LoadedData:
+        """A Hub dataset, or a file ``user`` may read: not another person's run files (studio.data.access)."""
+        return load_data(source, fmt, columns, system_prompt, user=user)
 
-    def preview(self, data: LoadedData, model: str, max_length: int | None = None, n: int = 5) -> Preview:
-        return preview(data, self.tokenizer(model), max_length, n)
+    def preview(self, data: LoadedData, model: str, max_length: int | None = None, n: int = 5, user=None) -> Preview:
+        return preview(data, self.tokenizer(model, user), max_length, n)
 
     # -- training (a Start while one trains waits in the queue) ------------------------------------
     def start_training(self, config: RunConfig, user: str | None = None) -> Run:
@@ -124,6 +127,7 @@ class Studio:
         g = config.grpo
         if config.train.method == "grpo" and g.reward_model > 0 and g.reward_model_run.strip():
             self.run(g.reward_model_run, user)  # a reward model one may not see is refused like a missing one
+        check_paths(config, user)  # the files it names: ``user``'s to read (the job reads them as the operator)
         return self.queue.submit(config, user).run
 
     def sampled_answers(self, run_id: str, user: str | None = None) -> tuple[list[str], list[list]]:
@@ -190,9 +194,9 @@ class Studio:
     def _waiting_progress(self, run: Run) -> Progress:
         return Progress(run_id=run.id, run_dir=str(run.path), status="queued", message=self.queued(run.id))
 
-    def review(self, config: RunConfig):
+    def review(self, config: RunConfig, user: str | None = None):
         """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review)."""
-        return review(config, runs_root=self.runs_root)
+        return review(config, runs_root=self.runs_root, user=user)
 
     def device(self):
         return detect()
@@ -227,13 +231,8 @@ class Studio:
         return check_visible(open_run(run_id, self.root), user, run_id)
 
     def _summary(self, run: Run) -> dict:
-        queued = self.queued(run.id)
-        return {
-            **run.summary(),
-            "owner": owner_of(run),
-            "shared": is_shared(run),
-            **({"queue": queued} if queued else {}),
-        }
+        queued = {"queue": text} if (text := self.queued(run.id)) else {}
+        return {**run.summary(), "owner": owner_of(run), "shared": is_shared(run), **queued}
 
     def run_summaries(self, user: str | None = None) -> list[dict]:
         """One summary per run ``user`` may see (status, owner, step, best numbers), newest first."""
@@ -273,13 +272,13 @@ class Studio:
         return [s if s in (None, "", BASE) else self._source(s, user, chat) for s in sources]
 
     def _source(self, source: str, user: str | None, chat: bool = True) -> str:
-        source = run_source(source, self.root)
-        run_id = Path(source).expanduser().resolve().relative_to(self.root.resolve()).parts[0]
+        checked = run_source(source, self.root)
+        run_id = Path(checked).expanduser().resolve().relative_to(self.root.resolve()).parts[0]
         if not visible(Run(self.root / run_id), user):  # in the same words as a source outside the runs
-            run_source("/", self.root)
+            raise not_a_source(source)
         if chat and Run(self.root / run_id).config().train.method == "reward":
             raise ValueError(f"run {run_id} is a reward model: it scores answers and writes none; evaluate it instead")
-        return source
+        return checked
 
     def adapter_choices(self, user: str | None = None) -> list[tuple[str, str]]:
         """(label, adapter folder) for every run ``user`` may see with a saved adapter, newest first."""

@@ -56,8 +56,15 @@ def test_a_typo_that_is_no_hub_id_is_named():
         load_data("not a file, not an id")
 
 
-def test_missing_local_file_is_named(tmp_path):
-    with pytest.raises(DataError, match="not found"):
+def test_missing_local_file_is_named(tmp_path, monkeypatch):
+    from studio.data.access import read_anywhere
+
+    # The app: in the words of any refusal, so that a missing file tells nothing (studio.data.access).
+    with pytest.raises(DataError, match="nope.jsonl is no file the studio reads here: it does not exist"):
+        load_data(str(tmp_path / "nope.jsonl"))
+    monkeypatch.setattr("studio.data.access._anywhere", False)  # undone after the test
+    read_anywhere()  # the command line: missing, plainly
+    with pytest.raises(DataError, match="dataset file not found"):
         load_data(str(tmp_path / "nope.jsonl"))
 
 

@@ -32,7 +32,7 @@ def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
         summary, *_ = client.predict(SAMPLE, "auto", "", "", EMBEDDED_MODEL, 64, api_name="/load_data")
         assert "223 rows" in summary and "exceed the max length 64" in summary
         for source, message in (
-            (str(tmp_path / "missing.jsonl"), "not found"),
+            (str(tmp_path / "missing.jsonl"), "does not exist"),
             (str(broken), "line 2 is not valid JSON"),
             (str(mixed), "mixes formats"),
         ):

@@ -193,11 +193,12 @@ def test_model_folders_load_from_runs_caches_and_allowed_folders(narrow, tmp_pat
 
 
 @pytest.mark.cli
-def test_cli_refuses_a_model_folder_outside(narrow, tmp_path):
+def test_cli_finds_a_model_folder_outside_the_apps_folders(narrow, tmp_path):
+    """A command runs with its user's rights (issue 27): the app's folders do not bind it."""
     env = {"STUDIO_DATA_DIRS": str(narrow), "STUDIO_RUNS_DIR": str(tmp_path / "runs")}
-    done = studio_cli("train", "--model", str(tmp_path / "outside" / "model"), "--max-steps", "1", env_extra=env)
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert REFUSED_MODEL in done.stderr and "hunter2" not in done.stderr and "Traceback" not in done.stderr
+    done = studio_cli("model", "path", "--model", str(tmp_path / "outside" / "model"), env_extra=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == str(tmp_path / "outside" / "model")
 
 
 # -- SIGTERM -------------------------------------------------------------------------------------------

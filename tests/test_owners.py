@@ -87,7 +87,7 @@ def test_a_new_run_belongs_to_whoever_started_it(tiny_config, runs_dir):
     assert owner_of(run) == LOCAL and not (run.path / OWNER_FILE).exists()
     claim(run, "alice")
     assert owner_of(run) == "alice"
-    assert "owner" not in run.config_path.read_text()  # beside the config, never in it
+    assert "alice" not in run.config_path.read_text()  # beside the config, never in it
 
 
 # -- who is behind a request (studio.ui.space) ---------------------------------------------------------

@@ -3,7 +3,7 @@
 Alice trains; Bob's Start waits in the queue and says so; each lists only their own runs; Bob can
 neither delete Alice's run nor queue a second Start, and his Stop cancels his own waiting Start, not
 her training; when Alice stops, Bob's run starts by itself; a run Alice shares shows in Bob's list,
-read-only.
+read-only, and so are its files in the Data tab.
 """
 
 import time
@@ -14,6 +14,7 @@ from .apphost import running_app
 from .conftest import ROOT
 
 pytestmark = pytest.mark.e2e
+REFUSED = "no file the studio reads here: it does not exist"  # studio.data.access, in a card (HTML-escaped)
 
 
 def form(client, tiny_model_dir, **changes) -> list:
@@ -41,6 +42,12 @@ def statuses(client) -> dict[str, str]:
 
 def listed(client) -> list[str]:
     return list(statuses(client))
+
+
+def load_status(client, source: str, model) -> str:
+    """The Data tab's status line after Load and preview of ``source``."""
+    *_, status = client.predict(source, "auto", "", "", str(model), 64, api_name="/load_data")
+    return status
 
 
 def wait_for(client, words: str, timeout: float = 180) -> str:
@@ -89,8 +96,17 @@ def test_two_people_share_one_studio(tiny_model_dir, tmp_path, monkeypatch):
         wait_for(bob, "<b>completed</b>")  # Bob's run started by itself when Alice's ended
         assert statuses(alice) == {alices: "stopped"}
 
+        metrics = str(runs / alices / "metrics.jsonl")  # the Data tab reads a run's files as the Runs tab shows runs
+        refused = load_status(bob, metrics, tiny_model_dir)
+        assert REFUSED in refused and "loss" not in refused.replace(metrics, "")
+        assert refused.replace(metrics, "<path>") == load_status(
+            bob, str(runs / "nothing.jsonl"), tiny_model_dir
+        ).replace(str(runs / "nothing.jsonl"), "<path>")
+        assert REFUSED not in load_status(alice, metrics, tiny_model_dir)
+
         message, _ = alice.predict(alices, True, api_name="/share_run")
         assert "shared read-only" in message
+        assert REFUSED not in load_status(bob, metrics, tiny_model_dir)
         assert statuses(bob) == {alices: "stopped (shared by alice)", bobs: "completed"}
         message, _ = bob.predict(alices, True, api_name="/delete_run")
         assert "shared read-only by alice" in message and (runs / alices).is_dir()

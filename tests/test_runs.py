@@ -153,3 +153,30 @@ def test_config_differences_list_only_the_fields_that_differ_in_file_order():
     assert all(f.startswith("grpo.") for f in fields[2:]) and rows[2]["a"] is None  # missing, not equal
     assert config_differences({"a": b.to_dict(), "b": b.to_dict()}) == []
     assert config_differences({"a": a.to_dict()}) == []
+
+
+def test_run_ids_sort_by_time_and_cannot_be_guessed_from_name_and_second(runs_dir):
+    from studio.config import RunConfig
+    from studio.runs.directory import new_run
+
+    config = RunConfig(run_name="same")
+    first, second = new_run(config, runs_dir), new_run(config, runs_dir)
+    assert first.id != second.id
+    stamp = time.strftime("%Y%m%d")
+    for run in (first, second):
+        assert run.id.startswith(stamp) and "-same-" in run.id  # readable: the time, then the name
+        assert len(run.id.rsplit("-", 1)[1]) >= 6  # then a random part, not a counter
+    assert first.id.rsplit("-", 1)[1] != "2" and second.id.rsplit("-", 1)[1] != "2"
+
+
+@pytest.mark.parametrize(
+    "name, kept",
+    [("Überprüfung 東京", "überprüfung-東京"), ("../../etc", "etc"), ("a/b\\c", "a-b-c"), ("..", "run"), (" ", "run")],
+)
+def test_run_names_keep_letters_of_any_script_and_stay_one_folder(runs_dir, name, kept):
+    from studio.config import RunConfig
+    from studio.runs.directory import new_run
+
+    run = new_run(RunConfig(run_name=name), runs_dir)
+    assert run.path.parent == runs_dir
+    assert run.id.split("-", 2)[2].rsplit("-", 1)[0] == kept

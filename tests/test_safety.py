@@ -107,10 +107,12 @@ def test_a_previewed_file_leaves_no_copy_in_the_datasets_cache(tmp_path):
 
 
 @pytest.mark.cli
-def test_cli_data_preview_refuses_a_file_outside(allowed, tmp_path):
-    done = studio_cli("data", "preview", str(tmp_path / "secret.json"), "--json")
-    assert done.returncode == 2
-    assert "outside the folders" in done.stderr and "password" not in done.stdout + done.stderr
+def test_cli_data_preview_reads_a_file_outside_the_apps_folders(allowed, tmp_path):
+    """A command runs with its user's rights (issue 27): the app's folders do not bind it."""
+    (tmp_path / "elsewhere.jsonl").write_text(json.dumps({"text": "hello"}) + "\n")
+    done = studio_cli("data", "preview", str(tmp_path / "elsewhere.jsonl"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["num_rows"] == 1
 
 
 # -- runs ----------------------------------------------------------------------------------------------

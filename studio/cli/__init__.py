@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "runs_dir", None):  # one runs folder for the whole process (studio.runs.directory)
         os.environ["STUDIO_RUNS_DIR"] = os.path.abspath(args.runs_dir)
+    from studio.data.access import read_anywhere
     from studio.runs.directory import runs_root  # light; the commands import the services later
     from studio.train.trackers import point_trackio
 
@@ -79,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger().setLevel(logging.INFO)  # run logs (train.log) keep INFO; the console shows less
     if not args.verbose:
         quiet_libraries()
+    # A command runs with its user's rights: it reads any dataset or model path the system lets
+    # them read. The app keeps its folders (studio.data.access), and this is undone for it below.
+    read_anywhere(True)
     try:
         return int(args.func(args) or 0)
     except OSError as exc:  # a file or folder the user named cannot be read or written: no traceback
@@ -86,3 +90,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        read_anywhere(False)

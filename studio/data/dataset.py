@@ -133,9 +133,11 @@ def load_data(
     system_prompt: str = "",
     max_rows: int | None = None,
     memory_bytes: int | None = None,
+    user: str | None = None,
 ) -> LoadedData:
-    """Read, map and convert a dataset (``memory_bytes`` overrides the free memory, for tests)."""
-    read = read_source(source, max_rows, memory_bytes=memory_bytes)
+    """Read, map and convert a dataset ``user`` may read (None: the operator; studio.data.access);
+    ``memory_bytes`` overrides the free memory, for tests."""
+    read = read_source(source, max_rows, memory_bytes=memory_bytes, user=user)
     raw = apply_mapping(read.rows, parse_column_mapping(columns))
     data = canonicalize(raw, fmt, system_prompt, source)
     data.notes = read.notes

@@ -3,8 +3,8 @@
 ``datasets`` does the reading (JSON, JSONL, CSV, Parquet, Hub ids). Before it runs, a file is
 checked for what it reports badly (size against free memory, encoding, byte-order marks, a
 malformed line), so the message can name the line and the fix instead of an Arrow traceback.
-A local path is read only inside the folders studio.data.access allows, checked before anything
-about the file is looked at.
+A local path is read only where studio.data.access lets ``user`` read (the folders the app reads,
+their own runs and the shared ones), checked before anything about the file is looked at.
 
     from studio.data.loading import read_source
     source = read_source("data.jsonl")          # source.rows, source.notes
@@ -145,9 +145,27 @@ def _plain_json(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+class _Reported(logging.Filter):
+    """datasets logs a file it fails to parse as an ERROR and then raises; read_file names the
+    problem in one clear line (or reads mixed JSON rows as plain JSON), so the log is dropped."""
+
+    LOGGERS = [f"datasets.packaged_modules.{kind}.{kind}" for kind in ("csv", "json", "parquet")]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to")
+
+    @classmethod
+    def install(cls) -> None:
+        for name in cls.LOGGERS:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, cls) for f in logger.filters):
+                logger.addFilter(cls())
+
+
 def _with_datasets(path: Path, reader: str, max_rows: int | None) -> list[dict]:
     import datasets
 
+    _Reported.install()
     # A throwaway cache (on the datasets cache's disk, not a small /tmp): datasets copies the
     # whole file into Arrow, and the shared cache would keep a full-size copy of every file read.
     Path(datasets.config.HF_DATASETS_CACHE).mkdir(parents=True, exist_ok=True)
@@ -158,15 +176,18 @@ def _with_datasets(path: Path, reader: str, max_rows: int | None) -> list[dict]:
         return dataset.to_list()
 
 
-def read_file(path: str | Path, max_rows: int | None = None, memory_bytes: int | None = None) -> Source:
-    """Rows of a local JSON, JSONL, CSV or Parquet file; ``memory_bytes`` overrides the free memory."""
+def read_file(
+    path: str | Path, max_rows: int | None = None, memory_bytes: int | None = None, user: str | None = None
+) -> Source:
+    """Rows of a local JSON, JSONL, CSV or Parquet file ``user`` may read; ``memory_bytes``
+    overrides the free memory."""
     import datasets
 
     try:
-        path = check_readable(path)  # before anything is looked at: nothing outside can be probed
+        path = check_readable(path, user=user)  # before anything is looked at: nothing can be probed
     except NotReadable as exc:
         raise DataError(str(exc)) from None
-    if not path.exists():
+    if not path.exists():  # only at the command line: the app's refusal above covers a missing file
         raise DataError(f"dataset file not found: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a folder; pick a .json, .jsonl, .csv or .parquet file")
@@ -270,18 +291,38 @@ def read_hub(dataset_id: str, split: str = "train", max_rows: int | None = None)
     return Source(rows)
 
 
+def is_local(source: str, user: str | None = None) -> bool:
+    """Whether ``source`` names a local file (else a Hub id). Whether a path exists is asked only
+    where ``user`` may read, so the answer cannot tell anything about other places."""
+    path = Path(source).expanduser()
+    looks_local = path.suffix.lower() in READERS or source.startswith((".", "/", "~")) or ".." in path.parts
+    return looks_local or (readable(path, user) and path.exists())
+
+
+def check_source(source: str, what: str = "dataset", user: str | None = None) -> None:
+    """Refuse a local ``source`` that ``user`` may not read, reading nothing (a Hub id passes)."""
+    source = (source or "").strip()
+    if source and is_local(source, user):
+        try:
+            check_readable(source, what, user)
+        except NotReadable as exc:
+            raise DataError(str(exc)) from None
+
+
 def read_source(
-    source: str, max_rows: int | None = None, split: str = "train", memory_bytes: int | None = None
+    source: str,
+    max_rows: int | None = None,
+    split: str = "train",
+    memory_bytes: int | None = None,
+    user: str | None = None,
 ) -> Source:
-    """A local file, or a Hub dataset id such as 'org/name' (optionally 'org/name:split')."""
+    """A local file ``user`` may read, or a Hub dataset id such as 'org/name' (optionally
+    'org/name:split'); ``user=None`` is the operator (studio.data.access)."""
     source = (source or "").strip()
     if not source:
         raise DataError("dataset: no file or dataset id given")
-    path = Path(source).expanduser()
-    # Whether a path exists is asked only where the studio may read, so a refusal cannot tell.
-    looks_local = path.suffix.lower() in READERS or source.startswith((".", "/", "~")) or ".." in path.parts
-    if looks_local or (readable(path) and path.exists()):
-        return read_file(path, max_rows, memory_bytes)
+    if is_local(source, user):
+        return read_file(Path(source).expanduser(), max_rows, memory_bytes, user)
     if ":" in source:
         source, split = source.rsplit(":", 1)
     return read_hub(source, split or "train", max_rows)

@@ -21,8 +21,7 @@ from pathlib import Path
 import torch
 
 from studio.config import EMBEDDED_MODEL
-from studio.data.access import ENV as DATA_DIRS_ENV
-from studio.data.access import cache_dir, operator_dirs
+from studio.data.access import cache_dir, operator_dirs, owner_allows, reads_anywhere
 from studio.runs.directory import runs_root
 
 log = logging.getLogger(__name__)
@@ -114,32 +113,42 @@ def model_roots() -> list[Path]:
     return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *operator_dirs()]
 
 
-def _allowed(path: Path) -> bool:
+def _allowed(path: Path, user: str | None = None) -> bool:
     try:
         resolved = path.expanduser().resolve()
-        return any(resolved.is_relative_to(root.expanduser().resolve()) for root in model_roots())
     except (OSError, RuntimeError):  # a symbolic link loop
         return False
+    inside = reads_anywhere() or any(resolved.is_relative_to(root.expanduser().resolve()) for root in model_roots())
+    return inside and owner_allows(resolved, user)
 
 
-def local_folder(name: str) -> Path | None:
+def refused_model(name: str) -> ModelNotAvailable:
+    """The one refusal of a model path, in the same words for a folder outside the model roots,
+    one in another person's run and a missing one."""
+    folders = ", ".join(str(p) for p in operator_dirs())
+    return ModelNotAvailable(
+        f"model: {name} is no model folder the studio loads here: it does not exist, or it is outside the "
+        f"folders the studio loads models from (your runs, the model caches and {folders}), or in another "
+        "person's run. Give a Hub id or the embedded model; the operator allows a folder by starting the app "
+        "with --data-dir FOLDER"
+    )
+
+
+def local_folder(name: str, user: str | None = None) -> Path | None:
     """The local model folder ``name`` names, or None for a Hub id; ModelNotAvailable otherwise.
 
     A shared studio is a page anyone with the login can type a model path into, so a local folder
-    is loaded only from inside ``model_roots()`` (resolved: ``..`` and links followed). A path
-    outside is refused with the same words whether it exists or not; a name shaped like a Hub id
-    ('org/name') that is no folder inside them is a Hub id, and nothing outside is looked at.
+    is loaded only from inside ``model_roots()`` (resolved: ``..`` and links followed), and one in
+    a run folder only by ``user`` when the run is theirs or shared (studio.data.access; None: the
+    operator). A path refused is refused with the same words whether it exists or not; a name shaped
+    like a Hub id ('org/name') that is no folder there is a Hub id, and nothing outside is looked at.
+    The command line (``reads_anywhere``) loads any folder its user names.
     """
     path = Path(name).expanduser()
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.name == "config.json"
-    if not name or not _allowed(path):
+    if not name or not _allowed(path, user):
         if name and looks_local:
-            folders = ", ".join(str(p) for p in operator_dirs())
-            raise ModelNotAvailable(
-                f"model: {name} is outside the folders the studio loads models from (the runs folder, the "
-                f"model caches and {folders}); give a Hub id or the embedded model, or start the app with "
-                f"--data-dir FOLDER (${DATA_DIRS_ENV} for the CLI)"
-            )
+            raise refused_model(name)
         return None
     if path.is_file() and path.name == "config.json":
         path = path.parent
@@ -148,6 +157,8 @@ def local_folder(name: str) -> Path | None:
             raise ModelNotAvailable(f"{path} has no config.json; pick a Hugging Face model folder")
         return path
     if looks_local:
+        if not reads_anywhere():  # the app: a missing folder reads like a refused one
+            raise refused_model(name)
         raise ModelNotAvailable(f"model folder {name} does not exist")
     return None
 

@@ -1,6 +1,6 @@
 """One run is one directory, and it is the truth.
 
-    runs/20261123-101500-sft-lora-smollm2-135m-instruct/
+    runs/20261123-101500-sft-lora-smollm2-135m-instruct-5f0c9a2e/   time, name, a random part
         config.yaml       the resolved RunConfig, written first
         dataset.json      source, format, rows, fingerprint
         environment.json  library versions and device (and those of earlier starts, on resume)
@@ -24,9 +24,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +56,10 @@ def runs_root() -> Path:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()[:60] or "run"
+    """A run name as one folder name: letters of any script, digits, ``.``, ``_``, ``-``; no ``/`` or ``..``."""
+    text = unicodedata.normalize("NFC", text)
+    slug = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", text)).strip("-.").lower()
+    return slug[:60].strip("-.") or "run"
 
 
 @dataclass
@@ -281,18 +286,22 @@ def probe_table(probes: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 
 def new_run(config: RunConfig, root: Path | None = None) -> Run:
-    """Create the run directory and write the resolved config into it first."""
+    """Create the run directory and write the resolved config into it first.
+
+    The id is the time (ids sort by it), the name, and a random part: a run's files are read
+    only by its owner (studio.data.access), and its id cannot be guessed from when it started."""
     root = Path(root or runs_root())
     root.mkdir(parents=True, exist_ok=True)
     model = Path(config.model.model).name if config.model.model else "model"
-    name = config.run_name or f"{config.train.method}-{config.adapter.adapter}-{model}"
+    name = _slug(config.run_name or f"{config.train.method}-{config.adapter.adapter}-{model}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = root / f"{stamp}-{_slug(name)}"
-    n = 1
-    while path.exists():
-        n += 1
-        path = root / f"{stamp}-{_slug(name)}-{n}"
-    path.mkdir(parents=True)
+    while True:
+        path = root / f"{stamp}-{name}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:  # the same random part twice: draw again
+            continue
     run = Run(path)
     try:  # config.yaml appears whole or not at all: a full disk leaves no run listed as "unknown"
         config.save(path / ".config.yaml.tmp").replace(run.config_path)
@@ -346,8 +355,14 @@ def run_source(source: str | Path, root: Path) -> str:
         rel = ()
     if rel[1:] == ("adapter",) or (len(rel) == 3 and rel[1] == "checkpoints" and rel[2].startswith("checkpoint-")):
         return str(source)
-    raise ValueError(
-        f"adapter: {source} is not a run's adapter or checkpoint in the runs folder; pick one from the list"
+    raise not_a_source(source)
+
+
+def not_a_source(source: str | Path) -> ValueError:
+    """The refusal of a chat or evaluation source: the same for one outside, missing or another person's."""
+    return ValueError(
+        f"adapter: {source} is not a run's adapter or checkpoint in the runs folder: give <runs>/<run id>/adapter "
+        "or <runs>/<run id>/checkpoints/checkpoint-N of one of your runs or a shared one, or pick one from the list"
     )
 
 

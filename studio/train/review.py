@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.config import DataConfig, RunConfig
-from studio.data import load_data
+from studio.data import DataError, load_data
+from studio.data.loading import check_source
 from studio.launch.checks import cluster_problems, world
 from studio.models import loading
 from studio.models.device import detect, resolve_precision
@@ -163,8 +164,32 @@ def warm_imports() -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
 
 
-def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Review:
-    """Problems, batch arithmetic, estimate and verdict for a config, without loading weights."""
+def path_problems(config: RunConfig, user: str | None) -> list[Problem]:
+    """The dataset, validation file and model folder ``user`` may not read, each at its field, in
+    the words of studio.data.access and before anything is read (None: the operator reads all)."""
+    problems = []
+    for name, source in (("dataset", config.data.dataset), ("val_dataset", config.data.val_dataset)):
+        try:
+            check_source(source, name, user)
+        except DataError as exc:
+            problems.append(Problem(name, str(exc)))
+    try:
+        loading.local_folder(config.model.model.strip(), user)
+    except ValueError as exc:
+        problems.append(Problem("model", str(exc)))
+    return problems
+
+
+def check_paths(config: RunConfig, user: str | None) -> None:
+    """ConfigError listing ``path_problems``, if any (Start: nothing is queued)."""
+    problems = path_problems(config, user)
+    if problems:
+        raise ConfigError(problems)
+
+
+def review(config: RunConfig, device=None, runs_root: Path | None = None, user: str | None = None) -> Review:
+    """Problems, batch arithmetic, estimate and verdict for a config, without loading weights;
+    the files it names are read only when ``user`` may read them (``path_problems``)."""
 
     device = device or detect()
     r = Review(device=device.describe())
@@ -175,11 +200,14 @@ def review(config: RunConfig, device=None, runs_root: Path | None = None) -> Rev
         r.precision = resolve_precision(config.model.precision, device)
     except ValueError:
         r.precision = "fp32"
-    _data_problems(config, r)
+    refused = path_problems(config, user)
+    r.problems += refused
+    if not refused:
+        _data_problems(config, r)
     wrong = {p.field for p in r.errors}
     if not wrong & {"batch_size", "grad_accum", "epochs", "max_steps"}:  # the arithmetic needs sane numbers
         _batch(config, r, world(config.launch) or world_size(device))
     bounds_ok = not wrong & {"lora_r", "batch_size", "max_length"}
-    if _model_problems(config, r) and bounds_ok:
+    if not refused and _model_problems(config, r) and bounds_ok:
         _estimate(config, r, device, runs_root)
     return r

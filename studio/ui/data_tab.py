@@ -32,6 +32,7 @@ from studio.services import (
 )
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
+from studio.ui.space import user_of
 
 DEFAULT_DATASET = "assets/sample_sft.jsonl"
 COLOR_MAP = {"trained": "#22c55e", "rejected": "#f87171"}
@@ -227,10 +228,11 @@ def _preview_view() -> dict:
 def _wire_load(studio: Studio, ui: dict, view: dict):
     """Load and preview (also after an upload); returns the handler with its inputs and outputs."""
 
-    def on_load(source_value, fmt_value, columns_value, system_value, model_value, max_len):
+    def on_load(source_value, fmt_value, columns_value, system_value, model_value, max_len, request: gr.Request = None):
+        user = user_of(request)  # another person's run files read as missing ones
         try:
-            data = studio.load_data(source_value, fmt_value, columns_value, system_value)
-            shown = studio.preview(data, model_value, int(max_len) if max_len else None)
+            data = studio.load_data(source_value, fmt_value, columns_value, system_value, user)
+            shown = studio.preview(data, model_value, int(max_len) if max_len else None, user=user)
         except ValueError as exc:  # a card on the status line; the data shown and handed on stay as they were
             return (*[gr.skip()] * 7, card(str(exc), elem_id="data-refused"), None)
         if data.skipped:
@@ -271,14 +273,15 @@ def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> N
     """Clean the loaded data and save it; "Use in Train" puts the cleaned file in the source (and Train)."""
     cleaned = gr.State("")
 
-    def on_clean(params, model_value, *values):
+    def on_clean(request: gr.Request, params, model_value, *values):
         refused = (*[gr.skip()] * 5,)  # an earlier clean's report and files stay
         if not params:
             return *refused, card("Load a dataset first (Load and preview), then clean it.")
+        user = user_of(request)
         try:
             options = read_options(cleaning["form"], values)
-            data = studio.load_data(params["source"], params["format"], params["columns"], params["system"])
-            result = clean(data, options, studio.tokenizer(model_value))
+            data = studio.load_data(params["source"], params["format"], params["columns"], params["system"], user)
+            result = clean(data, options, studio.tokenizer(model_value, user))
             files = save(result, default_output(params["source"], result.fingerprint))
         except ConfigError as exc:
             return *refused, card([str(p) for p in exc.problems])

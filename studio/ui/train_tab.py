@@ -270,7 +270,8 @@ class _Handlers:
         return self.snapshot(user)[1:4]
 
     def on_load_review(self, request: gr.Request):
-        return self.reviewed(self.attached_config(user_of(request)), [])
+        user = user_of(request)
+        return self.reviewed(self.attached_config(user), [], user)
 
     def field_notes(self, problems, flagged):
         """Each field's info line: its problem while it has one, its help again once fixed."""
@@ -284,12 +285,12 @@ class _Handlers:
         ]
         return updates, sorted(notes)
 
-    def reviewed(self, config: RunConfig, flagged):
-        r = self.studio.review(config)
+    def reviewed(self, config: RunConfig, flagged, user: str):
+        r = self.studio.review(config, user)
         updates, flagged = self.field_notes(r.problems, flagged or [])
         return review_html(r), command_text(config), r.batch_text, flagged, *updates
 
-    def on_review(self, flagged, *values):
+    def on_review(self, request: gr.Request, flagged, *values):
         try:
             config = self.read_config(*values)
         except ValueError as exc:  # a value of the wrong type, named by its field
@@ -297,7 +298,7 @@ class _Handlers:
             updates, flagged = self.field_notes([Problem(field, message)], flagged or [])
             html = f"<div id='train-review' style='color:#dc2626'>error: {exc}</div>"
             return html, gr.skip(), gr.skip(), flagged, *updates
-        return self.reviewed(config, flagged)
+        return self.reviewed(config, flagged, user_of(request))
 
     def on_save(self, *values):
         """Outputs: the YAML file, the message card."""
