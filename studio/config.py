@@ -41,6 +41,9 @@ METHOD_NAMES = ["sft", "dpo", "orpo", "kto", "reward", "grpo"]
 DTYPES = {"fp32": ("float32", 4), "bf16": ("bfloat16", 2), "fp16": ("float16", 2)}
 PRECISIONS = ["auto", *DTYPES]
 GGUF_CHOICES = ["none", "f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0"]  # studio.export.gguf
+# The chat templates a model without its own may pick (studio.data.templates, which imports the data
+# package and so cannot be imported here; tests/test_templates.py holds the two equal).
+TEMPLATE_CHOICES = ["auto", "chatml", "qwen3", "llama3", "gemma", "phi3", "mistral", "granite", "tulu"]
 TRACKERS = ["none", "tensorboard", "trackio", "mlflow", "wandb"]  # studio.train.trackers
 
 
@@ -78,6 +81,11 @@ class ModelConfig:
         "auto",
         "Compute precision; auto picks bf16 on GPUs and CPUs that support it, else fp16 on GPU, else fp32.",
         choices=PRECISIONS,
+    )
+    chat_template: str = option(
+        "auto",
+        "Chat template: auto uses the model's own; a model without one must pick its family's (studio.data.templates).",
+        choices=TEMPLATE_CHOICES,
     )
 
 
@@ -298,6 +306,10 @@ class ProbeConfig:
         maximum=512,
     )
 
+    def prompts(self) -> list[str]:
+        """The pinned probe prompts, one per non-empty line."""
+        return [line.strip() for line in (self.probe_prompts or "").splitlines() if line.strip()]
+
 
 @dataclass
 class ExportConfig:
@@ -381,16 +393,3 @@ class RunConfig:
         if data is not None and not isinstance(data, dict):
             raise ValueError(f"{path} must hold a mapping with sections {', '.join(cls.sections())}")
         return cls.from_dict(data)
-
-
-def probe_list(text: str) -> list[str]:
-    """The pinned probe prompts, one per non-empty line."""
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
-def target_modules_value(spec: str) -> list[str] | str:
-    """The PEFT ``target_modules`` value for a preset name or a comma list."""
-    spec = spec.strip()
-    if spec in TARGET_PRESETS:
-        return TARGET_PRESETS[spec]
-    return [m.strip() for m in spec.split(",") if m.strip()]

@@ -95,9 +95,9 @@ def test_each_method_trains_the_same_on_sliding_families(family_dir, family, met
     )
 
 
-@pytest.mark.parametrize("family", ["mistral", "phi3"])
-def test_full_fine_tuning_trains_the_same(family_dir, family, tmp_path, monkeypatch):
-    config = _sft(family_dir, family, adapter="full", learning_rate=1e-4)
+@pytest.mark.parametrize(("family", "adapter"), [("mistral", "full"), ("phi3", "full"), ("qwen3", "qlora")])
+def test_full_and_qlora_fine_tuning_train_the_same(family_dir, family, adapter, tmp_path, monkeypatch):
+    config = _sft(family_dir, family, adapter=adapter, learning_rate=1e-4 if adapter == "full" else 1e-3)
     _assert_same_training(
         _train(config, tmp_path, monkeypatch, fast=True), _train(config, tmp_path, monkeypatch, fast=False)
     )
@@ -126,3 +126,13 @@ def test_a_family_outside_the_table_trains_with_a_warning_and_no_fast_path(tmp_p
     assert any(p.field == "model" and p.level == "warning" and "gpt2 family" in p.message for p in plan.problems)
     model = loading.load_model(str(tmp_path), torch.float32)
     assert not use_packed_attention(model)
+
+
+def test_the_readme_tables_are_the_tables_in_the_code():
+    from pathlib import Path
+
+    from studio import fastpaths
+    from studio.models import families
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert families.markdown_table() in readme and fastpaths.markdown_table() in readme

@@ -33,6 +33,7 @@ from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
 from studio.chat.sources import per_column, same_base, source_base, source_kind
 from studio.data.access import cache_dir
+from studio.data.render import end_of_turn_token
 from studio.fastpaths.cpu_half import prepare_half_on_cpu
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, cpu_flags, detect, free_memory
@@ -301,7 +302,12 @@ class ChatEngine:
         return self.prefixes.take(owner, key, prompt[0].tolist()) if owner is not None else (None, 0)
 
     def _stop_ids(self) -> set[int]:
+        """The end of a reply: the model's end-of-sequence ids and the token its template closes an
+        assistant turn with (Gemma's <end_of_turn>, Llama 3's <|eot_id|>, which some configs omit)."""
         ids = set()
+        closing = end_of_turn_token(self.tokenizer)
+        if closing is not None:
+            ids.add(self.tokenizer.convert_tokens_to_ids(closing))
         config = self.bank.model.generation_config
         for value in (config.eos_token_id if config else None, self.tokenizer.eos_token_id):
             if isinstance(value, int):

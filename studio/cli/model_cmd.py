@@ -1,4 +1,7 @@
-"""``python -m studio model prepare``: convert the embedded model once into the user cache."""
+"""``python -m studio model prepare``: convert the embedded model once into the user cache.
+
+``python -m studio model families`` prints the supported families and the fast paths (the README's tables).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from studio.config import EMBEDDED_MODEL
 def register(sub) -> None:
     p = sub.add_parser("model", help="Prepare or locate base models.", description=__doc__)
     p.add_argument(
-        "action", choices=["prepare", "path"], help="prepare: convert the embedded GGUF once; path: print the folder."
+        "action",
+        choices=["prepare", "path", "families"],
+        help="prepare: convert the embedded GGUF once; path: print the folder; families: what each family supports.",
     )
     p.add_argument("--model", default=EMBEDDED_MODEL, help="Model alias, folder or Hub id.")
     p.set_defaults(func=run)
@@ -20,6 +25,12 @@ def register(sub) -> None:
 def run(args) -> int:
     from studio.models.loading import ModelNotAvailable, resolve_model
 
+    if args.action == "families":
+        from studio import fastpaths
+        from studio.models import families
+
+        print(families.markdown_table(), fastpaths.markdown_table(), sep="\n\n")
+        return 0
     try:
         start = time.perf_counter()
         folder = resolve_model(args.model)

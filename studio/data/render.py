@@ -30,6 +30,16 @@ def chat_text(tokenizer, messages: list[dict], add_generation_prompt: bool = Fal
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 
+def end_of_turn_token(tokenizer) -> str | None:
+    """The special token the chat template closes an assistant turn with (``<|im_end|>`` for ChatML)."""
+    marker = "XYZZY-END-OF-TURN"
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": marker}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    after = text.split(marker, 1)[1].lstrip(" ") if marker in text else ""
+    specials = sorted(set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab()), key=len, reverse=True)
+    return next((token for token in specials if token and after.startswith(token)), None)
+
+
 def _assistant_spans(tokenizer, messages: list[dict], full: str) -> list[tuple[int, int]]:
     """Character spans of each assistant turn in ``full``: from after its header to its end."""
     spans = []
@@ -44,7 +54,9 @@ def _assistant_spans(tokenizer, messages: list[dict], full: str) -> list[tuple[i
             start = full.find(message["content"], spans[-1][1] if spans else 0)
             if start < 0:
                 continue
-            spans.append((start, start + len(message["content"])))
+            end = start + len(message["content"])
+            closing = end_of_turn_token(tokenizer) or ""  # the turn's end is trained too: it teaches to stop
+            spans.append((start, end + len(closing) if closing and full.startswith(closing, end) else end))
             continue
         spans.append((len(before), len(through)))
     return spans

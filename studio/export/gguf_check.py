@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
+from studio.data.render import end_of_turn_token
 from studio.evaluate.pipeline import held_out_prompts
 from studio.export import verify
-from studio.models.gguf_writer import end_of_turn_token
 from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.chat.sampling import Sampling
-from studio.models.gguf_writer import end_of_turn_token
+from studio.data.render import end_of_turn_token
 
 CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>

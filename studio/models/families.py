@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from studio.data.templates import TEMPLATES
+
 
 @dataclass(frozen=True)
 class Family:
@@ -31,27 +33,31 @@ class Family:
     name: str  # what people call it
     examples: str  # models people bring
     config_class: str  # transformers' config class (the tests build tiny models from it)
-    template: str  # the chat template's style: chatml, llama3, gemma, phi3
-    end_of_turn: str  # the token that closes an assistant turn in that template
+    template: str  # its chat template's format, a key of studio.data.templates.TEMPLATES
     sliding_window: bool = False
     train: bool = True
     chat: bool = True
     merge: bool = True
     gguf: bool = False
 
+    @property
+    def end_of_turn(self) -> str:
+        """The token that closes an assistant turn in the family's template."""
+        return TEMPLATES[self.template].end_of_turn
+
 
 FAMILIES: dict[str, Family] = {
     f.model_type: f
     for f in (
-        Family("llama", "Llama", "SmolLM2, Llama 3.2, TinyLlama", "LlamaConfig", "llama3", "<|eot_id|>", gguf=True),
-        Family("mistral", "Mistral", "Mistral 7B, Ministral", "MistralConfig", "mistral", "</s>", True, gguf=True),
-        Family("qwen2", "Qwen2 / Qwen2.5", "Qwen2.5-0.5B/1.5B/7B", "Qwen2Config", "chatml", "<|im_end|>", True),
-        Family("qwen3", "Qwen3", "Qwen3-0.6B/1.7B/4B", "Qwen3Config", "chatml", "<|im_end|>", True),
-        Family("gemma3_text", "Gemma 3 (text)", "Gemma 3 270M/1B", "Gemma3TextConfig", "gemma", "<end_of_turn>", True),
-        Family("phi3", "Phi-3 / Phi-4-mini", "Phi-3.5-mini, Phi-4-mini", "Phi3Config", "phi3", "<|end|>", True),
-        Family("smollm3", "SmolLM3", "SmolLM3-3B", "SmolLM3Config", "chatml", "<|im_end|>", True),
-        Family("olmo2", "OLMo 2", "OLMo-2-1B", "Olmo2Config", "chatml", "<|im_end|>"),
-        Family("granite", "Granite", "Granite 3.x", "GraniteConfig", "granite", "<|end_of_text|>"),
+        Family("llama", "Llama", "SmolLM2, Llama 3.2, TinyLlama", "LlamaConfig", "llama3", gguf=True),
+        Family("mistral", "Mistral", "Mistral 7B, Ministral", "MistralConfig", "mistral", True, gguf=True),
+        Family("qwen2", "Qwen2 / Qwen2.5", "Qwen2.5-0.5B/1.5B/7B", "Qwen2Config", "chatml", True),
+        Family("qwen3", "Qwen3", "Qwen3-0.6B/1.7B/4B", "Qwen3Config", "qwen3", True),
+        Family("gemma3_text", "Gemma 3 (text)", "Gemma 3 270M/1B", "Gemma3TextConfig", "gemma", True),
+        Family("phi3", "Phi-3 / Phi-4-mini", "Phi-3.5-mini, Phi-4-mini", "Phi3Config", "phi3", True),
+        Family("smollm3", "SmolLM3", "SmolLM3-3B", "SmolLM3Config", "chatml", True),
+        Family("olmo2", "OLMo 2", "OLMo-2-1B", "Olmo2Config", "tulu"),
+        Family("granite", "Granite", "Granite 3.x", "GraniteConfig", "granite"),
     )
 }
 
@@ -80,11 +86,11 @@ def markdown_table() -> str:
     """The README's table of families and what each supports."""
     mark = {True: "yes", False: "no"}
     rows = [
-        "| family (`model_type`) | models | sliding window | train | chat | merge | GGUF |",
-        "|---|---|---|---|---|---|---|",
+        "| family (`model_type`) | models | template, when the model has none | sliding window | train | chat | merge | GGUF |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for f in FAMILIES.values():
-        cells = [f"{f.name} (`{f.model_type}`)", f.examples, mark[f.sliding_window]]
+        cells = [f"{f.name} (`{f.model_type}`)", f.examples, f"`{f.template}`", mark[f.sliding_window]]
         cells += [mark[f.train], mark[f.chat], mark[f.merge], mark[f.gguf]]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.data.render import end_of_turn_token
+
 # Name -> (ggml tensor type, llama.cpp file type), both by their gguf enum names.
 GGUF_TYPES = {
     "f32": ("F32", "ALL_F32"),
@@ -159,16 +161,6 @@ def _write_tensors(writer, model_dir: Path, config, arch, permute: bool, gguf_ty
 
 
 # -- the tokenizer -------------------------------------------------------------------------------
-
-
-def end_of_turn_token(tokenizer) -> str | None:
-    """The special token the chat template closes an assistant turn with (``<|im_end|>`` for ChatML)."""
-    marker = "XYZZY-END-OF-TURN"
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": marker}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
-    after = text.split(marker, 1)[1].lstrip(" ") if marker in text else ""
-    specials = sorted(set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab()), key=len, reverse=True)
-    return next((token for token in specials if token and after.startswith(token)), None)
 
 
 def _pre_tokenizer(tokenizer) -> str:

@@ -22,6 +22,7 @@ import torch
 
 from studio.config import EMBEDDED_MODEL
 from studio.data.access import cache_dir, operator_dirs, owner_allows, reads_anywhere
+from studio.data.templates import use_template
 from studio.runs.directory import runs_root
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,10 @@ def base_model_id(name: str) -> str:
     return EMBEDDED_HUB_ID if (name or "").strip().lower() in EMBEDDED_ALIASES or not name else name
 
 
-def load_tokenizer(name: str):
+def load_tokenizer(name: str, template: str = "auto", fallback: bool = True):
+    """The model's tokenizer with ``template`` (studio.data.templates; auto: its own). A model without
+    a template of its own gets ChatML where ``fallback`` (chat, evaluation); training passes False,
+    so that the form asks for one instead (studio.train.checks.template_problems)."""
     from transformers import AutoTokenizer
 
     location = resolve_model(name)
@@ -236,7 +240,8 @@ def load_tokenizer(name: str):
         tokenizer = AutoTokenizer.from_pretrained(location)
     except OSError as exc:
         raise hub_failure(name, exc) from exc
-    if tokenizer.chat_template is None:
+    use_template(tokenizer, template)
+    if tokenizer.chat_template is None and fallback:
         tokenizer.chat_template = CHATML_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig, probe_list
+from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig
+from studio.data import templates
 from studio.data.render import chat_text, render_row
 from studio.launch.checks import gpus_here, launch_problems
-from studio.models import families
+from studio.models import families, meta
 from studio.schema import Problem, bounds_problems
 from studio.train import trackers
 from studio.train.rewards import regex_problem
@@ -85,7 +86,7 @@ def _train_problems(config: RunConfig) -> list[Problem]:
         )
     if t.packing and t.method != "sft":
         out.append(Problem("packing", f"packing applies to SFT only; it is ignored for {t.method.upper()}", "warning"))
-    if probe_list(config.probes.probe_prompts) and t.eval_steps <= 0:
+    if config.probes.prompts() and t.eval_steps <= 0:
         out.append(
             Problem(
                 "probe_prompts", "probes are answered at each evaluation; with eval_steps 0 only at the end", "warning"
@@ -261,6 +262,30 @@ def template_overhead(tokenizer) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def _template_missing(tokenizer, config: RunConfig) -> Problem | None:
+    """A model with no chat template of its own is asked for one, naming its family's, not given ChatML
+    silently; a chosen template whose markers the tokenizer does not know is refused."""
+    chosen = config.model.chat_template
+    if chosen != "auto" and (unknown := templates.unknown_markers(tokenizer, chosen)):
+        return Problem(
+            "chat_template",
+            f"the {chosen} template writes {', '.join(unknown)}, which this tokenizer does not know; pick the "
+            "template of the model's family",
+        )
+    if tokenizer.chat_template is not None:
+        return None
+    try:
+        family = families.family_of(meta.config_cached(config.model.model.strip())[0].model_type)
+    except ValueError:
+        family = None
+    hint = f" (its family's is {family.template})" if family else ""
+    return Problem(
+        "chat_template",
+        f"{config.model.model} has no chat template of its own: choose one{hint} among "
+        f"{', '.join(templates.TEMPLATES)}, or train on plain text (a text column)",
+    )
+
+
 def template_problems(tokenizer, config: RunConfig, data_kind: str, data_format: str = "") -> list[Problem]:
     """max_length must leave room after the chat template's own tokens; DPO needs pairs."""
     t = config.train
@@ -268,6 +293,8 @@ def template_problems(tokenizer, config: RunConfig, data_kind: str, data_format:
     problem = method_data_problem(t.method, data_kind, data_format)
     if problem:
         out.append(problem)
+    if data_kind != "text" and (missing := _template_missing(tokenizer, config)):
+        return [*out, missing]
     if data_kind != "text":
         overhead = template_overhead(tokenizer)
         if t.max_length <= overhead + 8:

@@ -24,7 +24,7 @@ import time
 import traceback
 from pathlib import Path
 
-from studio.config import RunConfig, probe_list
+from studio.config import RunConfig
 from studio.runs.directory import HOST, Run, list_runs, new_run, open_run
 from studio.runs.record import attach_log, environment, hardware, resume_problems, trim_after, write_records
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
@@ -257,7 +257,7 @@ class JobManager:
         segments = SegmentLog(run.path, hardware(plan)) if self.main_process else None
         cycle = generation_cycle(plan.config)
         callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak, segments, cycle)]
-        prompts = probe_list(plan.config.probes.probe_prompts)
+        prompts = plan.config.probes.prompts()
         if prompts:
             callbacks.append(
                 ProbeCallback(

@@ -16,7 +16,7 @@ import os
 
 import torch
 
-from studio.config import RunConfig, target_modules_value
+from studio.config import TARGET_PRESETS, RunConfig
 from studio.fastpaths.packed_attention import use_packed_attention
 from studio.models import loading
 from studio.models.device import resolve_precision, torch_dtype
@@ -40,6 +40,14 @@ def lora_config(config: RunConfig):
         bias="none",
         task_type="CAUSAL_LM",
     )
+
+
+def target_modules_value(spec: str) -> list[str] | str:
+    """The PEFT ``target_modules`` value for a preset name or a comma list."""
+    spec = spec.strip()
+    if spec in TARGET_PRESETS:
+        return TARGET_PRESETS[spec]
+    return [m.strip() for m in spec.split(",") if m.strip()]
 
 
 def compute_precision(plan) -> str:

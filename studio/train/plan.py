@@ -158,7 +158,7 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
     if any(p.level == "error" for p in problems):  # before any weight or tokenizer loads
         raise ConfigError([p for p in problems if p.level == "error"])
     precision = resolve_precision(config.model.precision, device)
-    tokenizer = loading.load_tokenizer(config.model.model)
+    tokenizer = loading.load_tokenizer(config.model.model, config.model.chat_template, fallback=False)
     d, t = config.data, config.train
     if data is None:
         data = load_data(d.dataset, d.format, d.columns, d.system_prompt, d.max_rows)

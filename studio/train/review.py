@@ -74,9 +74,9 @@ def _mtime(source: str) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _tokenizer(model: str):
-
-    return loading.load_tokenizer(model)
+def _tokenizer(model: str, template: str):
+    """The tokenizer the run will train with (plan_run loads it the same way)."""
+    return loading.load_tokenizer(model, template, fallback=False)
 
 
 def _data_problems(config: RunConfig, r: Review) -> None:
@@ -89,7 +89,7 @@ def _data_problems(config: RunConfig, r: Review) -> None:
     r.rows = len(data.rows)
     _split(config, data, r)
     try:
-        tokenizer = _tokenizer(config.model.model)
+        tokenizer = _tokenizer(config.model.model, config.model.chat_template)
     except ValueError as exc:
         r.problems.append(Problem("model", str(exc)))
         return

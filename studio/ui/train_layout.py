@@ -16,7 +16,15 @@ LAYOUT = [
         True,
         [["lora_r", "lora_alpha", "lora_dropout"], ["target_modules", "use_rslora", "use_dora", "compute_dtype"]],
     ),
-    ("Data", True, [["dataset", "format", "columns"], ["system_prompt", "val_fraction", "max_rows"], ["val_dataset"]]),
+    (
+        "Data",
+        True,
+        [
+            ["dataset", "format", "columns"],
+            ["system_prompt", "chat_template", "val_fraction", "max_rows"],
+            ["val_dataset"],
+        ],
+    ),
     (
         "Optimisation",
         True,
