@@ -151,11 +151,11 @@ class Studio:
         return [run.id for run in self.queue.waiting(user)]
 
     def resumable_runs(self, user: str | None = None) -> list[str]:
-        """Runs that stopped before their end with a checkpoint to continue from, newest first."""
+        """Runs that stopped before their end with a checkpoint that has steps left, newest first."""
         return [
             run.id
             for run in self.runs(user, mine=True)
-            if run.status().get("status") in RESUMABLE and run.last_checkpoint()
+            if run.status().get("status") in RESUMABLE and run.last_checkpoint() and run.steps_left() != 0
         ]
 
     def run_config(self, run_id: str, user: str | None = None) -> RunConfig:

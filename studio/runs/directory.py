@@ -151,6 +151,20 @@ class Run:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    def steps_left(self) -> int | None:
+        """Optimizer steps the last checkpoint has still to train (its trainer_state.json's
+        max_steps less its global_step); None without a checkpoint (or one that does not say). The
+        Trainer resumed from a checkpoint at max_steps trains one step more before it checks, so 0
+        means: nothing to resume."""
+        last = self.last_checkpoint()
+        try:
+            state = json.loads((last / "trainer_state.json").read_text()) if last else {}
+        except (OSError, ValueError):  # removed or rewritten since it was listed
+            state = {}
+        if not state.get("max_steps") or "global_step" not in state:
+            return None
+        return max(0, int(state["max_steps"]) - int(state["global_step"]))
+
     def has_adapter(self) -> bool:
         return (self.adapter_dir / "adapter_config.json").exists() or (self.adapter_dir / "config.json").exists()
 

@@ -118,6 +118,15 @@ def resume_problems(run: Run, plan) -> list[Problem]:
                 "start it again, with save_steps above 0 to make it resumable",
             )
         ]
+    if run.steps_left() == 0:
+        last = run.last_checkpoint().name
+        return [
+            Problem(
+                "run",
+                f"{run.id} trained all its steps ({last} is at max_steps); nothing is left to resume. "
+                f"Chat with or export its adapter (or {last}), or start a new run to train further",
+            )
+        ]
     record = run.read_json("dataset.json")
     checked = [("dataset", plan.config.data.dataset, record.get("fingerprint"), plan.data.fingerprint)]
     if plan.val_data:
