@@ -171,6 +171,17 @@ class Studio:
             return (self._job_run() is None or may_change(self._job_run(), user)) and self.jobs.stop()
         return bool(stop_elsewhere(self.runs(user, mine=True)))
 
+    def stop(self, user: str | None = None) -> str:
+        """What Stop does for ``user``, in one sentence: stop their training, else take their last
+        waiting Start (or resume) out of the training queue, else nothing."""
+        if self.stop_training(user):
+            return "Stopping after the current step; the checkpoint and the adapter are kept."
+        waiting = self.waiting_runs(user)
+        if not waiting:
+            return "No training of yours is running or waiting."
+        self.cancel_queued(waiting[-1], user)
+        return f"Took {waiting[-1]} out of the queue."
+
     def progress(self, user: str | None = None) -> Progress:
         """The job's snapshot when ``user`` may see its run; else their own run waiting in the queue;
         else an idle snapshot that says whether another person's training runs."""
