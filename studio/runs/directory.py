@@ -105,13 +105,17 @@ class Run:
         tmp.replace(self.path / name)
 
     def status(self) -> dict:
-        """status.json, with a run whose process is gone reported as interrupted. A run training on
-        another machine (a Ray worker writing into a shared run directory) is judged by its job,
-        which the studio that follows it watches (studio.train.remote), not by a pid of that machine."""
+        """status.json, with a run whose process is gone reported as interrupted, with the cause
+        (the same words studio.train.faults.settle writes into the file when the app starts). A run
+        training on another machine (a Ray worker writing into a shared run directory) is judged by
+        its job, which the studio that follows it watches (studio.train.remote), not by a pid of that machine."""
         status = self.read_json("status.json") or {"status": "unknown"}
         here = status.get("host", HOST) == HOST
         if status.get("status") in ACTIVE and here and not _alive(status.get("pid")):
-            status["status"] = "interrupted"
+            last = self.last_checkpoint()
+            where = f"resume from {last.name}" if last else "no checkpoint was saved: start it again"
+            killed = f"the training process (pid {status.get('pid')}) ended without finishing (killed?); {where}"
+            status.update(status="interrupted", error=status.get("error") or killed)
         return status
 
     def set_status(self, **fields) -> dict:
