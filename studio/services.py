@@ -42,16 +42,7 @@ from studio.runs import completions
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
 from studio.runs.dashboards import dashboard
 from studio.runs.diff import config_differences
-from studio.runs.directory import (
-    RESUMABLE,
-    Run,
-    delete_run,
-    list_runs,
-    open_run,
-    probe_table,
-    run_source,
-    runs_root,
-)
+from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, open_run, probe_table, run_source, runs_root
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
@@ -176,11 +167,8 @@ class Studio:
         waiting Start (or resume) out of the training queue, else nothing."""
         if self.stop_training(user):
             return "Stopping after the current step; the checkpoint and the adapter are kept."
-        waiting = self.waiting_runs(user)
-        if not waiting:
-            return "No training of yours is running or waiting."
-        self.cancel_queued(waiting[-1], user)
-        return f"Took {waiting[-1]} out of the queue."
+        run = self.queue.cancel_last(user)
+        return f"Took {run.id} out of the queue." if run else "No training of yours is running or waiting."
 
     def progress(self, user: str | None = None) -> Progress:
         """The job's snapshot when ``user`` may see its run; else their own run waiting in the queue;

@@ -86,14 +86,15 @@ def test_stop_of_ones_own_waiting_start_says_so(train, monkeypatch):
     """Stop takes one's waiting Start out of the line, and the status line says that, not whose
     training runs (the only thing left to show once one's own run is gone)."""
     studio, handlers, _ = train
-    left = ["20261207-120000-mine"]
+    mine = new_run(RunConfig(), studio.root)
+    left = [mine]
     monkeypatch.setattr(studio, "stop_training", lambda user=None: False)  # Alice's job: not Bob's to stop
-    monkeypatch.setattr(studio, "waiting_runs", lambda user=None: list(left))
-    monkeypatch.setattr(studio, "cancel_queued", lambda run_id, user=None: left.remove(run_id))
+    monkeypatch.setattr(studio.queue, "waiting", lambda user=None: list(left))
+    monkeypatch.setattr(studio.queue, "cancel", lambda run_id, user=None: left.pop())
     busy = Progress(message="Another person's training is running; a Start now waits in the queue for it.")
     monkeypatch.setattr(studio, "progress", lambda user=None: busy)
     status, *_ = handlers.on_stop(None)
-    assert "Took 20261207-120000-mine out of the queue." in status and "Another person" not in status
+    assert f"Took {mine.id} out of the queue." in status and "Another person" not in status
     assert left == []
 
 

@@ -106,9 +106,9 @@ class Run:
 
     def status(self) -> dict:
         """status.json, with a run whose process is gone reported as interrupted, with the cause
-        (the same words studio.train.faults.settle writes into the file when the app starts). A run
-        training on another machine (a Ray worker writing into a shared run directory) is judged by
-        its job, which the studio that follows it watches (studio.train.remote), not by a pid of that machine."""
+        (studio.train.faults.settle writes it into the file at app start). A run training on another
+        machine (a Ray worker writing into a shared run directory) is judged by its job, which the
+        studio that follows it watches (studio.train.remote), not by a pid of that machine."""
         status = self.read_json("status.json") or {"status": "unknown"}
         here = status.get("host", HOST) == HOST
         if status.get("status") in ACTIVE and here and not _alive(status.get("pid")):
@@ -147,7 +147,7 @@ class Run:
         found = [
             p
             for p in self.checkpoints_dir.glob("checkpoint-*")
-            if p.name.split("-")[-1].isdigit() and _complete(p / "trainer_state.json")
+            if p.name.split("-")[-1].isdigit() and "global_step" in _trainer_state(p)
         ]
         return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
@@ -156,15 +156,11 @@ class Run:
         return found[-1] if found else None
 
     def steps_left(self) -> int | None:
-        """Optimizer steps the last checkpoint has still to train (its trainer_state.json's
-        max_steps less its global_step); None without a checkpoint (or one that does not say). The
-        Trainer resumed from a checkpoint at max_steps trains one step more before it checks, so 0
-        means: nothing to resume."""
+        """Steps the last checkpoint has left to train (max_steps less global_step in its
+        trainer_state.json), else None. At 0 nothing is left: the Trainer, resumed there, would
+        train one step past max_steps before it checks."""
         last = self.last_checkpoint()
-        try:
-            state = json.loads((last / "trainer_state.json").read_text()) if last else {}
-        except (OSError, ValueError):  # removed or rewritten since it was listed
-            state = {}
+        state = _trainer_state(last) if last else {}
         if not state.get("max_steps") or "global_step" not in state:
             return None
         return max(0, int(state["max_steps"]) - int(state["global_step"]))
@@ -240,11 +236,11 @@ def best_metrics(metrics: list[dict]) -> dict:
     }
 
 
-def _complete(state_file: Path) -> bool:
+def _trainer_state(checkpoint: Path) -> dict:
     try:
-        return "global_step" in json.loads(state_file.read_text())
-    except (OSError, ValueError):
-        return False
+        return json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):  # not written yet (or removed since it was listed)
+        return {}
 
 
 def _alive(pid) -> bool:
