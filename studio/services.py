@@ -42,17 +42,8 @@ from studio.runs import completions
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, placeholder_figure, training_figure
 from studio.runs.dashboards import dashboard
 from studio.runs.diff import config_differences
-from studio.runs.directory import (
-    RESUMABLE,
-    Run,
-    delete_run,
-    list_runs,
-    not_a_source,
-    open_run,
-    probe_table,
-    run_source,
-    runs_root,
-)
+from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, not_a_source, open_run, run_source, runs_root
+from studio.runs.metrics import probe_table
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
@@ -155,11 +146,11 @@ class Studio:
         return [run.id for run in self.queue.waiting(user)]
 
     def resumable_runs(self, user: str | None = None) -> list[str]:
-        """Runs that stopped before their end with a checkpoint to continue from, newest first."""
+        """Runs that stopped before their end with a checkpoint that has steps left, newest first."""
         return [
             run.id
             for run in self.runs(user, mine=True)
-            if run.status().get("status") in RESUMABLE and run.last_checkpoint()
+            if run.status().get("status") in RESUMABLE and run.last_checkpoint() and run.steps_left() != 0
         ]
 
     def run_config(self, run_id: str, user: str | None = None) -> RunConfig:
@@ -174,6 +165,14 @@ class Studio:
         if self.jobs.active:
             return (self._job_run() is None or may_change(self._job_run(), user)) and self.jobs.stop()
         return bool(stop_elsewhere(self.runs(user, mine=True)))
+
+    def stop(self, user: str | None = None) -> str:
+        """What Stop does for ``user``, in one sentence: stop their training, else take their last
+        waiting Start (or resume) out of the training queue, else nothing."""
+        if self.stop_training(user):
+            return "Stopping after the current step; the checkpoint and the adapter are kept."
+        run = self.queue.cancel_last(user)
+        return f"Took {run.id} out of the queue." if run else "No training of yours is running or waiting."
 
     def progress(self, user: str | None = None) -> Progress:
         """The job's snapshot when ``user`` may see its run; else their own run waiting in the queue;

@@ -8,7 +8,7 @@ import pytest
 
 from studio.models.scorer import RewardScorer
 from studio.runs import completions
-from studio.runs.directory import trim_steps
+from studio.runs.metrics import trim_steps
 from studio.schema import ConfigError
 from studio.train.jobs import JobManager
 from studio.train.rewards import conversation

@@ -80,8 +80,9 @@ def test_one_job_per_person_and_cancel(tiny_model_dir, runs_dir, monkeypatch):
         assert not studio.stop_training("bob")  # not his to stop
         with pytest.raises(ValueError, match="is not a run in the runs folder"):
             studio.cancel_queued(bobs.id, "alice")
-        studio.cancel_queued(bobs.id, "bob")
+        assert studio.stop("bob") == f"Took {bobs.id} out of the queue."  # his Stop: his waiting Start goes
         assert studio.queue.waiting() == [] and not bobs.path.exists()  # it never trained: nothing is left
+        assert studio.jobs.active and studio.stop("bob") == "No training of yours is running or waiting."
         assert "Another person's training" in studio.progress("bob").message
         monkeypatch.setenv("STUDIO_QUEUE_PER_PERSON", "2")
         again = studio.start_training(tiny_recipe(tiny_model_dir), "alice")

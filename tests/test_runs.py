@@ -136,6 +136,33 @@ def test_run_history_reads_killed_runs_and_deletes(tiny_config, runs_dir):
     assert studio.runs() == []
 
 
+def test_every_reader_sees_a_killed_run_as_interrupted_with_its_cause(tiny_config, runs_dir, capsys):
+    """status.json still says running after a SIGKILL (nothing wrote its end): the run, its view in
+    the Runs tab, the CLI's history and Resume's list all read it as interrupted,
+    with the cause, whether or not the app has settled the file yet."""
+    from studio.cli import main
+    from studio.runs.directory import new_run
+
+    run = new_run(tiny_config, runs_dir)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run.set_status(status="running", pid=dead.pid, error="", total_steps=3)
+    saved = run.checkpoints_dir / "checkpoint-2"
+    saved.mkdir(parents=True)
+    (saved / "trainer_state.json").write_text('{"global_step": 2, "max_steps": 3}')
+    cause = f"the training process (pid {dead.pid}) ended without finishing (killed?); resume from checkpoint-2"
+    assert (run.status()["status"], run.status()["error"]) == ("interrupted", cause)
+    assert main(["runs", "--runs-dir", str(runs_dir), "--json"]) == 0  # the CLI settles nothing
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["status"], row["error"]) == ("interrupted", cause)
+    assert run.read_json("status.json")["status"] == "running"  # only read so far
+    studio = Studio(runs_dir)  # the app settles the file when it starts, in the same words
+    assert run.read_json("status.json")["status"] == "interrupted"
+    view = studio.run_view(run.id)["summary"]
+    assert (view["status"], view["error"]) == ("interrupted", cause)
+    assert studio.resumable_runs() == [run.id]
+
+
 def test_config_differences_list_only_the_fields_that_differ_in_file_order():
     from studio.config import RunConfig
     from studio.runs.diff import config_differences

@@ -82,6 +82,22 @@ def test_a_preset_keeps_the_dataset_the_user_chose_and_says_so(train):
     assert message == ""
 
 
+def test_stop_of_ones_own_waiting_start_says_so(train, monkeypatch):
+    """Stop takes one's waiting Start out of the line, and the status line says that, not whose
+    training runs (the only thing left to show once one's own run is gone)."""
+    studio, handlers, _ = train
+    mine = new_run(RunConfig(), studio.root)
+    left = [mine]
+    monkeypatch.setattr(studio, "stop_training", lambda user=None: False)  # Alice's job: not Bob's to stop
+    monkeypatch.setattr(studio.queue, "waiting", lambda user=None: list(left))
+    monkeypatch.setattr(studio.queue, "cancel", lambda run_id, user=None: left.pop())
+    busy = Progress(message="Another person's training is running; a Start now waits in the queue for it.")
+    monkeypatch.setattr(studio, "progress", lambda user=None: busy)
+    status, *_ = handlers.on_stop(None)
+    assert f"Took {mine.id} out of the queue." in status and "Another person" not in status
+    assert left == []
+
+
 def test_resume_of_nothing_is_a_card(train):
     _, handlers, _ = train
     *views, message, shown, form0 = handlers.on_resume(None, None)[:8]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.runs.directory import read_metrics
+from studio.runs.metrics import read_metrics
 
 FILE = "completions.jsonl"
 SHOWN = 16  # rows of the table: a step's groups, best first

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
+from studio.runs.metrics import best_metrics, read_metrics, read_probes, round_or_none
 from studio.runs.segments import read_segments, segment_row, segment_totals
 
 HOST = socket.gethostname()  # status.json's pid is judged alive or gone only on the machine that wrote it
@@ -110,13 +111,17 @@ class Run:
         tmp.replace(self.path / name)
 
     def status(self) -> dict:
-        """status.json, with a run whose process is gone reported as interrupted. A run training on
-        another machine (a Ray worker writing into a shared run directory) is judged by its job,
-        which the studio that follows it watches (studio.train.remote), not by a pid of that machine."""
+        """status.json, with a run whose process is gone reported as interrupted, with the cause
+        (studio.train.faults.settle writes it into the file at app start). A run training on another
+        machine (a Ray worker writing into a shared run directory) is judged by its job, which the
+        studio that follows it watches (studio.train.remote), not by a pid of that machine."""
         status = self.read_json("status.json") or {"status": "unknown"}
         here = status.get("host", HOST) == HOST
         if status.get("status") in ACTIVE and here and not _alive(status.get("pid")):
-            status["status"] = "interrupted"
+            last = self.last_checkpoint()
+            where = f"resume from {last.name}" if last else "no checkpoint was saved: start it again"
+            killed = f"the training process (pid {status.get('pid')}) ended without finishing (killed?); {where}"
+            status.update(status="interrupted", error=status.get("error") or killed)
         return status
 
     def set_status(self, **fields) -> dict:
@@ -148,13 +153,23 @@ class Run:
         found = [
             p
             for p in self.checkpoints_dir.glob("checkpoint-*")
-            if p.name.split("-")[-1].isdigit() and _complete(p / "trainer_state.json")
+            if p.name.split("-")[-1].isdigit() and "global_step" in _trainer_state(p)
         ]
         return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
     def last_checkpoint(self) -> Path | None:
         found = self.checkpoints()
         return found[-1] if found else None
+
+    def steps_left(self) -> int | None:
+        """Steps the last checkpoint has left to train (max_steps less global_step in its
+        trainer_state.json), else None. At 0 nothing is left: the Trainer, resumed there, would
+        train one step past max_steps before it checks."""
+        last = self.last_checkpoint()
+        state = _trainer_state(last) if last else {}
+        if not state.get("max_steps") or "global_step" not in state:
+            return None
+        return max(0, int(state["max_steps"]) - int(state["global_step"]))
 
     def has_adapter(self) -> bool:
         return (self.adapter_dir / "adapter_config.json").exists() or (self.adapter_dir / "config.json").exists()
@@ -183,7 +198,7 @@ class Run:
             **best_metrics(metrics),
             "peak_memory_gib": _gib(peak),
             "estimated_memory_gib": _gib(self.read_json("estimate.json").get("memory_bytes", {}).get("total")),
-            "seconds_per_step": _round(finished.get("seconds_per_step") or status.get("seconds_per_step"), 3),
+            "seconds_per_step": round_or_none(finished.get("seconds_per_step") or status.get("seconds_per_step"), 3),
             "checkpoint": self.last_checkpoint().name if self.last_checkpoint() else "",
             "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(status.get("started", 0)))
             if status.get("started")
@@ -198,40 +213,19 @@ class Run:
 
 def _eval_perplexity(result: dict) -> dict | None:
     """Base and adapter perplexity from the run's evaluation (eval.json), or None before one."""
-    pair = {side: _round(result.get(side, {}).get("perplexity"), 3) for side in ("base", "adapter")}
+    pair = {side: round_or_none(result.get(side, {}).get("perplexity"), 3) for side in ("base", "adapter")}
     return pair if pair["adapter"] is not None else None
-
-
-def _round(value, digits: int = 4):
-    return round(value, digits) if isinstance(value, (int, float)) else None
 
 
 def _gib(value) -> float | None:
     return round(value / 2**30, 2) if isinstance(value, (int, float)) and value else None
 
 
-def best_metrics(metrics: list[dict]) -> dict:
-    """Last train loss, best eval loss and, for DPO, the best reward accuracy and margin."""
-
-    def values(key):
-        return [m[key] for m in metrics if isinstance(m.get(key), (int, float))]
-
-    losses, evals = values("loss"), values("eval_loss")
-    accuracy = values("eval_rewards/accuracies") or values("rewards/accuracies")
-    margins = values("eval_rewards/margins") or values("rewards/margins")
-    return {
-        "last_loss": _round(losses[-1]) if losses else None,
-        "best_eval_loss": _round(min(evals)) if evals else None,
-        "best_reward_accuracy": _round(max(accuracy)) if accuracy else None,
-        "best_reward_margin": _round(max(margins)) if margins else None,
-    }
-
-
-def _complete(state_file: Path) -> bool:
+def _trainer_state(checkpoint: Path) -> dict:
     try:
-        return "global_step" in json.loads(state_file.read_text())
-    except (OSError, ValueError):
-        return False
+        return json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):  # not written yet (or removed since it was listed)
+        return {}
 
 
 def _alive(pid) -> bool:
@@ -242,47 +236,6 @@ def _alive(pid) -> bool:
     except (OSError, ValueError):
         return False
     return True
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """Metrics lines; a torn last line (the process was killed mid-write) is skipped."""
-    out = []
-    try:
-        with open(path) as fh:
-            for line in fh:
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-    except OSError:
-        pass
-    return out
-
-
-def read_probes(path: Path) -> list[dict]:
-    """probes.jsonl records ({"step", "prompt", "answer"}; step 0 is the base)."""
-    return read_metrics(path)
-
-
-def trim_steps(path: Path, step: int) -> None:
-    """On resume, drop the records of a run's JSON-lines file (curve points, probe answers, GRPO's
-    samples) made after the checkpoint the run continues from; a missing file stays missing."""
-    if Path(path).exists():
-        kept = [r for r in read_metrics(path) if r.get("step", 0) <= step]
-        Path(path).write_text("".join(json.dumps(r) + "\n" for r in kept))
-
-
-def probe_table(probes: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """(headers, rows): each pinned prompt with the base's answer and the latest one."""
-    prompts = list(dict.fromkeys(p["prompt"] for p in probes))
-    base = {p["prompt"]: p["answer"] for p in probes if p["step"] == 0}
-    latest: dict[str, tuple[int, str]] = {}
-    for p in probes:
-        if p["step"] > 0 and p["step"] >= latest.get(p["prompt"], (-1, ""))[0]:
-            latest[p["prompt"]] = (p["step"], p["answer"])
-    step = max((s for s, _ in latest.values()), default=0)
-    headers = ["prompt", "base", f"step {step}" if step else "current"]
-    return headers, [[q, base.get(q, "").strip(), latest.get(q, (0, ""))[1].strip()] for q in prompts]
 
 
 def new_run(config: RunConfig, root: Path | None = None) -> Run:

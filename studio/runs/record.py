@@ -14,7 +14,8 @@ import platform
 import threading
 
 from studio.runs import completions
-from studio.runs.directory import ACTIVE, Run, trim_steps
+from studio.runs.directory import ACTIVE, Run
+from studio.runs.metrics import trim_steps
 from studio.schema import Problem
 
 
@@ -116,6 +117,15 @@ def resume_problems(run: Run, plan) -> list[Problem]:
                 "run",
                 f"{run.id} has no checkpoint to resume from (it ended before its first save); "
                 "start it again, with save_steps above 0 to make it resumable",
+            )
+        ]
+    if run.steps_left() == 0:
+        last = run.last_checkpoint().name
+        return [
+            Problem(
+                "run",
+                f"{run.id} trained all its steps ({last} is at max_steps); nothing is left to resume. "
+                f"Chat with or export its adapter (or {last}), or start a new run to train further",
             )
         ]
     record = run.read_json("dataset.json")

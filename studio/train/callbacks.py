@@ -62,6 +62,7 @@ class MetricsCallback(TrainerCallback):
         self.segments = segments
         self.stop_every = max(1, stop_every)  # Stop waits for a step that is a multiple (GRPO's cycle)
         self.non_finite_step: int | None = None
+        self.ended = ""  # completed, stopped or failed, once the Trainer has ended
         self._t0 = time.monotonic()
         self._last_tokens = (0, self._t0)
 
@@ -128,11 +129,22 @@ class MetricsCallback(TrainerCallback):
         self.tracker.activity("training")
 
     def on_train_end(self, args, state, control, **kwargs):
+        self.ended = self.ending(state)
         if self.segments is None or not state.is_world_process_zero:
             return
-        how = "failed" if self.non_finite_step is not None else "stopped" if self.stop_event.is_set() else "completed"
         peak = self.peak_memory() if self.peak_memory is not None else None
-        self.segments.end(how, state.global_step, state.num_input_tokens_seen, peak)
+        self.segments.end(self.ended, state.global_step, state.num_input_tokens_seen, peak)
+
+    def ending(self, state) -> str:
+        """How the training ended, decided once, when the Trainer ends (the job reports the same).
+        A Stop that came during or after the last step (its evaluation, probes or save) cut nothing
+        short: the run completed. Were it "stopped", Resume would offer its checkpoint at max_steps,
+        and the Trainer, resumed there, trains one step past max_steps before it checks."""
+        if self.non_finite_step is not None:
+            return "failed"
+        if self.stop_event.is_set() and state.global_step < state.max_steps:
+            return "stopped"
+        return "completed"
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})

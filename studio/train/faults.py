@@ -107,11 +107,8 @@ def settle(root: Path | None = None) -> list[Run]:
     """Record in status.json that runs whose training process is gone (killed) were interrupted."""
     settled = []
     for run in list_runs(root):
-        recorded = run.read_json("status.json")
-        if recorded.get("status") in ACTIVE and run.status().get("status") == "interrupted":
-            last = run.last_checkpoint()
-            where = f"resume from {last.name}" if last else "no checkpoint was saved: start it again"
-            error = f"the training process (pid {recorded.get('pid')}) ended without finishing (killed?); {where}"
-            if mark_interrupted(run, error):
+        status = run.status()  # the cause with it (studio.runs.directory)
+        if run.read_json("status.json").get("status") in ACTIVE and status.get("status") == "interrupted":
+            if mark_interrupted(run, status["error"]):
                 settled.append(run)
     return settled

@@ -99,7 +99,7 @@ class JobManager:
         if not self.active:
             return False
         self._stop.set()
-        self._tracker.update(status="stopping", message="stopping after the current step")
+        self._tracker.stopping("stopping after the current step")
         return True
 
     def wait(self, timeout: float | None = None) -> Progress:
@@ -294,7 +294,7 @@ class JobManager:
             if run.adapter_dir.exists():
                 shutil.rmtree(run.adapter_dir)
             partial.replace(run.adapter_dir)
-        status = "stopped" if self._stop.is_set() else "completed"
+        status = callback.ended or callback.ending(trainer.state)  # a Stop after the last step: completed
         totals = segment_totals(read_segments(run.path))  # every start and resume of the run, not only this one
         summary = {
             "step": step,

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from studio.runs.directory import read_probes
+from studio.runs.metrics import read_probes
 from studio.train.callbacks import round_steps
 from studio.train.progress import Tracker
 

@@ -178,6 +178,13 @@ class Tracker:
             if fields.get("status") == "running" and self._first_step_at is None:
                 self._last_activity = time.monotonic()  # loading is over; the first step starts now
 
+    def stopping(self, message: str) -> None:
+        """A Stop: "stopping" while the run is active; a run that already ended keeps its end (a Stop
+        that raced the end must not leave a finished run "stopping", polled for ever)."""
+        with self._lock:
+            if self._p.status in ACTIVE:
+                self._p.status, self._p.message = "stopping", message
+
     def warn(self, message: str) -> None:
         with self._lock:
             if message not in self._p.warnings:

@@ -5,6 +5,7 @@
     queue.submit(None, "alice", resume=run.path)    # a resume queues the same way
     queue.position(ticket.run.id)                    # 0 training, 1.. waiting, None neither
     queue.cancel(ticket.run.id, "alice")             # a waiting Start goes; a waiting resume goes back
+    queue.cancel_last("alice")                       # Stop with none of hers training: her last waiting run
     queue.restore()                                  # after a restart: runs recorded as queued wait again
 
 A Start that has to wait is planned at once (config and data checked, so a mistake is named while
@@ -133,6 +134,12 @@ class TrainingQueue:
             else:
                 shutil.rmtree(entry.run.path, ignore_errors=True)
             return entry.run
+
+    def cancel_last(self, user: str | None) -> Run | None:
+        """``user``'s Stop with nothing of theirs training: their last waiting run leaves the line."""
+        with self._lock:
+            mine = self.waiting(user)
+            return self.cancel(mine[-1].id, user) if mine else None
 
     def restore(self) -> list[Run]:
         """Put runs recorded as queued back in line, oldest first (after an app restart), behind

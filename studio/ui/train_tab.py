@@ -13,6 +13,7 @@ place in line; Stop stops one's own training, or cancels one's own waiting Start
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -258,16 +259,15 @@ class _Handlers:
         return (*shown, gr.Timer(active=live), ended)
 
     def on_stop(self, request: gr.Request):
-        """Stop one's own training; with none running, take one's last waiting Start out of the line."""
+        """Stop one's own training; with none running, take one's last waiting Start out of the line.
+        With nothing of theirs left to show, the status line says what Stop did (not whose training runs)."""
         user = user_of(request)
-        if not self.studio.stop_training(user):
-            waiting = self.studio.waiting_runs(user)
-            if waiting:
-                self.studio.cancel_queued(waiting[-1], user)
-                gr.Info(f"Took {waiting[-1]} out of the queue.")
-            else:
-                gr.Info("No training of yours is running.")
-        return self.snapshot(user)[1:4]
+        said = self.studio.stop(user)
+        gr.Info(said)
+        p, status, *shown = self.snapshot(user)
+        if p.status == "idle":
+            status = status_html(dataclasses.replace(p, message=said))
+        return status, *shown[:2]
 
     def on_load_review(self, request: gr.Request):
         user = user_of(request)
