@@ -16,6 +16,7 @@ from safetensors import safe_open
 from studio.chat.sampling import Sampling
 from studio.config import GGUF_CHOICES
 from studio.export import gguf_check, merge, verify
+from studio.export.destination import MARKER
 from studio.export.gguf import export_gguf
 from studio.export.modelfile import is_chatml, modelfile_text
 from studio.models.gguf_writer import GGUF_TYPES, LOW_BIT, _permute, write_gguf
@@ -92,7 +93,8 @@ def test_every_tensor_and_hyperparameter_reads_back(merged_fp32, tmp_path, gguf_
 def test_export_reads_back_with_transformers_and_answers_like_the_merged_model(tiny_sft_run, tmp_path, gguf_type):
     report = export_gguf(tiny_sft_run, tmp_path / "out", gguf_type, sampling=Sampling(temperature=0.3))
     names = {p.name for p in (tmp_path / "out").iterdir()}
-    assert names == {f"{tiny_sft_run.id}-{gguf_type}.gguf", "Modelfile", "gguf_check.json"}  # scratch merge gone
+    expected = {f"{tiny_sft_run.id}-{gguf_type}.gguf", "Modelfile", "gguf_check.json", MARKER}
+    assert names == expected  # the scratch merge gone; the marker lets a later --overwrite replace the folder
     check = report.check
     assert check["kl"] <= gguf_check.TOLERANCES[gguf_type]
     if gguf_type == "f16":

@@ -121,9 +121,11 @@ def test_the_model_cards_say_the_method_s_settings_and_how_to_use_it(grpo_run, r
 
     from studio.export.card import metadata, render, write_card
 
-    card = write_card(grpo_run).read_text()
+    path = write_card(grpo_run)
+    card = path.read_text()
     assert "![Mean reward per step](loss.png)" in card  # GRPO's card draws the reward, not its ~0 loss
-    assert Image.open(grpo_run.path / "loss.png").size == (800, 400)
+    assert Image.open(path.parent / "loss.png").size == (800, 400)
+    assert not (grpo_run.path / "loss.png").exists()  # the card and its plot stay out of the run folder
     assert "| GRPO group size / answer tokens | 2 / 8 |" in card
     assert f"exact answer (1), length (1), reward model {reward_run.id} (0.5)" in card
     assert "AutoModelForCausalLM" in card and metadata(grpo_run)["pipeline_tag"] == "text-generation"

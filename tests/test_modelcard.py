@@ -68,7 +68,10 @@ def test_hub_dataset_and_merged_kind(finished_run):
 
 
 def test_body_says_what_was_trained_on_what_and_how_long(finished_run):
-    text = modelcard.write_card(finished_run).read_text()
+    path = modelcard.write_card(finished_run)
+    assert path.parent == finished_run.path / "export" / "card" and (path.parent / "loss.png").is_file()
+    assert not (finished_run.path / "loss.png").exists() and not (finished_run.path / "README.md").exists()
+    text = path.read_text()
     for expected in (
         "LoRA rank r / alpha | 16 / 32",
         "learning rate | 0.0001",

@@ -261,10 +261,11 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_the_last_checkpoin
 def test_torch_s_words_for_a_full_disk_are_read_as_one(tmp_path):
     from studio.train.faults import cause
 
+    run = new_run(RunConfig(), tmp_path / "runs")
     exc = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 128 vs 64")
-    assert cause(exc, tmp_path, 7).startswith("disk full at step 7")
-    assert cause(MemoryError(), tmp_path, 3).startswith("out of memory at step 3")
-    assert cause(ValueError("one\ntwo"), tmp_path) == "ValueError: one"
+    assert cause(exc, run, 7).startswith("disk full at step 7")
+    assert cause(MemoryError(), run, 3).startswith("out of memory at step 3")
+    assert cause(ValueError("one\ntwo"), run) == "ValueError: one"
 
 
 def test_memory_error_in_a_step_fails_the_run_in_one_line(tiny_config, tmp_path, monkeypatch):

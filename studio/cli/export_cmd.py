@@ -29,6 +29,7 @@ from pathlib import Path
 
 from studio.cli.common import add_runs_dir, fail, open_cli_run, print_json
 from studio.config import ExportConfig
+from studio.export.destination import prepare_zip
 from studio.schema import ConfigError, add_arguments, apply_overrides, bounds_problems
 
 
@@ -43,11 +44,17 @@ def register(sub) -> None:
         "--run", metavar="RUN_DIR", required=True, help="A run id, or a run directory inside the runs folder."
     )
     add_runs_dir(e)
-    e.add_argument("--out", metavar="DIR", required=True, help="The folder to write (must be new or empty).")
+    e.add_argument(
+        "--out", metavar="DIR", required=True, help="The folder to write: new, empty, or an earlier export's."
+    )
     add_arguments(e, ExportConfig, only=["dtype", "merged", "gguf"])
     e.add_argument("--merge", dest="merged", action="store_true", help=argparse.SUPPRESS)  # the older spelling
     e.add_argument("--zip", action="store_true", help="Also write DIR.zip next to the folder.")
-    e.add_argument("--overwrite", action="store_true", help="Replace the contents of a non-empty --out.")
+    e.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace an earlier export in --out (and its zip); a folder no export made is never emptied.",
+    )
     e.add_argument("--json", action="store_true", help="Print the merge report as JSON.")
     e.set_defaults(func=run_export)
 
@@ -86,6 +93,8 @@ def run_export(args) -> int:
     try:
         o = options(args)
         run = open_cli_run(args.run, args.runs_dir)
+        out = Path(args.out).expanduser()
+        zip_path = prepare_zip(out.parent / f"{out.name}.zip", args.overwrite) if args.zip else None
         if o.gguf != "none":
             folder = _export_gguf(run, args, o.gguf)
         elif o.merged:
@@ -97,8 +106,8 @@ def run_export(args) -> int:
                 print(f"warning: {warning}", file=sys.stderr)
         else:
             folder = merge.export_adapter(run, args.out, overwrite=args.overwrite)
-        if args.zip:
-            zipped = merge.zip_folder(Path(folder), Path(folder).with_suffix(".zip"))
+        if zip_path is not None:
+            zipped = merge.zip_folder(Path(folder), zip_path)
             print(f"zip: {zipped}", file=sys.stderr)
     except ValueError as exc:
         return fail(exc)

@@ -1,6 +1,6 @@
-"""The model card of a run: README.md with Hub metadata, written into the run and into exports.
+"""The model card of a run: README.md with Hub metadata, written into exports (never into the run).
 
-    path = write_card(run)                                  # runs/<id>/README.md + loss.png
+    path = write_card(run)                                  # runs/<id>/export/card/README.md + loss.png
     write_card(run, folder, kind="merged", repo_id="me/x")  # the card that travels with an export
 
 Everything in it comes from the run directory (config.yaml, dataset.json, environment.json,
@@ -293,8 +293,11 @@ def usage(base: str, where: str, kind: str) -> str:
     )
 
 
-def render(run: Run, kind: str = "adapter", repo_id: str | None = None, merge: dict | None = None) -> str:
-    """The card's text. ``kind``: adapter, merged (adapter merged into the base) or full."""
+def render(
+    run: Run, kind: str = "adapter", repo_id: str | None = None, merge: dict | None = None, plot: bool = False
+) -> str:
+    """The card's text. ``kind``: adapter, merged (adapter merged into the base) or full; ``plot``: a
+    loss.png lies beside the card (write_card draws it first)."""
     if kind not in KINDS:
         raise ValueError(f"model card kind {kind!r} is not one of {', '.join(KINDS)}")
     cfg = run.config()
@@ -327,7 +330,7 @@ def render(run: Run, kind: str = "adapter", repo_id: str | None = None, merge: d
     parts += ["## Training run\n", _table(training_rows(run), ("run", "")) + "\n"]
     if segments_section(run):
         parts.append(segments_section(run))
-    if (run.path / "loss.png").exists():
+    if plot:
         parts.append(
             "![Mean reward per step](loss.png)\n" if cfg.train.method == "grpo" else "![Training loss](loss.png)\n"
         )
@@ -349,15 +352,18 @@ def write_card(
     repo_id: str | None = None,
     merge: dict | None = None,
 ) -> Path:
-    """Write README.md (and loss.png) into ``folder`` (default: the run directory); returns the README."""
+    """Write README.md and loss.png into ``folder`` (default: the studio's own <run>/export/card, so
+    the run folder holds only what training wrote); returns the README."""
     grpo = run.config().train.method == "grpo"
     title, lines = ("Mean reward per step", REWARD_SERIES) if grpo else ("Training loss", None)
-    png = loss_png(run.metrics(), run.path / "loss.png", title, lines)
-    text = render(run, kind, repo_id, merge)
-    folder = Path(folder) if folder else run.path
+    folder = Path(folder) if folder else card_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
-    if png and folder.resolve() != run.path.resolve():
-        (folder / "loss.png").write_bytes(png.read_bytes())
+    png = loss_png(run.metrics(), folder / "loss.png", title, lines)
     path = folder / "README.md"
-    path.write_text(text)
+    path.write_text(render(run, kind, repo_id, merge, plot=png is not None))
     return path
+
+
+def card_dir(run: Run) -> Path:
+    """Where the Export tab's model card (README.md, loss.png) is written."""
+    return run.path / "export" / "card"

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.export import gguf_check, llamacpp_check, merge, verify
-from studio.export.merge import Progress, _say, prepare_out, require_trained
+from studio.export.destination import prepare_out
+from studio.export.merge import Progress, _say, require_trained
 from studio.export.modelfile import write_modelfile
 from studio.models import llamacpp_runtime
 from studio.models.gguf_writer import GGUF_TYPES, write_gguf
@@ -64,7 +65,7 @@ def export_gguf(
     """Merge the run at fp32, write ``<run>-<type>.gguf`` and a Modelfile in ``out``, check the file."""
     check_type(gguf_type)
     require_trained(run)
-    out = prepare_out(out, overwrite, run)
+    out = prepare_out(out, overwrite, run, kind=f"GGUF {gguf_type} + Modelfile")
     scratch = out / ".merged-fp32"
     done = False
     try:

@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 from studio.config import ExportConfig
 from studio.export import verify
+from studio.export.destination import MARKER
 from studio.export.merge import Progress, export_adapter, folder_bytes, merge, require_trained
 from studio.runs.directory import Run
 from studio.schema import ConfigError, bounds_problems
@@ -267,7 +268,7 @@ def push_run(
 
 def upload(api, run: Run, repo_id: str, folder: Path, what: str, private: bool, exists: bool, say) -> PushResult:
     """Create the repository if needed, then one commit with the folder (stale model files deleted)."""
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
     if not exists:
         say(0.5, f"creating {'private' if private else 'public'} repository {repo_id}")
         api.create_repo(repo_id, private=private)
@@ -280,6 +281,7 @@ def upload(api, run: Run, repo_id: str, folder: Path, what: str, private: bool, 
         folder_path=folder,
         commit_message=f"Upload {what} from Fine-tuning Studio run {run.id}",
         delete_patterns=STALE if exists else None,
+        ignore_patterns=[MARKER],  # the local note that an export made this folder, not part of the model
     )
     return PushResult(
         repo_id=repo_id,

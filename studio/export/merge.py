@@ -28,9 +28,10 @@ import torch
 
 from studio.export import verify
 from studio.export.card import write_card
+from studio.export.destination import prepare_out
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, free_memory
-from studio.runs.directory import Run, runs_root
+from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
@@ -111,39 +112,6 @@ def check_dtype(dtype: str) -> torch.dtype:
     return TORCH_DTYPES[dtype]
 
 
-def _is_run(folder: Path) -> bool:
-    return (folder / "config.yaml").is_file() and (folder / "status.json").is_file()
-
-
-def guard_runs(out: Path, run: Run | None = None) -> None:
-    """Refuse an output folder inside a run (its export/ folder aside) or holding runs: an export
-    never writes into a run, and ``overwrite`` never deletes one."""
-    target = out.resolve()
-    for folder in (target, *target.parents):
-        if _is_run(folder) and target.relative_to(folder).parts[:1] != ("export",):
-            raise ValueError(
-                f"out: {out} is inside the run {folder.name}; exporting there would overwrite the run's own files. "
-                "Choose a folder outside the run (the studio's own exports go to <run>/export/)"
-            )
-    held = [p for p in (run.path if run else None, runs_root()) if p is not None and p.resolve().is_relative_to(target)]
-    if held or (target.is_dir() and any(_is_run(child) for child in target.iterdir() if child.is_dir())):
-        raise ValueError(f"out: {out} holds runs; exporting there could delete them. Choose a new, empty folder")
-
-
-def prepare_out(out: str | Path, overwrite: bool = False, run: Run | None = None) -> Path:
-    """An empty output folder; a non-empty one is refused unless ``overwrite``; a run never."""
-    out = Path(out).expanduser()
-    guard_runs(out, run)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f"out: {out} is not empty; choose a new folder (or --overwrite to replace it)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def run_tokenizer(run: Run):
     """The tokenizer the run trained with: the one saved beside its adapter, else the base's."""
     from transformers import AutoTokenizer
@@ -172,7 +140,7 @@ def ensure_chat_template(run: Run, folder: Path) -> None:
 def export_adapter(run: Run, out: str | Path, repo_id: str | None = None, overwrite: bool = False) -> Path:
     """The run's adapter (or full model) files, its tokenizer and a model card, in ``out``."""
     kind = require_trained(run)
-    out = prepare_out(out, overwrite, run)
+    out = prepare_out(out, overwrite, run, kind="adapter" if kind == "adapter" else "full model")
     for path in sorted(run.adapter_dir.iterdir()):
         if path.is_file() and path.name not in LEFT_OUT:
             shutil.copy2(path, out / path.name)
@@ -248,7 +216,7 @@ def merge(
     """Merge the run's adapter into its base and save the whole model (safetensors) in ``out``."""
     torch_dtype = check_dtype(dtype)
     kind = require_trained(run)
-    out = prepare_out(out, overwrite, run)
+    out = prepare_out(out, overwrite, run, kind=f"merged model ({dtype})")
     messages = verify.probe_messages(run)
     done = False
     try:

@@ -86,8 +86,16 @@ class _ThreadLog(logging.Filter):
         return record.thread == self.thread_id
 
 
+class _RunLog(logging.FileHandler):
+    """train.log. A line the disk cannot take (a full disk) is dropped: logging's default prints a
+    traceback on stderr for each, which buried the run's one-line cause under raw tracebacks."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return  # the line is lost; status.json (written after space is freed) carries the cause
+
+
 def attach_log(run: Run) -> logging.Handler:
-    handler = logging.FileHandler(run.log_path)
+    handler = _RunLog(run.log_path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_ThreadLog(threading.get_ident()))
     handler.setLevel(logging.INFO)
@@ -96,6 +104,14 @@ def attach_log(run: Run) -> logging.Handler:
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     return handler
+
+
+def log_traceback(handler: logging.Handler, exc: BaseException) -> None:
+    """The failure's traceback into the run's train.log alone, at DEBUG: the person sees the one-line
+    cause (status.json, the Train tab, the CLI), a developer finds the rest in the file."""
+    trace = (type(exc), exc, exc.__traceback__)
+    record = logging.LogRecord("studio.train.jobs", logging.DEBUG, __file__, 0, "the failure's traceback", None, trace)
+    handler.handle(record)  # past the handler's INFO level on purpose; the console never sees it
 
 
 def trim_after(run: Run, step: int) -> None:

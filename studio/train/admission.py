@@ -1,12 +1,17 @@
-"""Admission: a run starts only when its memory estimate fits the device's free memory.
+"""Admission: a run starts only when its memory estimate fits the device's free memory, and what it
+will write (checkpoints and the final adapter) fits the free disk of the runs folder.
 
-    from studio.train.admission import admit
-    admit(plan)      # the Estimate, or ConfigError: the estimate, the free memory and what would fit
+    from studio.train.admission import admit, admit_disk
+    est = admit(plan)      # the Estimate, or ConfigError: the estimate, the free memory and what would fit
+    admit_disk(plan, est, runs_folder)   # the DiskNeed, or ConfigError: the need against the free disk
 
 ``JobManager.start`` calls it after the plan (config checked, data read) and before a model is
 loaded, so every Start, from the UI, the API or the CLI, is checked before any big allocation.
 On a shared studio one request with ``batch_size: 1000000000`` grew the server to 23 GB until
 the kernel killed it, for everyone; such a run is refused here with a message instead.
+
+The disk need comes from the same estimate (studio.train.disk): a full disk met mid-run costs the
+hours trained since the last checkpoint, or everything when none was written yet.
 
 The headroom: the estimate must stay under ``HEADROOM_SHARE`` (90%) of the free memory, less
 ``RUNTIME_BYTES`` (0.5 GiB) for what the estimate leaves out (the CUDA context, the Python
@@ -16,9 +21,11 @@ process, the allocator's fragmentation).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from studio.models.device import detect, free_memory
 from studio.schema import ConfigError, Problem
+from studio.train import disk
 from studio.train.estimate import estimate, fit
 
 log = logging.getLogger(__name__)
@@ -65,3 +72,33 @@ def admit(plan, free_bytes: int | None = None):
         f"try {FIXES}. " + "; ".join(suggestions)
     )
     raise ConfigError([Problem("memory", message)])
+
+
+def vocab_size(plan) -> int | None:
+    tokenizer = getattr(plan, "tokenizer", None)
+    return len(tokenizer) if tokenizer is not None else None
+
+
+def disk_free_bytes(folder: Path) -> int | None:
+    """Free bytes on the runs folder's disk now (a test replaces this, rather than fill a disk)."""
+    return disk.free_bytes(folder)
+
+
+def admit_disk(plan, est, folder: Path, written: int = 0):
+    """The run's DiskNeed when it fits the free disk of ``folder`` (the runs folder); ConfigError
+    otherwise. ``written``: bytes of checkpoints a resumed run already has there (they count among
+    those kept). No estimate or no free figure: admitted, as in ``admit``."""
+    if est is None:
+        return None
+    need = disk.disk_need(est, plan.config, plan.total_steps, vocab_size(plan))
+    free = disk_free_bytes(folder)
+    required = max(0, need.total_bytes - written)
+    if free is None or required <= free:
+        return need
+    message = (
+        f"the run writes about {disk.size(required)} ({need.describe()}"
+        + (f", less {disk.size(written)} of checkpoints already there" if written else "")
+        + f") but {Path(folder).absolute()} has {disk.size(free)} free; free {disk.size(required - free)} there "
+        "(delete old runs or their checkpoints), lower save_total_limit, or choose another runs folder"
+    )
+    raise ConfigError([Problem("disk", message)])

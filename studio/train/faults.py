@@ -1,12 +1,15 @@
 """Why a training ended badly, in one line, and what is cleaned up after it.
 
-    cause(exc, run.path, step)    # "disk full: ..." / "out of memory: ..." / "ValueError: ..."
+    cause(exc, run, step)         # "disk full: ..." / "out of memory: ..." / "ValueError: ..."
     drop_partial(run)             # checkpoints a failed save left half-written
     settle(root)                  # runs whose process was killed: status.json says interrupted
 
 A full disk does not say so: torch.save reports it as ``RuntimeError: [enforce fail at
 inline_container.cc] . unexpected pos ...``. So the exception chain is searched for ENOSPC, for
-the writers' own words, and, failing both, the free space of the run's disk is measured.
+the writers' own words, and, failing both, the free space of the run's disk is measured. What it
+then says matches what is on disk: the last complete checkpoint by name and step, and about how
+much to free before resuming (studio.train.disk, from the need recorded at the start), or, with no
+checkpoint, that there is nothing to resume and the run must start again.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 
 from studio.runs.directory import ACTIVE, Run, list_runs
+from studio.train import disk
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +38,13 @@ def _chain(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
-def _free_bytes(folder: Path) -> int | None:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
 def disk_full(exc: BaseException, folder: Path) -> bool:
     for link in _chain(exc):
         if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if any(word in str(link).lower() for word in DISK_WORDS):
             return True
-    free = _free_bytes(folder)
+    free = disk.free_bytes(folder)
     return isinstance(exc, OSError | RuntimeError) and free is not None and free < NEARLY_FULL
 
 
@@ -64,21 +61,37 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def cause(exc: BaseException, folder: Path, step: int = 0) -> str:
-    """The one-line reason a run failed, naming the fix."""
-    if disk_full(exc, folder):
-        free = _free_bytes(folder)
-        left = f", {free / 2**20:.0f} MiB left" if free is not None else ""
-        return (
-            f"disk full at step {step}: no space left in {folder.parent}{left}; the last complete checkpoint is kept. "
-            "Free space (delete old runs or checkpoints, or lower save_total_limit), then resume"
-        )
+def cause(exc: BaseException, run: Run, step: int = 0) -> str:
+    """The one-line reason a run failed, naming the fix (after ``drop_partial``: only complete
+    checkpoints are left to name)."""
+    if disk_full(exc, run.path):
+        return disk_full_cause(run, step)
     if out_of_memory(exc):
         return (
             f"out of memory at step {step} ({type(exc).__name__}); lower batch_size or max_length, "
             "or use adapter qlora or gradient_checkpointing, then resume"
         )
     return one_line(exc)
+
+
+def disk_full_cause(run: Run, step: int) -> str:
+    """What a full disk left: the checkpoint to resume from (or none), and how much to free where."""
+    folder = run.path.parent
+    free = disk.free_bytes(run.path)
+    left = f" ({disk.size(free)} free)" if free is not None else ""
+    more = disk.to_free(run, free)
+    free_up = f"free about {disk.size(more)} in {folder}" if more else f"free space in {folder}"
+    how = "delete old runs or their checkpoints, or lower save_total_limit"
+    last = run.last_checkpoint()
+    if last is None:
+        return (
+            f"disk full at step {step}: no space left in {folder}{left}, and no checkpoint was completed, so "
+            f"there is nothing to resume; {free_up} ({how}), then start the run again"
+        )
+    return (
+        f"disk full at step {step}: no space left in {folder}{left}; the last complete checkpoint is {last.name} "
+        f"(step {last.name.split('-')[-1]}), kept. To continue from it, {free_up} ({how}), then resume"
+    )
 
 
 def drop_partial(run: Run) -> list[Path]:

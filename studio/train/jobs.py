@@ -21,16 +21,23 @@ import os
 import shutil
 import threading
 import time
-import traceback
 from pathlib import Path
 
 from studio.config import RunConfig
-from studio.runs.directory import HOST, Run, list_runs, new_run, open_run
-from studio.runs.record import attach_log, environment, hardware, resume_problems, trim_after, write_records
+from studio.runs.directory import HOST, Run, list_runs, new_run, open_run, runs_root
+from studio.runs.record import (
+    attach_log,
+    environment,
+    hardware,
+    log_traceback,
+    resume_problems,
+    trim_after,
+    write_records,
+)
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.schema import ConfigError
-from studio.train import faults, trackers
-from studio.train.admission import admit
+from studio.train import disk, faults, trackers
+from studio.train.admission import admit, admit_disk, vocab_size
 from studio.train.callbacks import MetricsCallback
 from studio.train.estimate import estimate
 from studio.train.model import trainable_parameters
@@ -134,8 +141,12 @@ class JobManager:
             remote = elsewhere(plan.config)
             if remote:  # trains on other processes: their memory, not this one's; the cluster must answer
                 refuse_unready(plan.config.launch)
+            elif main_process:  # before any big allocation: what does not fit memory or disk is refused
+                est = admit(plan)
+                written = disk.written_bytes(run) if resuming else 0
+                admit_disk(plan, est, self.runs_root or runs_root(), written)
             else:
-                admit(plan)  # before any big allocation: what does not fit the free memory is refused
+                admit(plan)
             if resuming and main_process:  # other processes follow the main one's verdict
                 problems = resume_problems(run, plan)
                 if problems:
@@ -230,26 +241,32 @@ class JobManager:
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
             self._finish(trainer, run, callbacks[0], peak)
         except Exception as exc:  # noqa: BLE001 - the job thread's last word: record why it died
-            log.error("run failed:\n%s", traceback.format_exc())
-            self._failed(run, exc)
+            message = self._failed(run, exc)
+            # One line for the person (status, Train tab, CLI); the traceback only in train.log, at DEBUG.
+            log.info("run %s failed: %s", run.id, message)
+            if handler is not None:
+                log_traceback(handler, exc)
         finally:
             trackers.finish(plan.config.train.report_to)
             if handler is not None:
                 logging.getLogger().removeHandler(handler)
                 handler.close()
 
-    def _failed(self, run: Run, exc: BaseException) -> None:
+    def _failed(self, run: Run, exc: BaseException) -> str:
         """One line of cause in the tracker and status.json; a half-written checkpoint removed
-        first (on a full disk that also frees the space status.json needs)."""
-        message = faults.cause(exc, run.path, self._tracker.snapshot().step)
+        first (on a full disk that also frees the space status.json needs, and leaves only the
+        complete checkpoints for the cause to name)."""
+        if self.main_process:
+            faults.drop_partial(run)
+        message = faults.cause(exc, run, self._tracker.snapshot().step)
         self._tracker.update(status="failed", error=message, message="failed")
         if not self.main_process:
-            return
-        faults.drop_partial(run)
+            return message
         try:
             run.set_status(status="failed", error=message, ended=time.time())
         except OSError as err:
             log.error("could not record the failure in %s: %s", run.path / "status.json", err)
+        return message
 
     def _callbacks(self, plan: Plan, run: Run):
 
@@ -273,7 +290,8 @@ class JobManager:
         except (ValueError, RuntimeError) as exc:  # an architecture the estimator cannot build
             log.warning("no memory estimate: %s", exc)
             return
-        run.write_json("estimate.json", est.to_dict())
+        need = disk.disk_need(est, plan.config, plan.total_steps, vocab_size(plan))  # a full disk: how much to free
+        run.write_json("estimate.json", {**est.to_dict(), "disk": need.to_dict()})
         self._tracker.update(estimated_memory_bytes=est.total_bytes)
 
     def _finish(self, trainer, run: Run, callback, peak) -> None:

@@ -10,6 +10,7 @@ token) shows as a card under its own button, without a toast that would cover th
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -149,12 +150,12 @@ def _card_handler(studio: Studio):
     def on_card(run_id, request: gr.Request):
         user = user_of(request)
         try:
-            text = studio.model_card(_need(run_id), user).read_text()
+            path = studio.model_card(_need(run_id), user)
         except ValueError as exc:
             return gr.skip(), gr.skip(), gr.skip(), card(str(exc))
-        _, meta, body = text.split("---\n", 2)
-        body = body.replace("![Training loss](loss.png)", "")  # shown below as an image
-        plot = studio.run(run_id, user).path / "loss.png"
+        _, meta, body = path.read_text().split("---\n", 2)
+        body = re.sub(r"!\[[^\]]*\]\(loss\.png\)\n?", "", body)  # shown below as an image
+        plot = path.parent / "loss.png"  # drawn beside the card, in the run's export folder
         return meta, body, str(plot) if plot.exists() else None, ""
 
     return on_card
