@@ -54,11 +54,10 @@ from studio.runs.directory import (
     runs_root,
 )
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
+from studio.train import guide
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
-from studio.train.guide import fill_preset, with_example
 from studio.train.jobs import JobManager
-from studio.train.presets import METHOD_PRESETS, PRESETS, method_preset, preset, shipped_example
 from studio.train.progress import Progress, duration
 from studio.train.queue import QueueFull, TrainingQueue, ordinal
 from studio.train.remote import stop_elsewhere
@@ -67,8 +66,6 @@ from studio.train.review import check_paths, review, warm_imports
 __all__ = [
     "FORMATS",
     "LOCAL",
-    "METHOD_PRESETS",
-    "PRESETS",
     "QueueFull",
     "CleanOptions",
     "EvalOptions",
@@ -81,23 +78,19 @@ __all__ = [
     "count_pairs",
     "default_output",
     "duration",
-    "fill_preset",
     "get_studio",
+    "guide",
     "is_dpo",
     "length_figure",
-    "method_preset",
     "optimizer_choices",
     "parse_prompts",
     "placeholder_figure",
-    "preset",
     "probe_table",
     "results_figure",
     "results_table",
     "save",
-    "shipped_example",
     "token_hint",
     "training_figure",
-    "with_example",
 ]
 
 

@@ -7,6 +7,8 @@ one-click fixes the form offers when a method and its data do not match.
     # -> the preset with data/mine.csv kept (it fits SFT); note "Kept your dataset data/mine.csv; ..."
     with_example(config)   # the form with the shipped example of its method (studio.train.presets.METHOD_PRESETS)
 
+The UI reaches the presets through this module (``studio.services.guide``): the table, the presets, the fills.
+
 The fit rule is studio.train.method_data.method_data_problem, the one the review and Start apply.
 """
 
@@ -17,8 +19,10 @@ import logging
 
 from studio.config import DataConfig, RunConfig
 from studio.train.method_data import method_data_problem
-from studio.train.presets import method_preset, preset, shipped_datasets
+from studio.train.presets import METHOD_PRESETS, PRESETS, method_preset, preset, shipped_datasets, shipped_example
 from studio.train.review import read_data
+
+__all__ = ["METHOD_PRESETS", "PRESETS", "fill_preset", "method_preset", "shipped_example", "with_example"]
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.services import METHOD_PRESETS, fill_preset, method_preset, shipped_example, with_example
+from studio.services import guide
 from studio.ui.errors import card
 from studio.ui.space import user_of
 
@@ -41,9 +41,9 @@ def guide_view(review, method: str) -> tuple:
     refusal = next((p for p in review.errors if p.field in GUIDED), None)
     if refusal is not None:
         lines.append(("#dc2626", refusal.message))
-        if method in METHOD_PRESETS:
-            example = gr.update(visible=True, value=f"Use the shipped example ({shipped_example(method)})")
-            preset = gr.update(visible=True, value=f"Use the preset '{METHOD_PRESETS[method]}'")
+        if method in guide.METHOD_PRESETS:
+            example = gr.update(visible=True, value=f"Use the shipped example ({guide.shipped_example(method)})")
+            preset = gr.update(visible=True, value=f"Use the preset '{guide.METHOD_PRESETS[method]}'")
     if review.suggestion is not None:
         s = review.suggestion
         lines.append(("#2563eb", f"{s.reason[0].upper()}{s.reason[1:]}. Train them with {s.method.upper()}?"))
@@ -73,14 +73,14 @@ class GuideHandlers:
         if failed:
             return failed
         d, user = config.data, user_of(request)
-        filled, note = fill_preset(name, d.dataset, d.format, d.columns, d.system_prompt, user)
+        filled, note = guide.fill_preset(name, d.dataset, d.format, d.columns, d.system_prompt, user)
         return self.h.filled(filled, flagged, user, card(note, "info") if note else "")
 
     def on_example(self, request: gr.Request, flagged, *values):
         config, failed = self._read(values)
         if failed:
             return failed
-        filled = with_example(config)
+        filled = guide.with_example(config)
         note = card(f"Dataset: {filled.data.dataset}, the shipped example for {config.train.method.upper()}.", "info")
         return self.h.filled(filled, flagged, user_of(request), note)
 
@@ -89,8 +89,8 @@ class GuideHandlers:
         if failed:
             return failed
         method = config.train.method
-        note = card(f"Filled the form from the preset '{METHOD_PRESETS[method]}' for {method.upper()}.", "info")
-        return self.h.filled(method_preset(method), flagged, user_of(request), note)
+        note = card(f"Filled the form from the preset '{guide.METHOD_PRESETS[method]}' for {method.upper()}.", "info")
+        return self.h.filled(guide.method_preset(method), flagged, user_of(request), note)
 
     def on_switch(self, request: gr.Request, flagged, *values):
         config, failed = self._read(values)

@@ -23,10 +23,10 @@ from studio.config import RunConfig
 from studio.schema import ConfigError, Problem, apply_overrides, typed_fields
 from studio.services import (
     LOCAL,
-    PRESETS,
     QueueFull,
     Studio,
     command_text,
+    guide,
     is_dpo,
     optimizer_choices,
     training_figure,
@@ -89,7 +89,7 @@ def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
         with gr.Column(scale=3):
             with gr.Row():
                 ui.preset = gr.Dropdown(
-                    list(PRESETS), value=None, label="Preset", info="Fills the whole form.", scale=3
+                    list(guide.PRESETS), value=None, label="Preset", info="Fills the whole form.", scale=3
                 )
                 ui.apply_preset = gr.Button("Fill the form", scale=1)
                 form.add(defaults, ["run_name"])
