@@ -48,8 +48,9 @@ def guide_view(review, method: str) -> tuple:
         s = review.suggestion
         lines.append(("#2563eb", f"{s.reason[0].upper()}{s.reason[1:]}. Train them with {s.method.upper()}?"))
         switch = gr.update(visible=True, value=f"Switch Method to {s.method.upper()}")
-    text = "".join(f"<div style='color:{color}'>{html.escape(line)}</div>" for color, line in lines)
-    return f"<div id='guide-text'>{text}</div>" if text else "", example, preset, switch
+    text = "".join(f"<div style='color:{color};margin:2px 0'>{html.escape(line)}</div>" for color, line in lines)
+    style = "border-left:4px solid #93c5fd;padding:4px 10px"
+    return f"<div id='guide-text' style='{style}'>{text}</div>" if text else "", example, preset, switch
 
 
 class GuideHandlers:
@@ -77,20 +78,13 @@ class GuideHandlers:
         return self.h.filled(filled, flagged, user, card(note, "info") if note else "")
 
     def on_example(self, request: gr.Request, flagged, *values):
+        """The method's shipped example in the form (the guide card goes once the review agrees)."""
         config, failed = self._read(values)
-        if failed:
-            return failed
-        filled = guide.with_example(config)
-        note = card(f"Dataset: {filled.data.dataset}, the shipped example for {config.train.method.upper()}.", "info")
-        return self.h.filled(filled, flagged, user_of(request), note)
+        return failed or self.h.filled(guide.with_example(config), flagged, user_of(request))
 
     def on_method_preset(self, request: gr.Request, flagged, *values):
         config, failed = self._read(values)
-        if failed:
-            return failed
-        method = config.train.method
-        note = card(f"Filled the form from the preset '{guide.METHOD_PRESETS[method]}' for {method.upper()}.", "info")
-        return self.h.filled(guide.method_preset(method), flagged, user_of(request), note)
+        return failed or self.h.filled(guide.method_preset(config.train.method), flagged, user_of(request))
 
     def on_switch(self, request: gr.Request, flagged, *values):
         config, failed = self._read(values)
@@ -101,7 +95,7 @@ class GuideHandlers:
         if suggestion is None:
             return self.h.unfilled(card("Method: the data suits the chosen method; nothing to switch."))
         config.train.method = suggestion.method
-        return self.h.filled(config, flagged, user, card(f"Method: {suggestion.method}.", "info"))
+        return self.h.filled(config, flagged, user)
 
 
 def wire_guide(ui, h, preset_inputs: list, filled_outputs: list) -> None:
