@@ -67,7 +67,10 @@ def test_every_method_has_a_preset_whose_shipped_example_it_trains_on(method):
     assert config.train.method == method and config.data.dataset == shipped_example(method)
     data = load_data(str(ROOT / config.data.dataset))
     assert method_data_problem(method, data.kind, data.format) is None
-    assert with_example(RunConfig()).data.dataset == "assets/sample_sft.jsonl"
+    mine = RunConfig()
+    mine.train.method, mine.train.max_steps = method, 7
+    example = with_example(mine)  # the example's data, the rest of the user's form kept
+    assert example.data == config.data and example.train.max_steps == 7 and example.train.method == method
 
 
 def test_a_refusal_names_the_method_s_example_and_preset():
