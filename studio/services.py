@@ -45,10 +45,10 @@ from studio.runs.diff import config_differences
 from studio.runs.directory import RESUMABLE, Run, delete_run, list_runs, not_a_source, open_run, run_source, runs_root
 from studio.runs.metrics import probe_table
 from studio.runs.owners import LOCAL, check_change, check_visible, is_shared, may_change, owner_of, share, visible
+from studio.train import guide
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
 from studio.train.jobs import JobManager
-from studio.train.presets import PRESETS, preset
 from studio.train.progress import Progress, duration
 from studio.train.queue import QueueFull, TrainingQueue, ordinal
 from studio.train.remote import stop_elsewhere
@@ -57,7 +57,6 @@ from studio.train.review import check_paths, review, warm_imports
 __all__ = [
     "FORMATS",
     "LOCAL",
-    "PRESETS",
     "QueueFull",
     "CleanOptions",
     "EvalOptions",
@@ -71,12 +70,12 @@ __all__ = [
     "default_output",
     "duration",
     "get_studio",
+    "guide",
     "is_dpo",
     "length_figure",
     "optimizer_choices",
     "parse_prompts",
     "placeholder_figure",
-    "preset",
     "probe_table",
     "results_figure",
     "results_table",

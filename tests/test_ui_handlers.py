@@ -16,8 +16,11 @@ from studio.services import Studio
 from studio.train.progress import Progress
 from studio.ui import data_tab, export_tab, runs_tab, train_tab
 from studio.ui.errors import user_error
+from studio.ui.train_guide import GuideHandlers
 from studio.ui.train_tab import field_order
 from studio.ui.train_views import probe_columns
+
+from .conftest import REAL_DATA
 
 
 def skipped(value) -> bool:
@@ -70,16 +73,71 @@ def test_the_form_shows_the_config_of_the_job_it_reports_on(train, monkeypatch):
     assert handlers.attached_config("local").train.max_steps == 40  # what the page-load review checks
 
 
-def test_a_preset_keeps_the_dataset_the_user_chose_and_says_so(train):
+def _fill(handlers, fill, *args, **changes):
+    """Call a fill handler of the guide with the form's values changed; its outputs by name."""
+    out = fill(*args, None, [], *(_form_values(handlers) | changes).values())
+    note, review, _, batch, _, guide, *buttons = out[:9]
+    return note, review, batch, guide, buttons, dict(zip(handlers.names, out[9:], strict=True))
+
+
+def test_a_preset_keeps_the_dataset_the_user_chose_and_says_so(train, tmp_path):
     _, handlers, _ = train
-    *form, message = handlers.on_preset("Quick CPU demo: LoRA SFT", "data/mine.csv", "alpaca", "q=question", "")
-    by_name = dict(zip(handlers.form.components, form, strict=True))
-    assert by_name["dataset"]["value"] == "data/mine.csv" and by_name["format"]["value"] == "alpaca"
-    assert by_name["max_steps"]["value"] == 40  # the rest of the preset is applied
-    assert "Kept your dataset data/mine.csv" in message
-    *form, message = handlers.on_preset("Quick CPU demo: LoRA DPO", RunConfig().data.dataset, "auto", "", "")
-    assert dict(zip(handlers.form.components, form, strict=True))["dataset"]["value"] == "assets/sample_dpo.jsonl"
-    assert message == ""
+    mine = tmp_path / "mine.csv"
+    mine.write_text("question,output\nCapital of Peru?,Lima.\nCapital of Chile?,Santiago.\n")
+    guide = GuideHandlers(handlers)
+    changes = {"dataset": str(mine), "format": "alpaca", "columns": "instruction=question"}
+    note, _, _, _, _, form = _fill(handlers, guide.on_preset, "Quick CPU demo: LoRA SFT", **changes)
+    assert form["dataset"]["value"] == str(mine) and form["format"]["value"] == "alpaca"
+    assert form["max_steps"]["value"] == 40  # the rest of the preset is applied
+    assert f"Kept your dataset {mine}" in note
+    note, *_, form = _fill(handlers, guide.on_preset, "Quick CPU demo: LoRA DPO", dataset=RunConfig().data.dataset)
+    assert form["dataset"]["value"] == "assets/sample_dpo.jsonl" and note == ""
+
+
+def test_a_preset_replaces_another_preset_s_dataset_and_the_review_follows(train):
+    """Issue 33: GRPO preset, then SFT preset: the SFT sample, and the review of the SFT plan at once."""
+    _, handlers, _ = train
+    guide = GuideHandlers(handlers)
+    _, _, batch, _, _, form = _fill(handlers, guide.on_preset, "Quick CPU demo: GRPO arithmetic")
+    assert form["dataset"]["value"] == "assets/arithmetic_grpo.jsonl" and form["batch_size"]["value"] == 2
+    assert "Effective batch 2 x 1" in batch and "240 training rows" in batch and "**40 steps**" in batch
+    grpo = {n: f["value"] for n, f in form.items()}
+    note, _, batch, guide_card, _, form = _fill(handlers, guide.on_preset, "Quick CPU demo: LoRA SFT", **grpo)
+    assert form["dataset"]["value"] == "assets/sample_sft.jsonl" and form["method"]["value"] == "sft"
+    assert form["val_dataset"]["value"] == "" and note == "" and guide_card == ""
+    assert "Effective batch 4 x 1" in batch and "**40 steps**" in batch
+
+
+def test_a_method_its_data_cannot_feed_offers_the_example_and_preset(train):
+    _, handlers, _ = train
+    guide = GuideHandlers(handlers)
+    outputs = handlers.on_review(None, [], *{**_form_values(handlers), "method": "dpo"}.values())
+    card, example, preset, switch = outputs[4:8]
+    assert "DPO needs preference pairs" in card and "assets/sample_dpo.jsonl" in card
+    assert example["visible"] and "assets/sample_dpo.jsonl" in example["value"]
+    assert preset["visible"] and "Quick CPU demo: LoRA DPO" in preset["value"] and not switch["visible"]
+    fields = dict(zip(handlers.names, outputs[8:], strict=True))
+    assert "info" not in fields["method"]  # the method's explanation stays
+    note, _, batch, card, _, form = _fill(handlers, guide.on_example, method="dpo")
+    assert form["dataset"]["value"] == "assets/sample_dpo.jsonl" and form["method"]["value"] == "dpo"
+    assert card == "" and note == ""  # the card goes; a note of an earlier fill goes too
+    note, _, _, card, _, form = _fill(handlers, guide.on_method_preset, method="kto")
+    assert form["method"]["value"] == "kto" and form["dataset"]["value"] == "assets/sample_dpo.jsonl" and card == ""
+
+
+def test_preference_pairs_on_sft_suggest_dpo_with_a_switch(train):
+    _, handlers, _ = train
+    pairs = str(REAL_DATA / "dpo_en_demo.json")
+    outputs = handlers.on_review(None, [], *{**_form_values(handlers), "dataset": pairs}.values())
+    card, example, _, switch = outputs[4:8]
+    assert "preference pairs" in card and "DPO" in card and not example["visible"]
+    assert switch["visible"] and switch["value"] == "Switch Method to DPO"
+    _, _, _, card, _, form = _fill(handlers, GuideHandlers(handlers).on_switch, dataset=pairs)
+    assert form["method"]["value"] == "dpo" and form["dataset"]["value"] == pairs and card == ""
+
+
+def _form_values(handlers) -> dict:
+    return {n: handlers.form.components[n].value for n in handlers.names}
 
 
 def test_stop_of_ones_own_waiting_start_says_so(train, monkeypatch):

@@ -17,6 +17,7 @@ from studio.launch.checks import gpus_here, launch_problems
 from studio.models import families, meta
 from studio.schema import Problem, bounds_problems
 from studio.train import trackers
+from studio.train.method_data import method_data_problem
 from studio.train.rewards import regex_problem
 
 # Losses that read dpo_label_smoothing: its legal range for each (open at both ends, as TRL's
@@ -176,25 +177,6 @@ def _method_problems(config: RunConfig) -> list[Problem]:
     if g.reward_model > 0 and not g.reward_model_run.strip():
         out.append(Problem("reward_model_run", "name a completed reward-model run, or set reward_model to 0"))
     return out
-
-
-# What each method trains on: the data kinds (studio.data.formats) it accepts, and what it needs.
-METHOD_DATA = {
-    "dpo": (("preference",), "preference pairs (prompt, chosen, rejected)"),
-    "orpo": (("preference",), "preference pairs (prompt, chosen, rejected)"),
-    "reward": (("preference",), "preference pairs (prompt, chosen, rejected)"),
-    "kto": (("chat", "preference"), "answers labelled good or bad (messages and label; format kto) or pairs"),
-    "grpo": (("prompt",), "prompts to answer (a prompt column, and the reference answers for the exact reward)"),
-    "sft": (("chat", "text", "preference"), "conversations or text with answers to imitate"),
-}
-
-
-def method_data_problem(method: str, data_kind: str, data_format: str = "") -> Problem | None:
-    """The method cannot train on this kind of data: the problem at the method field, else None."""
-    kinds, needs = METHOD_DATA.get(method, METHOD_DATA["sft"])
-    if data_kind in kinds and not (method == "kto" and data_kind == "chat" and data_format not in ("kto", "messages")):
-        return None
-    return Problem("method", f"{method.upper()} needs {needs}; this dataset is {data_format or data_kind}")
 
 
 # -- the model -----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Named starting points that fill the whole Train form (and configs for the CLI).
 
     config = preset("Quick CPU demo: LoRA SFT")      # a RunConfig
+    method_preset("orpo")                              # the preset that starts ORPO, method set to orpo
+    starter_text("grpo")                               # its shipped example and preset, for messages
     python -m studio train configs/quick_lora_sft.yaml   # the same as a file
     python -m studio.train.presets                       # rewrite configs/*.yaml from the presets
 
@@ -110,10 +112,56 @@ CONFIG_FILES = {
 }
 
 
+# The preset that starts each method; that preset's dataset is the method's shipped example. The
+# UI's method buttons, the review, Start's refusal and the CLI all read this one table. ORPO, KTO
+# and reward models read the same preference pairs as DPO: the DPO preset serves them, method kept.
+METHOD_PRESETS = {
+    "sft": "Quick CPU demo: LoRA SFT",
+    "dpo": "Quick CPU demo: LoRA DPO",
+    "orpo": "Quick CPU demo: LoRA DPO",
+    "kto": "Quick CPU demo: LoRA DPO",
+    "reward": "Quick CPU demo: LoRA DPO",
+    "grpo": "Quick CPU demo: GRPO arithmetic",
+}
+
+
 def preset(name: str) -> RunConfig:
     if name not in PRESETS:
         raise ValueError(f"preset: {name!r} is not one of {', '.join(PRESETS)}")
     return PRESETS[name][1]()
+
+
+def method_preset(method: str) -> RunConfig:
+    """The preset that starts ``method`` (METHOD_PRESETS), with the method set to ``method``."""
+    if method not in METHOD_PRESETS:
+        raise ValueError(f"method: {method!r} is not one of {', '.join(METHOD_PRESETS)}")
+    config = preset(METHOD_PRESETS[method])
+    config.train.method = method
+    return config
+
+
+def shipped_example(method: str) -> str:
+    """The dataset the studio ships for ``method``: its preset's."""
+    return method_preset(method).data.dataset
+
+
+def shipped_datasets() -> set[str]:
+    """Every dataset and validation file a preset names (a form holding one was filled by a preset)."""
+    configs = [preset(name) for name in PRESETS]
+    return {c.data.dataset for c in configs} | {c.data.val_dataset for c in configs if c.data.val_dataset}
+
+
+def starter_text(method: str) -> str:
+    """'the shipped example X, or the preset P (python -m studio train configs/F)': for refusals."""
+    name = METHOD_PRESETS.get(method)
+    if name is None:
+        return ""
+    file_name = next(f for f, n in CONFIG_FILES.items() if n == name)
+    flag = "" if preset(name).train.method == method else f" --method {method}"
+    return (
+        f"the shipped example {shipped_example(method)}, or the preset '{name}' "
+        f"(python -m studio train configs/{file_name}{flag})"
+    )
 
 
 def config_text(file_name: str) -> str:

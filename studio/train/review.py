@@ -5,6 +5,7 @@
     r.batch_text          # "effective batch 4 x 2 = 8; 212 rows -> 27 steps per epoch x 2 = 54 steps"
     r.estimate, r.fit     # parameters and memory, and the traffic light with what would make it fit
     r.time_text           # the step count, with a time once a similar run has been timed
+    r.suggestion          # a method the data suits better than the chosen one (or None)
 
 It never raises for a bad value: problems are returned at their fields. Data and tokenizers
 are cached, so a keystroke costs milliseconds once the model and dataset were read once.
@@ -29,6 +30,7 @@ from studio.runs.directory import similar_step_time
 from studio.schema import ConfigError, Problem
 from studio.train import checks
 from studio.train.estimate import estimate, fit, time_text
+from studio.train.method_data import suggest_method
 from studio.train.plan import effective_batch, load_validation, planned_steps, split_rows, steps_per_epoch, world_size
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,9 @@ class Review:
     fit: object = None  # studio.train.estimate.Fit
     time_text: str = ""
     layers: list[str] = field(default_factory=list)  # the model's Linear layer names (targets)
+    data_kind: str = ""  # what the dataset was read as (studio.data.formats), once it was read
+    data_format: str = ""
+    suggestion: object = None  # studio.train.method_data.Suggestion: a method the data suits better
 
     @property
     def errors(self) -> list[Problem]:
@@ -79,6 +84,13 @@ def _tokenizer(model: str, template: str):
     return loading.load_tokenizer(model, template, fallback=False)
 
 
+def read_data(d: DataConfig, user: str | None = None):
+    """The dataset of ``d`` as the review reads it (cached until the file changes); DataError
+    when ``user`` may not read it, ValueError when it cannot be read."""
+    check_source(d.dataset, "dataset", user)
+    return _data(d.dataset, d.format, d.columns, d.system_prompt, d.max_rows, _mtime(d.dataset))
+
+
 def _data_problems(config: RunConfig, r: Review) -> None:
     d = config.data
     try:
@@ -86,7 +98,8 @@ def _data_problems(config: RunConfig, r: Review) -> None:
     except ValueError as exc:
         r.problems.append(Problem("dataset", str(exc)))
         return
-    r.rows = len(data.rows)
+    r.rows, r.data_kind, r.data_format = len(data.rows), data.kind, data.format
+    r.suggestion = suggest_method(config.train.method, data.kind, data.format, data.columns)
     _split(config, data, r)
     try:
         tokenizer = _tokenizer(config.model.model, config.model.chat_template)

@@ -24,18 +24,18 @@ from studio.config import RunConfig
 from studio.schema import ConfigError, Problem, apply_overrides, typed_fields
 from studio.services import (
     LOCAL,
-    PRESETS,
     QueueFull,
     Studio,
     command_text,
+    guide,
     is_dpo,
     optimizer_choices,
-    preset,
     training_figure,
 )
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
+from studio.ui.train_guide import GUIDED, build_guide, guide_view, wire_guide
 from studio.ui.train_layout import LAYOUT, SECTIONS, field_order, field_owner
 from studio.ui.train_views import loaded_params, probe_frame, review_html, samples_frame, stale_refusal, status_html
 
@@ -55,6 +55,8 @@ def _layout_form(form: Form, defaults: RunConfig) -> dict:
                         extra["alpha2r"] = gr.Button("alpha = 2r", size="sm", scale=0, min_width=90)
             if title == "Optimisation":
                 extra["batch"] = gr.Markdown(elem_id="train-batch")
+            if title == "Model and method":  # by the method: what fits the data, and the fixes
+                extra["guide"] = build_guide()
     missing = set(field_order()) - set(form.components) - {"run_name"}
     assert not missing, f"fields missing from the Train layout: {missing}"
     return extra
@@ -88,12 +90,12 @@ def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
         with gr.Column(scale=3):
             with gr.Row():
                 ui.preset = gr.Dropdown(
-                    list(PRESETS), value=None, label="Preset", info="Fills the whole form.", scale=3
+                    list(guide.PRESETS), value=None, label="Preset", info="Fills the whole form.", scale=3
                 )
                 ui.apply_preset = gr.Button("Fill the form", scale=1)
                 form.add(defaults, ["run_name"])
             extra = _layout_form(form, defaults)
-            ui.alpha2r, ui.batch = extra["alpha2r"], extra["batch"]
+            ui.alpha2r, ui.batch, ui.guide = extra["alpha2r"], extra["batch"], extra["guide"]
         with gr.Column(scale=2):
             with gr.Row():
                 ui.start = gr.Button("Start training", variant="primary")
@@ -277,7 +279,7 @@ class _Handlers:
         """Each field's info line: its problem while it has one, its help again once fixed."""
         notes = {}
         for problem in problems:
-            if problem.field in self.base_info and problem.field not in notes:
+            if problem.field in self.base_info and problem.field not in notes.keys() | GUIDED:
                 notes[problem.field] = ("Error: " if problem.level == "error" else "Warning: ") + problem.message
         updates = [
             gr.update(info=notes[n]) if n in notes else gr.update(info=self.base_info[n]) if n in flagged else gr.skip()
@@ -288,7 +290,19 @@ class _Handlers:
     def reviewed(self, config: RunConfig, flagged, user: str):
         r = self.studio.review(config, user)
         updates, flagged = self.field_notes(r.problems, flagged or [])
-        return review_html(r), command_text(config), r.batch_text, flagged, *updates
+        guide = guide_view(r, config.train.method)
+        return review_html(r), command_text(config), r.batch_text, flagged, *guide, *updates
+
+    def filled(self, config: RunConfig, flagged, user: str, note: str = ""):
+        """A fill of the form (preset, example, method switch): the note, and the review of the config
+        it fills with each field's value and info line, all from one event (``filled_outputs``)."""
+        reviewed = self.reviewed(config, flagged, user)
+        values = dict(zip(self.form.components, self.form.updates(config), strict=True))
+        infos = zip(self.names, reviewed[8:], strict=True)
+        return (note, *reviewed[:8], *({**values[n], **info} for n, info in infos))
+
+    def unfilled(self, note: str):
+        return (note, *[gr.skip()] * (8 + len(self.names)))
 
     def on_review(self, request: gr.Request, flagged, *values):
         try:
@@ -297,7 +311,7 @@ class _Handlers:
             field, _, message = str(exc).partition(": ")
             updates, flagged = self.field_notes([Problem(field, message)], flagged or [])
             html = f"<div id='train-review' style='color:#dc2626'>error: {exc}</div>"
-            return html, gr.skip(), gr.skip(), flagged, *updates
+            return html, gr.skip(), gr.skip(), flagged, *[gr.skip()] * 4, *updates
         return self.reviewed(config, flagged, user_of(request))
 
     def on_save(self, *values):
@@ -318,21 +332,6 @@ class _Handlers:
             return (*[gr.skip()] * len(self.form.components), card(f"Load config: {exc}"))
         return (*self.form.updates(config), "")
 
-    def on_preset(self, name, dataset, fmt, columns, system):
-        """Fill the form from a preset, but keep a dataset the user chose, and say so."""
-        if not name:
-            return (*[gr.skip()] * len(self.form.components), card("Preset: pick one in the list first."))
-        config, note = preset(name), ""
-        if dataset and dataset not in (RunConfig().data.dataset, config.data.dataset):
-            note = card(
-                f"Kept your dataset {dataset}; the preset's own is {config.data.dataset} "
-                "(type it into Dataset to train on it).",
-                "info",
-            )
-            data = config.data
-            data.dataset, data.format, data.columns, data.system_prompt = dataset, fmt, columns, system
-        return (*self.form.updates(config), note)
-
 
 def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
     ordered = [form.components[n] for n in h.names]
@@ -348,7 +347,8 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
     ui.timer.tick(h.on_tick, None, [*outputs, ui.resumable], api_name="progress")
     for trigger in ([ui.timer.tick], None):  # on each tick, and on page load for a finished run
         gr.on(trigger, h.on_samples, None, ui.samples, api_visibility="private", show_progress="hidden")
-    reviewed = [ui.review, ui.command, ui.batch, ui.flagged, *ordered]
+    guide = [ui.guide.card, ui.guide.use_example, ui.guide.use_preset, ui.guide.switch]
+    reviewed = [ui.review, ui.command, ui.batch, ui.flagged, *guide, *ordered]
     gr.on(
         [c.change for c in ordered],
         h.on_review,
@@ -362,8 +362,7 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
     gr.on(None, h.on_load_review, None, reviewed, show_progress="hidden")
     ui.save.click(h.on_save, ordered, [ui.config_file, ui.message], api_name="save_config")
     ui.load.upload(h.on_load, ui.load, [*form.inputs, ui.message])
-    data_fields = [form.components[n] for n in ("dataset", "format", "columns", "system_prompt")]
-    ui.apply_preset.click(h.on_preset, [ui.preset, *data_fields], [*form.inputs, ui.message], api_name="apply_preset")
+    wire_guide(ui, h, ordered, [ui.message, *reviewed])
     ui.alpha2r.click(lambda r: 2 * int(r or 0), form.components["lora_r"], form.components["lora_alpha"])
     attached = [*outputs, ui.shown_run, ui.resumable, *form.inputs]
     return attached
