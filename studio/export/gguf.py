@@ -5,8 +5,9 @@
     report = export_gguf(run, "exports/gguf", "q8_0")   # <run>-q8_0.gguf, Modelfile, gguf_check.json
 
 The adapter is first merged into the base at fp32 (studio.export.merge, with its own checks),
-or a full fine-tune converted, into a scratch folder; that folder is written as GGUF by the
-studio's one writer (studio.models.gguf_writer: names, rotary layout, tokenizer, template, types).
+or a full fine-tune converted, into a scratch folder; that folder is written as GGUF by
+llama.cpp's own converter (studio.models.gguf_writer; a family it cannot convert fails here with
+what llama.cpp lacks, and the adapter and merged exports are unaffected).
 The file is then read back with transformers' own GGUF loader and compared with the merged model
 (studio.export.gguf_check); a file that fails is deleted, never offered. With llama-cpp-python
 installed, llama.cpp also chats with it through the template inside it and the reply must end its

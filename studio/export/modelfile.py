@@ -4,7 +4,8 @@
 
 It names the file (FROM), the prompt format (TEMPLATE, in Ollama's Go-template form), the chat
 template's default system prompt (SYSTEM), the end-of-turn token as a stop (PARAMETER stop, so
-answers end where the model was trained to end them) and the sampling chosen in the Chat tab.
+answers end where the model was trained to end them; the family's own end of turn too, from
+studio.models.families, when the vocabulary has it) and the sampling chosen in the Chat tab.
 The Go template is written only for ChatML-style templates, and only after the model's own
 Jinja template has been rendered and found to frame each turn exactly as ChatML does; for any
 other template the TEMPLATE line is left out and Ollama falls back on the template inside the GGUF.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from studio.chat.sampling import Sampling
 from studio.data.render import end_of_turn_token
+from studio.models.families import family_of
 
 CHATML_TEMPLATE = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>
@@ -51,7 +53,7 @@ def is_chatml(tokenizer) -> bool:
     return rendered == expected
 
 
-def modelfile_text(gguf_name: str, tokenizer, sampling=None) -> str:
+def modelfile_text(gguf_name: str, tokenizer, sampling=None, model_type: str = "") -> str:
 
     s = sampling or Sampling()
     lines = [f"FROM ./{gguf_name}", ""]
@@ -63,7 +65,9 @@ def modelfile_text(gguf_name: str, tokenizer, sampling=None) -> str:
     else:
         lines += ["# No TEMPLATE: Ollama uses the chat template stored in the GGUF file.", ""]
     end = end_of_turn_token(tokenizer)
-    stops = dict.fromkeys(t for t in (end, tokenizer.eos_token) if t)
+    family = family_of(model_type)
+    own = family.end_of_turn if family and family.end_of_turn in tokenizer.get_vocab() else None
+    stops = dict.fromkeys(t for t in (end, own, tokenizer.eos_token) if t)
     lines += [f'PARAMETER stop "{token}"' for token in stops]
     lines += [
         f"PARAMETER temperature {0 if s.greedy else s.temperature:g}",
@@ -78,8 +82,9 @@ def modelfile_text(gguf_name: str, tokenizer, sampling=None) -> str:
 
 
 def write_modelfile(path: str | Path, gguf_name: str, model_dir: str | Path, sampling=None) -> Path:
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     path = Path(path)
-    path.write_text(modelfile_text(gguf_name, AutoTokenizer.from_pretrained(model_dir), sampling))
+    model_type = AutoConfig.from_pretrained(model_dir).model_type
+    path.write_text(modelfile_text(gguf_name, AutoTokenizer.from_pretrained(model_dir), sampling, model_type))
     return path
