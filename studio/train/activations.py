@@ -17,6 +17,10 @@ BYTES = {name: size for name, (_, size) in DTYPES.items()}  # fp32 4, bf16 2, fp
 LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
 # On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
 HEAD_TILES_CUDA = 3
+# glibc's heap keeps the blocks one step freed and the next step cannot always reuse them: the
+# second step's peak on the embedded model (LoRA, quick preset) was 0.2-0.35 GiB above the first's,
+# about a fifth of the step's activations again. The stated margin for it:
+ALLOCATOR_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ HEADS = {
     # log-softmax cross-entropy keeps, its backward's softmax and the fp32 gradient.
     "sft": Head(5, True, "the plain log-probabilities of studio.train.logprobs", labelled_only=True),
     "dpo": Head(5, True, "the plain log-probabilities of the answers (the reference pass keeps none)", True),
-    "kto": Head(5, False, "the answers' logits; the KL partner's and the reference's passes keep nothing"),
+    "kto": Head(5, True, "the answers' plain log-probabilities; the KL and reference passes keep none", True),
     "grpo": Head(5, False, "the completions' log-probabilities over the group"),
     # TRL's ORPO calls the model for the logits, takes a log-softmax for the NLL and another for
     # the odds ratio: the logits, two log-softmaxes and the gradient of each.
@@ -113,6 +117,19 @@ def head_bytes(config: RunConfig, d: dict, residual: int, tokens: int, device_ki
     return tokens * d["h"] * (residual + 4) + logits
 
 
+def lora_branch_bytes(config: RunConfig, d: dict, act: int) -> int:
+    """What each decoder layer's LoRA branches keep for backward, per token: with dropout, each
+    adapted Linear's dropped-out copy of its input and the dropout's mask (a byte a value); always
+    the rank-r output of lora_A. (On the embedded model with all-linear targets the copies are as
+    large as the layer's own activations.)"""
+    a = config.adapter
+    if a.adapter == "full":
+        return 0
+    inputs = d.get("adapted_inputs", 0)
+    dropped = inputs * (act + 1) if a.lora_dropout > 0 else 0
+    return dropped + d.get("adapted", 0) * a.lora_r * act
+
+
 def activation_bytes(
     config: RunConfig, d: dict, precision: str, tokens: int, device_kind: str, labelled: int = 0
 ) -> int:
@@ -123,6 +140,7 @@ def activation_bytes(
     # residual stream in fp32 under autocast.
     residual = 4 if config.adapter.adapter in ("full", "qlora") else act
     per_layer = layer_bytes(d, act, residual, masked=True)
+    per_layer += lora_branch_bytes(config, d, act)
     if config.adapter.adapter == "qlora" and residual != act:
         # PEFT casts each adapted layer's fp32 input to the adapters' half precision and keeps
         # the copy for backward (q, k, v, gate and up each take their own copy of h values).
@@ -133,4 +151,5 @@ def activation_bytes(
     else:
         stored = d["layers"] * per_layer * tokens
         mask = mask_bytes(config, act, d["layers"], tokens)
-    return int(stored + mask + head_bytes(config, d, residual, tokens, device_kind, labelled))
+    kept = stored + mask + head_bytes(config, d, residual, tokens, device_kind, labelled)
+    return int(kept * (1 + ALLOCATOR_SHARE))

@@ -39,6 +39,7 @@ NF4_BLOCK = 64  # bitsandbytes 4-bit block size; double quantization groups 256 
 # imported, the tokenizer and the rendered rows (VmRSS of ``python -m studio train`` on Linux,
 # CPU wheels: 0.69 GiB). A process that already holds more (the app) counts what it holds.
 PROCESS_BYTES = int(0.7 * GIB)
+MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc on 64-bit: larger allocations are mapped apart, freed to the system
 CUDA_CONTEXT_BYTES = 2**29  # the CUDA context and cuBLAS workspaces, outside torch's allocator
 FITS, TIGHT, NO_FIT = "fits", "tight", "won't fit"
 
@@ -96,6 +97,9 @@ class Counts:
     linear: int  # parameters of the Linear weights (autocast copies them in full fine-tuning)
     frozen_float: int  # frozen parameters kept in floating point
     config: object = None
+    adapted_inputs: int = 0  # input features of the LoRA-adapted Linear layers, summed over the model
+    adapted_layers: int = 0  # LoRA-adapted Linear layers in the model
+    linear_sizes: tuple[int, ...] = ()  # parameters of each decoder Linear weight
 
 
 def _is_linear(module) -> bool:
@@ -129,15 +133,20 @@ def _count(config: RunConfig) -> Counts:
     output = model.get_output_embeddings()
     linear = [m for m in model.modules() if _is_linear(m) and m is not output]
     linear_params = sum(m.weight.numel() for m in linear)
+    sizes = tuple(m.weight.numel() for m in linear)
     if a.adapter == "full":
-        return Counts(total, total, 0, linear_params, 0, model.config)
+        return Counts(total, total, 0, linear_params, 0, model.config, linear_sizes=sizes)
     from peft import get_peft_model
 
     peft_model = get_peft_model(model, lora_config(config))
     trainable, total_with_adapter = peft_model.get_nb_trainable_parameters()
     quantized = linear_params if a.adapter == "qlora" else 0
     frozen = total_with_adapter - trainable
-    return Counts(total_with_adapter, trainable, quantized, linear_params, frozen - quantized, model.config)
+    adapted = [m for m in peft_model.modules() if hasattr(m, "lora_A") and _is_linear(getattr(m, "base_layer", None))]
+    inputs = sum(m.base_layer.in_features for m in adapted)
+    counts = Counts(total_with_adapter, trainable, quantized, linear_params, frozen - quantized, model.config)
+    counts.adapted_inputs, counts.adapted_layers, counts.linear_sizes = inputs, len(adapted), sizes
+    return counts
 
 
 # -- memory --------------------------------------------------------------------------------------
@@ -156,6 +165,8 @@ def memory_parts(
     a, t = config.adapter, config.train
     compute = BYTES[precision]
     d = dims(counts.config)
+    d["adapted_inputs"] = counts.adapted_inputs // d["layers"]  # per decoder layer
+    d["adapted"] = counts.adapted_layers // d["layers"]
     parts: dict[str, int] = {}
     if a.adapter == "full":
         param_bytes = 4
@@ -184,12 +195,13 @@ def memory_parts(
 def _quantization_bytes(counts: Counts, compute: int, layers: int, device_kind: str) -> int:
     """What 4-bit loading and the 4-bit layers hold beyond the NF4 weights: one decoder layer's
     Linear weights dequantized to the compute dtype (each Linear4bit dequantizes in forward and again
-    in backward); on a CPU also the decoder's weights in the compute dtype, as the loader reads them
-    before quantizing: glibc keeps those freed pages resident (measured: the embedded model holds
-    0.30 GiB more after 4-bit loading than its parameters, about 3 bytes per quantized weight)."""
+    in backward); on a CPU also the weights the loader read in the compute dtype before quantizing
+    them, where glibc's heap keeps them: those under its largest mmap threshold (32 MiB; larger
+    blocks are mapped apart and given back). Measured: the embedded model holds 0.30 GiB more after
+    4-bit loading than its parameters, about 3 bytes per quantized weight."""
     dequantized = counts.quantized // max(layers, 1) * compute
-    loaded = counts.quantized * compute if device_kind == "cpu" else 0
-    return dequantized + loaded
+    heap = [n * compute for n in counts.linear_sizes if n * compute < MMAP_THRESHOLD_MAX]
+    return dequantized + (sum(heap) if device_kind == "cpu" else 0)
 
 
 def runtime_bytes(device: DeviceInfo) -> tuple[int, int]:
