@@ -9,6 +9,7 @@ import time
 import pytest
 
 from studio.models.device import DeviceInfo
+from studio.schema import ConfigError
 from studio.train.estimate import FITS, estimate, fit
 from studio.train.model import build_model, trainable_parameters
 from studio.train.plan import plan_run
@@ -52,7 +53,10 @@ def test_memory_follows_the_method(tiny_config):
     # buffers) where TRL's Triton kernel holds three [tokens, 32768] tiles.
     cpu = DeviceInfo("cpu", "CPU", 512 * 2**30, 500 * 2**30, True)
     tokens, vocab = 4 * 128, 128_256
-    assert estimate(tiny_config, cpu).memory_bytes["activations"] - on_gpu == (5 * vocab - 3 * 32768) * tokens * 4
+    from studio.train.activations import ALLOCATOR_SHARE
+
+    head = (5 * vocab - 3 * 32768) * tokens * 4 * (1 + ALLOCATOR_SHARE)
+    assert estimate(tiny_config, cpu).memory_bytes["activations"] - on_gpu == pytest.approx(head, abs=2)
 
 
 def test_the_verdict_names_a_change_that_fits(tiny_config):
@@ -133,3 +137,55 @@ def test_review_reports_problems_at_their_fields(tiny_config):
     assert "nonexistent" in fields["target_modules"] and "q_proj" in fields["target_modules"]
     assert "preference pairs" in fields["method"]
     assert "chat template" in fields["max_length"]
+
+
+def test_the_review_shows_the_estimate_admission_and_the_status_line_use(tiny_config):
+    """One figure: the review reads the data's longest example as the plan does, so the Train tab's
+    "needs about" is the job's estimate.json and the status line's "estimate", not a max_length guess."""
+    from studio.train.admission import admit
+    from studio.train.estimate import plan_estimate
+    from studio.train.review import review
+
+    tiny_config.train.max_length = 512  # far above the sample's longest example
+    plan = plan_run(tiny_config)
+    job = plan_estimate(plan)
+    shown = review(tiny_config).estimate
+    admitted = admit(plan, free_bytes=64 * 2**30)
+    assert 0 < plan.train.longest < 512
+    assert shown.tokens_per_microbatch == job.tokens_per_microbatch == 4 * plan.train.longest
+    without_runtime = [{k: v for k, v in e.memory_bytes.items() if k not in ("runtime", "total")} for e in (shown, job)]
+    assert without_runtime[0] == without_runtime[1]
+    assert admitted.memory_bytes["activations"] == job.memory_bytes["activations"]
+
+
+def test_the_process_itself_is_counted_and_admission_adds_only_the_run(tiny_config):
+    from studio.models.device import current_rss_bytes
+    from studio.train.admission import admit
+    from studio.train.estimate import PROCESS_BYTES
+
+    est = estimate(tiny_config)
+    parts = est.memory_bytes
+    assert parts["runtime"] >= max(PROCESS_BYTES, est.held_bytes) and est.held_bytes <= current_rss_bytes()
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+    # What this process already holds is not in the free memory: admission asks for the rest.
+    plan = plan_run(tiny_config)
+    needed = admit(plan, free_bytes=64 * 2**30).added_bytes
+    assert admit(plan, free_bytes=int(needed / 0.9) + 2**20) is not None
+    with pytest.raises(ConfigError):
+        admit(plan, free_bytes=int(needed / 0.9) - 2**24)
+
+
+def test_the_head_follows_the_method(tiny_config):
+    """A reward model scores with a scalar head (no vocabulary-sized logits); ORPO's logits come from
+    the model and pass through two log-softmaxes, more than DPO's plain log-probabilities."""
+    from studio.train.activations import ALLOCATOR_SHARE
+
+    cpu = DeviceInfo("cpu", "CPU", 64 * 2**30, 60 * 2**30, True)
+    acts = {}
+    for method in ("sft", "dpo", "orpo", "reward"):
+        tiny_config.train.method = method
+        acts[method] = estimate(tiny_config, cpu, length=100).memory_bytes["activations"]
+    vocab_buffer = 4 * 100 * 49152 * 4  # one fp32 [batch x 100 tokens, vocabulary] buffer
+    assert acts["reward"] < vocab_buffer / 4 < acts["sft"]  # the tiny model's activations are its logits
+    # chosen and rejected, one buffer more each (with the allocator's margin)
+    assert acts["orpo"] - acts["dpo"] == pytest.approx(2 * vocab_buffer * (1 + ALLOCATOR_SHARE), abs=2)

@@ -1,9 +1,8 @@
 """Peak memory of LoRA, QLoRA and full fine-tuning beside the estimator's prediction.
 
 Each method is measured in a fresh process by ``studio.train.peak_memory.compare_estimates`` (the same
-code as ``python -m studio estimate --measure``): peak memory since the model was loaded,
-minus the process's size before, against the estimate of weights, gradients, optimizer states
-and activations.
+code as ``python -m studio estimate --measure``): the process's peak memory, its runtime
+included, against the estimate of runtime, weights, gradients, optimizer states and activations.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ def memory_figures(model: str, quick: bool) -> dict:
     adapters = ("lora",) if quick else ("lora", "qlora", "full")
     for measured in compare_estimates(model, adapters, steps=2 if quick else 3, extra_args=extra):
         ratio = measured["estimated_bytes"] / measured["measured_bytes"] if measured["measured_bytes"] else None
-        out[measured.get("method") or measured.get("adapter")] = {
+        out[measured["adapter"]] = {
             "estimated_bytes": measured["estimated_bytes"],
             "measured_bytes": measured["measured_bytes"],
             "estimate_error_pct": round(measured["error_pct"], 1),

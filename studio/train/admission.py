@@ -13,9 +13,11 @@ the kernel killed it, for everyone; such a run is refused here with a message in
 The disk need comes from the same estimate (studio.train.disk): a full disk met mid-run costs the
 hours trained since the last checkpoint, or everything when none was written yet.
 
-The headroom: the estimate must stay under ``HEADROOM_SHARE`` (90%) of the free memory, less
-``RUNTIME_BYTES`` (0.5 GiB) for what the estimate leaves out (the CUDA context, the Python
-process, the allocator's fragmentation).
+
+The headroom: what the run adds to the process (``Estimate.added_bytes``: the estimate, the
+same figure the review and the status line show, less what this process already holds) must stay
+under ``HEADROOM_SHARE`` (90%) of the free memory. The estimate counts the runtime itself (the
+Python process and its libraries, the CUDA context), so no further allowance is subtracted.
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ from pathlib import Path
 from studio.models.device import detect, free_memory
 from studio.schema import ConfigError, Problem
 from studio.train import disk
-from studio.train.estimate import estimate, fit
+from studio.train.estimate import fit, plan_estimate
 
 log = logging.getLogger(__name__)
 
 HEADROOM_SHARE = 0.9
-RUNTIME_BYTES = 2**29
 GIB = 2**30
 FIXES = (
     "a smaller batch_size (raise grad_accum to keep the effective batch), adapter qlora (the base in 4-bit), "
@@ -47,7 +48,7 @@ def device_free_bytes() -> int:
 
 
 def budget_bytes(free: int) -> int:
-    return int(free * HEADROOM_SHARE) - RUNTIME_BYTES
+    return int(free * HEADROOM_SHARE)
 
 
 def admit(plan, free_bytes: int | None = None):
@@ -57,18 +58,19 @@ def admit(plan, free_bytes: int | None = None):
     """
 
     try:
-        est = estimate(plan.config, plan.device, length=plan.train.longest or None)
+        est = plan_estimate(plan)
     except (ValueError, RuntimeError) as exc:
         log.warning("no memory estimate, the run is admitted unchecked: %s", exc)
         return None
     free = device_free_bytes() if free_bytes is None else free_bytes
     budget = budget_bytes(free)
-    if est.total_bytes <= budget:
+    if est.added_bytes <= budget:
         return est
     suggestions = fit(est, plan.config, plan.device, free_bytes=max(budget, 0)).suggestions
+    held = f", {est.held_bytes / GIB:.2f} GiB of it held already," if est.held_bytes else ""
     message = (
-        f"needs about {est.total_bytes / GIB:.2f} GiB but {free / GIB:.2f} GiB is free on {plan.device.kind} "
-        f"(a run may use {HEADROOM_SHARE:.0%} of it less {RUNTIME_BYTES / GIB:.1f} GiB: {max(budget, 0) / GIB:.2f} GiB); "
+        f"needs about {est.total_bytes / GIB:.2f} GiB{held} but {free / GIB:.2f} GiB is free on {plan.device.kind} "
+        f"(a run may add {HEADROOM_SHARE:.0%} of it: {max(budget, 0) / GIB:.2f} GiB); "
         f"try {FIXES}. " + "; ".join(suggestions)
     )
     raise ConfigError([Problem("memory", message)])

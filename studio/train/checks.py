@@ -302,6 +302,7 @@ class Preflight:
     trained_tokens: int = 0
     total_tokens: int = 0
     longest: int = 0  # tokens of the longest kept example (a DPO pair counts its longer side)
+    longest_labelled: int = 0  # labelled tokens of the longest sequence (SFT, DPO): what a CPU head projects
 
     def refused_text(self, limit: int = 10) -> str:
         items = list(self.refused.items())[:limit]
@@ -330,6 +331,7 @@ def preflight_sft(tokenizer, rows: list[dict], numbers: list[int], max_length: i
         out.trained_tokens += rendered.trained_tokens
         out.total_tokens += len(rendered.input_ids)
         out.longest = max(out.longest, len(rendered.input_ids))
+        out.longest_labelled = max(out.longest_labelled, rendered.trained_tokens)
     return _conclude(out, "dataset")
 
 
@@ -369,6 +371,8 @@ def preflight_dpo(tokenizer, rows: list[dict], numbers: list[int], max_length: i
         out.trained_tokens += min(n_chosen, max_length - n_prompt) + min(n_rejected, max_length - n_prompt)
         out.total_tokens += min(max_length, n_prompt + n_chosen) + min(max_length, n_prompt + n_rejected)
         out.longest = max(out.longest, longest)
+        room = max_length - n_prompt
+        out.longest_labelled = max(out.longest_labelled, min(n_chosen, room), min(n_rejected, room))
     return _conclude(out, "dataset")
 
 

@@ -9,14 +9,15 @@ adapter attached, so the trainable count is PEFT's own. Memory follows what the 
 does (``studio.train.trainer``): LoRA keeps the frozen base in the compute dtype and the adapter in
 fp32; QLoRA stores the decoder's Linear weights as 4-bit NF4 with double quantization while PEFT
 upcasts the rest to fp32; full fine-tuning keeps fp32 master weights and, under bf16/fp16
-autocast, a half-precision copy of each Linear weight for the step. Activations are an
-allowance for the longest micro-batch (batch x max_length tokens, chosen + rejected for DPO):
-what each decoder layer keeps for backward (counted from the architecture), the attention mask
-SDPA keeps, and the LM head: on CUDA TRL's chunked log-prob kernel, which never materialises the
-full logits but holds a few tile-sized buffers; elsewhere the plain log-probabilities of
-``studio.fastpaths.logprobs``, which hold the logits of the labelled tokens a few times over (counted
-for every token: the worst case, learning from the prompts too). ``python -m studio estimate
---measure`` trains a few steps and puts the measured peak next to the estimate.
+autocast, a half-precision copy of each Linear weight for the step; QLoRA's loading and
+dequantisation add their buffers. Activations (``studio.train.activations``) are an allowance for
+the longest micro-batch (batch x the longest example, max_length before the data is read; chosen +
+rejected for the pairwise methods): what each decoder layer keeps for backward, the attention mask
+SDPA keeps, and the output head as the method holds it. The runtime counts too: the process
+before its model (Python and the training libraries, or the CUDA context), so the total is the
+peak the process reaches, the figure ``studio.train.peak_memory`` measures. ``plan_estimate``
+is the one estimate of a planned run: the review, admission and the status line all show it.
+``python -m studio estimate --measure`` trains a few steps and puts the measured peak next to it.
 """
 
 from __future__ import annotations
@@ -24,25 +25,22 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, replace
 
-from studio.config import DTYPES, OPTIMIZERS, RunConfig
-from studio.models.device import DeviceInfo, detect, resolve_precision
+from studio.config import OPTIMIZERS, RunConfig
+from studio.models.device import DeviceInfo, current_rss_bytes, detect, resolve_precision
 from studio.models.meta import meta_model
+from studio.train.activations import BYTES, activation_bytes, dims, rows_per_example
 from studio.train.model import lora_config
 
 log = logging.getLogger(__name__)
 
 GIB = 2**30
-BYTES = {name: size for name, (_, size) in DTYPES.items()}  # fp32 4, bf16 2, fp16 2
 NF4_BLOCK = 64  # bitsandbytes 4-bit block size; double quantization groups 256 block scales
-LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
-# On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
-HEAD_TILES_CUDA = 3
-# Elsewhere studio.fastpaths.logprobs materialises the logits: the half-precision projection and its
-# gradient (half each), the fp32 copy, the log-softmax cross-entropy keeps for backward, the
-# softmax of its backward and the fp32 gradient: about five fp32 [tokens, vocab] buffers at the peak (measured on CPU with python -m studio estimate --measure;
-# the saved activations themselves match the count in _layer_bytes within a few percent,
-# checked with torch's saved-tensor hooks).
-PLAIN_LOGIT_BUFFERS = 5
+# The training process before its model: Python, torch, transformers, TRL, PEFT and datasets
+# imported, the tokenizer and the rendered rows (VmRSS of ``python -m studio train`` on Linux,
+# CPU wheels: 0.69 GiB). A process that already holds more (the app) counts what it holds.
+PROCESS_BYTES = int(0.7 * GIB)
+MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc on 64-bit: larger allocations are mapped apart, freed to the system
+CUDA_CONTEXT_BYTES = 2**29  # the CUDA context and cuBLAS workspaces, outside torch's allocator
 FITS, TIGHT, NO_FIT = "fits", "tight", "won't fit"
 
 
@@ -57,6 +55,7 @@ class Estimate:
     memory_bytes: dict[str, int]
     tokens_per_microbatch: int
     notes: list[str] = field(default_factory=list)
+    held_bytes: int = 0  # of the runtime, what the estimating process already held (not free memory)
 
     @property
     def trainable_share(self) -> float:
@@ -64,7 +63,13 @@ class Estimate:
 
     @property
     def total_bytes(self) -> int:
+        """The process's peak: what the status line, the review and admission all show."""
         return self.memory_bytes["total"]
+
+    @property
+    def added_bytes(self) -> int:
+        """What the run adds to what this process already holds: admission's figure."""
+        return self.total_bytes - self.held_bytes
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -92,6 +97,9 @@ class Counts:
     linear: int  # parameters of the Linear weights (autocast copies them in full fine-tuning)
     frozen_float: int  # frozen parameters kept in floating point
     config: object = None
+    adapted_inputs: int = 0  # input features of the LoRA-adapted Linear layers, summed over the model
+    adapted_layers: int = 0  # LoRA-adapted Linear layers in the model
+    linear_sizes: tuple[int, ...] = ()  # parameters of each decoder Linear weight
 
 
 def _is_linear(module) -> bool:
@@ -125,83 +133,23 @@ def _count(config: RunConfig) -> Counts:
     output = model.get_output_embeddings()
     linear = [m for m in model.modules() if _is_linear(m) and m is not output]
     linear_params = sum(m.weight.numel() for m in linear)
+    sizes = tuple(m.weight.numel() for m in linear)
     if a.adapter == "full":
-        return Counts(total, total, 0, linear_params, 0, model.config)
+        return Counts(total, total, 0, linear_params, 0, model.config, linear_sizes=sizes)
     from peft import get_peft_model
 
     peft_model = get_peft_model(model, lora_config(config))
     trainable, total_with_adapter = peft_model.get_nb_trainable_parameters()
     quantized = linear_params if a.adapter == "qlora" else 0
     frozen = total_with_adapter - trainable
-    return Counts(total_with_adapter, trainable, quantized, linear_params, frozen - quantized, model.config)
+    adapted = [m for m in peft_model.modules() if hasattr(m, "lora_A") and _is_linear(getattr(m, "base_layer", None))]
+    inputs = sum(m.base_layer.in_features for m in adapted)
+    counts = Counts(total_with_adapter, trainable, quantized, linear_params, frozen - quantized, model.config)
+    counts.adapted_inputs, counts.adapted_layers, counts.linear_sizes = inputs, len(adapted), sizes
+    return counts
 
 
 # -- memory --------------------------------------------------------------------------------------
-
-
-def _dims(cfg) -> dict:
-    text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-    h = text.hidden_size
-    heads = text.num_attention_heads
-    head_dim = getattr(text, "head_dim", None) or h // heads
-    kv = (getattr(text, "num_key_value_heads", None) or heads) * head_dim
-    inter = getattr(text, "intermediate_size", None) or 4 * h
-    return {
-        "h": h,
-        "q": heads * head_dim,
-        "kv": kv,
-        "i": inter,
-        "layers": text.num_hidden_layers,
-        "vocab": text.vocab_size,
-    }
-
-
-def _layer_bytes(d: dict, act: int, residual: int, masked: bool) -> int:
-    """Bytes one decoder layer keeps for backward, per token.
-
-    Attention: the norm's input and output, q, k, v, rotated q and k, the attention output;
-    MLP: the norm's input and output, gate, up, the activation and the product. A half-precision
-    residual stream adds the RMSNorms' fp32 copies; an explicit attention mask (padding, or
-    padding-free sequences) makes SDPA take k and v repeated to every query head.
-    """
-    attention = 2 * residual * d["h"] + act * (3 * d["q"] + 3 * d["kv"])
-    mlp = 2 * residual * d["h"] + act * 4 * d["i"]
-    norms = 2 * 4 * d["h"] if residual != 4 else 0
-    repeated_kv = 2 * act * d["q"] if masked else 0
-    return attention + mlp + norms + repeated_kv
-
-
-def _mask_bytes(config: RunConfig, act: int, layers: int, tokens: int) -> int:
-    """The attention mask SDPA keeps per layer: tokens^2 for padding-free rows, rows x length^2 padded."""
-    t = config.train
-    rows = t.batch_size * rows_per_example(config)
-    if t.method == "sft" and (t.padding_free or t.packing):
-        return layers * act * tokens**2
-    return layers * act * rows * (tokens // rows) ** 2
-
-
-def _activation_bytes(config: RunConfig, d: dict, precision: str, tokens: int, device_kind: str) -> int:
-    act = BYTES[precision]
-    # fp32 master weights (full) and PEFT's fp32 upcast of embeddings and norms (QLoRA) keep the
-    # residual stream in fp32 under autocast.
-    residual = 4 if config.adapter.adapter in ("full", "qlora") else act
-    per_layer = _layer_bytes(d, act, residual, masked=True)
-    if config.adapter.adapter == "qlora" and residual != act:
-        # PEFT casts each adapted layer's fp32 input to the adapters' half precision and keeps
-        # the copy for backward (q, k, v, gate and up each take their own copy of h values).
-        per_layer += act * (5 * d["h"] + d["q"] + d["i"])
-    if config.train.gradient_checkpointing:
-        stored = d["layers"] * residual * d["h"] * tokens + per_layer * tokens
-        mask = _mask_bytes(config, act, 1, tokens)
-    else:
-        stored = d["layers"] * per_layer * tokens
-        mask = _mask_bytes(config, act, d["layers"], tokens)
-    if device_kind == "cuda":
-        logits = min(tokens, LOGPROB_TILE[0]) * min(d["vocab"], LOGPROB_TILE[1]) * 4 * HEAD_TILES_CUDA
-    else:
-        logits = tokens * d["vocab"] * 4 * PLAIN_LOGIT_BUFFERS
-    head = tokens * d["h"] * (residual + 4) + logits
-    return int(stored + mask + head)
 
 
 def _optimizer_bytes(optim: str, trainable: int, param_bytes: int) -> int:
@@ -211,12 +159,14 @@ def _optimizer_bytes(optim: str, trainable: int, param_bytes: int) -> int:
 
 
 def memory_parts(
-    config: RunConfig, counts: Counts, precision: str, tokens: int, device_kind: str = "cpu"
+    config: RunConfig, counts: Counts, precision: str, tokens: int, device_kind: str = "cpu", labelled: int = 0
 ) -> dict[str, int]:
     """Bytes by part: weights, gradients, optimizer states, activations (and the total)."""
     a, t = config.adapter, config.train
     compute = BYTES[precision]
-    d = _dims(counts.config)
+    d = dims(counts.config)
+    d["adapted_inputs"] = counts.adapted_inputs // d["layers"]  # per decoder layer
+    d["adapted"] = counts.adapted_layers // d["layers"]
     parts: dict[str, int] = {}
     if a.adapter == "full":
         param_bytes = 4
@@ -231,24 +181,46 @@ def memory_parts(
         n = counts.quantized
         nf4 = n // 2 + n // NF4_BLOCK + 4 * (n // (NF4_BLOCK * 256))
         parts["weights"] = nf4 + counts.frozen_float * 4 + counts.trainable * param_bytes
+        parts["quantization"] = _quantization_bytes(counts, compute, d["layers"], device_kind)
     else:
         param_bytes = 4  # PEFT keeps LoRA adapters in fp32 over a half-precision base
         parts["weights"] = counts.frozen_float * compute + counts.trainable * param_bytes
     parts["gradients"] = counts.trainable * param_bytes
     parts["optimizer"] = _optimizer_bytes(t.optim, counts.trainable, param_bytes)
-    parts["activations"] = _activation_bytes(config, d, precision, tokens, device_kind)
+    parts["activations"] = activation_bytes(config, d, precision, tokens, device_kind, labelled)
     parts["total"] = sum(parts.values())
     return parts
 
 
-def rows_per_example(config: RunConfig) -> int:
-    """Sequences one example becomes in a micro-batch: chosen and rejected for the pairwise methods
-    (DPO, ORPO, reward model), the answer and its mismatched KL partner for KTO, the group for GRPO
-    (a rough allowance: GRPO's sequences are prompt plus max_completion_length, counted as max_length)."""
-    method = config.train.method
-    if method == "grpo":
-        return config.grpo.num_generations
-    return 2 if method in ("dpo", "orpo", "reward", "kto") else 1
+def _quantization_bytes(counts: Counts, compute: int, layers: int, device_kind: str) -> int:
+    """What 4-bit loading and the 4-bit layers hold beyond the NF4 weights: one decoder layer's
+    Linear weights dequantized to the compute dtype (each Linear4bit dequantizes in forward and again
+    in backward); on a CPU also the weights the loader read in the compute dtype before quantizing
+    them, where glibc's heap keeps them: those under its largest mmap threshold (32 MiB; larger
+    blocks are mapped apart and given back). Measured: the embedded model holds 0.30 GiB more after
+    4-bit loading than its parameters, about 3 bytes per quantized weight."""
+    dequantized = counts.quantized // max(layers, 1) * compute
+    heap = [n * compute for n in counts.linear_sizes if n * compute < MMAP_THRESHOLD_MAX]
+    return dequantized + (sum(heap) if device_kind == "cpu" else 0)
+
+
+def runtime_bytes(device: DeviceInfo) -> tuple[int, int]:
+    """(runtime, held): what the training process holds before its model, and how much of it
+    this process holds already (so it is not in the free memory admission compares with).
+
+    On a CPU the Python process with the training libraries (``PROCESS_BYTES``, or what this
+    process holds now when more: the app with its chat models), rounded up to 64 MiB so that a
+    review and the job read the same figure; on CUDA the context and what torch has allocated.
+    """
+    if device.kind == "cuda":
+        import torch
+
+        here = torch.cuda.is_available()
+        held = torch.cuda.memory_allocated() if here else 0
+        return CUDA_CONTEXT_BYTES + held, (CUDA_CONTEXT_BYTES + held) if here else 0
+    held = current_rss_bytes()
+    step = 2**26
+    return -(-max(PROCESS_BYTES, held) // step) * step, held
 
 
 def microbatch_tokens(config: RunConfig, length: int | None = None) -> int:
@@ -258,21 +230,30 @@ def microbatch_tokens(config: RunConfig, length: int | None = None) -> int:
     rendered example once it is (never more than max_length).
     """
     t = config.train
-    length = min(t.max_length, length or t.max_length)
+    packed = t.method == "sft" and t.packing  # packing fills every row to max_length
+    length = t.max_length if packed else min(t.max_length, length or t.max_length)
     return t.batch_size * length * rows_per_example(config)
 
 
-def estimate(config: RunConfig, device: DeviceInfo | None = None, length: int | None = None) -> Estimate:
+def estimate(
+    config: RunConfig, device: DeviceInfo | None = None, length: int | None = None, labelled: int | None = None
+) -> Estimate:
     """Parameters and memory of a run; raises ValueError naming the model when it cannot be read.
 
     ``length``: the longest example of the data, when known (else every sequence is assumed
-    to fill max_length, the worst case).
+    to fill max_length, the worst case); ``labelled``: the most labelled tokens of one sequence
+    (else all of them), which bounds the logits where the head projects only those.
     """
     device = device or detect()
     precision = resolve_precision(config.model.precision, device)
     counts = count_parameters(config)
     tokens = microbatch_tokens(config, length)
-    parts = memory_parts(config, counts, precision, tokens, device.kind)
+    rows = config.train.batch_size * rows_per_example(config)
+    packed = config.train.method == "sft" and config.train.packing
+    labelled_tokens = rows * labelled if labelled and not packed else 0
+    parts = memory_parts(config, counts, precision, tokens, device.kind, labelled_tokens)
+    parts["runtime"], held = runtime_bytes(device)
+    parts["total"] += parts["runtime"]
     bound = f"longest example {length}" if length and length < config.train.max_length else "max_length"
     notes = [
         f"activations: an allowance for {tokens} tokens per micro-batch "
@@ -280,7 +261,8 @@ def estimate(config: RunConfig, device: DeviceInfo | None = None, length: int | 
         + (f" x {rows_per_example(config)} sequences per example" if rows_per_example(config) > 1 else "")
         + ("; gradient checkpointing on" if config.train.gradient_checkpointing else "")
         + ")",
-        "excludes the runtime itself (CUDA context ~0.5 GiB, or the Python process on CPU)",
+        "runtime: the process before its model (Python and the training libraries"
+        + (", the CUDA context)" if device.kind == "cuda" else "; what this process holds now, when more)"),
     ]
     method = config.train.method
     keeps_reference = method in ("dpo", "kto") or (method == "grpo" and config.grpo.kl_beta > 0)
@@ -289,8 +271,6 @@ def estimate(config: RunConfig, device: DeviceInfo | None = None, length: int | 
         parts["reference"] = ref
         parts["total"] += ref
         notes.append(f"full {method.upper()} keeps a frozen reference copy of the model")
-    if method in ("orpo", "kto", "reward", "grpo"):
-        notes.append(f"{method.upper()}: a rough figure from the SFT/DPO model of memory, not measured for it")
     return Estimate(
         config.model.model,
         config.adapter.adapter,
@@ -301,7 +281,14 @@ def estimate(config: RunConfig, device: DeviceInfo | None = None, length: int | 
         parts,
         tokens,
         notes,
+        held,
     )
+
+
+def plan_estimate(plan) -> Estimate:
+    """The estimate of a planned run (its data read, its longest example known): the one figure
+    the review, admission, the status line and ``estimate --measure`` show."""
+    return estimate(plan.config, plan.device, length=plan.train.longest or None, labelled=plan.train.longest_labelled)
 
 
 def compute_bytes(precision: str) -> int:
@@ -356,19 +343,20 @@ def fit(est: Estimate, config: RunConfig, device: DeviceInfo | None = None, free
     """Traffic light against the device's free memory, with the changes that would make it fit."""
     device = device or detect()
     free = free_bytes if free_bytes is not None else device.free_memory_bytes
-    level = _level(est.total_bytes, free)
+    level = _level(est.added_bytes, free)
     where = f"{free / GIB:.1f} GiB " + ("given" if free_bytes is not None else f"free on {device.kind}")
-    message = f"{level}: needs about {est.total_bytes / GIB:.2f} GiB, {where}"
+    held = f" ({est.held_bytes / GIB:.2f} GiB of it held already)" if est.held_bytes else ""
+    message = f"{level}: needs about {est.total_bytes / GIB:.2f} GiB{held}, {where}"
     if level == FITS:
         return Fit(level, free, message)
     suggestions = []
     for text, changed in _changes(config):
         try:
-            total = estimate(changed, device).total_bytes
+            other = estimate(changed, device)
         except ValueError:
             continue
-        if _level(total, free) == FITS:
-            suggestions.append(f"{text}: about {total / GIB:.2f} GiB, fits")
+        if _level(other.added_bytes, free) == FITS:
+            suggestions.append(f"{text}: about {other.total_bytes / GIB:.2f} GiB, fits")
     if not suggestions:
         suggestions.append("no single change is enough: combine 4-bit, a smaller batch and a shorter max_length")
     return Fit(level, free, message, suggestions)

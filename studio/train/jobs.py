@@ -39,7 +39,7 @@ from studio.schema import ConfigError
 from studio.train import disk, faults, trackers
 from studio.train.admission import admit, admit_disk, vocab_size
 from studio.train.callbacks import MetricsCallback
-from studio.train.estimate import estimate
+from studio.train.estimate import plan_estimate
 from studio.train.model import trainable_parameters
 from studio.train.peak_memory import PeakMemory
 from studio.train.plan import Plan, generation_cycle, plan_run
@@ -286,7 +286,7 @@ class JobManager:
     def _record_estimate(self, plan: Plan, run: Run) -> None:
 
         try:
-            est = estimate(plan.config, plan.device, length=plan.train.longest or None)
+            est = plan_estimate(plan)
         except (ValueError, RuntimeError) as exc:  # an architecture the estimator cannot build
             log.warning("no memory estimate: %s", exc)
             return

@@ -3,11 +3,12 @@
     python -m studio estimate --model smollm2-135m-instruct --adapter lora --measure --json
     compare_estimates("smollm2-135m-instruct")   # lora, qlora and full, each in a fresh process
 
-What is measured is the memory training adds to the process: on a GPU the allocator's peak
-(``torch.cuda.max_memory_allocated``) since the reset; on a CPU the peak resident set size
-since the reset (Linux ``/proc/self/clear_refs``; a sampling thread where that is refused)
-minus the resident size before the model was loaded. The estimate counts the same things
-(weights, gradients, optimizer states, activations), not the runtime itself.
+What is measured is the peak the process reaches, its baseline included (the Python process and
+the libraries, what it held before the model): on a GPU the allocator's peak
+(``torch.cuda.max_memory_allocated``) since the reset; on a CPU the peak resident set size since
+the reset (Linux ``/proc/self/clear_refs``; a sampling thread where that is refused). That is
+what the machine must have, and what the estimate (``studio.train.estimate``) predicts: runtime,
+weights, gradients, optimizer states and activations. ``baseline`` keeps the size before the model.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from studio.config import EMBEDDED_MODEL
 from studio.models.device import current_rss_bytes
-from studio.train.estimate import estimate
+from studio.train.estimate import plan_estimate
 from studio.train.plan import plan_run
 from studio.train.trainer import build_trainer
 
@@ -41,9 +42,10 @@ def _vm_hwm() -> int:
 
 
 class PeakMemory:
-    """The peak memory above a baseline: ``start()`` takes the baseline (before the model is
-    loaded), ``reset()`` forgets the peaks so far (loading reads the checkpoint file, which is
-    not training memory), ``peak()`` reads the highest point since."""
+    """The process's peak memory: ``start()`` notes the baseline (before the model is loaded),
+    ``reset()`` forgets the peaks so far (loading reads the checkpoint file, which is not training
+    memory; the peak restarts from the present size, model included), ``peak()`` reads the
+    highest point since."""
 
     def __init__(self):
         self.baseline = 0
@@ -86,14 +88,14 @@ class PeakMemory:
             self._sampled = max(self._sampled, current_rss_bytes())
 
     def peak(self) -> int:
-        """Bytes above the baseline at the highest point so far."""
+        """Bytes the process held at its highest point so far (the baseline included)."""
         if self._cuda:
             import torch
 
-            return int(torch.cuda.max_memory_allocated()) - self.baseline
+            return int(torch.cuda.max_memory_allocated())
         if self._thread is not None:
-            return max(self._sampled, current_rss_bytes()) - self.baseline
-        return _vm_hwm() - self.baseline
+            return max(self._sampled, current_rss_bytes())
+        return _vm_hwm()
 
     def stop(self) -> int:
         self._stop.set()
@@ -107,6 +109,7 @@ class MemoryCheck:
     estimated_bytes: int
     measured_bytes: int
     parts: dict
+    method: str = "sft"
 
     @property
     def ratio(self) -> float:
@@ -116,6 +119,7 @@ class MemoryCheck:
         return {
             "model": self.model,
             "adapter": self.adapter,
+            "method": self.method,
             "estimated_bytes": self.estimated_bytes,
             "measured_bytes": self.measured_bytes,
             "ratio": round(self.ratio, 3),
@@ -125,31 +129,30 @@ class MemoryCheck:
 
 
 def measure(config, steps: int = 3) -> MemoryCheck:
-    """Train ``steps`` steps of ``config`` here and return its peak next to the estimate.
+    """Train ``steps`` steps of ``config`` here and return the process's peak next to the estimate.
 
-    Run it in a fresh process (``compare_estimates`` does) so nothing else inflates the peak.
-    The micro-batches are packed to max_length and every token is learned from (the prompts too),
-    the case the estimate's allowance is for: on a CPU the output head projects only the labelled
-    tokens (studio.fastpaths.logprobs), and the allowance counts them all.
+    Run it in a fresh process (``compare_estimates`` does) so nothing else inflates the peak. The
+    run is planned as the studio plans it, so the estimate is the one admission and the status
+    line use (``plan_estimate``: the longest example of the data, not max_length).
     """
-    import datasets  # noqa: F401 - imported before the baseline so their code is not counted
+    import datasets  # noqa: F401 - imported as a training process imports them
     import peft  # noqa: F401
     import trl  # noqa: F401
 
     config.train.max_steps = steps
     config.train.save_steps = 0
     config.train.eval_steps = 0
-    config.train.packing = config.train.method == "sft"
-    config.train.assistant_only_loss = False
-    est = estimate(config)
     plan = plan_run(config)
+    est = plan_estimate(plan)
     peak = PeakMemory().start()
     with tempfile.TemporaryDirectory(prefix="studio-measure-") as out:
         trainer = build_trainer(plan, out)
         peak.reset()
         trainer.train()
         measured = peak.stop()
-    return MemoryCheck(config.model.model, config.adapter.adapter, est.total_bytes, measured, est.memory_bytes)
+    return MemoryCheck(
+        config.model.model, config.adapter.adapter, est.total_bytes, measured, est.memory_bytes, config.train.method
+    )
 
 
 def compare_estimates(

@@ -46,6 +46,7 @@ def preflight_kto(tokenizer, rows: list[dict], numbers: list[int], max_length: i
             out.trained_tokens += min(n_answer, max_length - n_prompt)
             out.total_tokens += min(max_length, n_prompt + n_answer)
             out.longest = max(out.longest, min(max_length, n_prompt + n_answer))
+            out.longest_labelled = max(out.longest_labelled, min(n_answer, max_length - n_prompt))
     out = _conclude(out, "dataset")
     labels = {e["label"] for e in out.examples}
     if len(labels) == 1:

@@ -31,7 +31,16 @@ from studio.schema import ConfigError, Problem
 from studio.train import checks
 from studio.train.estimate import estimate, fit, time_text
 from studio.train.method_data import suggest_method
-from studio.train.plan import effective_batch, load_validation, planned_steps, split_rows, steps_per_epoch, world_size
+from studio.train.plan import (
+    as_kto,
+    effective_batch,
+    load_validation,
+    planned_steps,
+    preflight,
+    split_rows,
+    steps_per_epoch,
+    world_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,8 @@ class Review:
     estimate: object = None  # studio.train.estimate.Estimate
     fit: object = None  # studio.train.estimate.Fit
     time_text: str = ""
+    longest: int | None = None  # tokens of the longest training example, as the plan renders it
+    labelled: int | None = None  # its most labelled tokens of one sequence (SFT, DPO)
     layers: list[str] = field(default_factory=list)  # the model's Linear layer names (targets)
     data_kind: str = ""  # what the dataset was read as (studio.data.formats), once it was read
     data_format: str = ""
@@ -100,17 +111,39 @@ def _data_problems(config: RunConfig, r: Review) -> None:
         return
     r.rows, r.data_kind, r.data_format = len(data.rows), data.kind, data.format
     r.suggestion = suggest_method(config.train.method, data.kind, data.format, data.columns)
-    _split(config, data, r)
+    train = _split(config, data, r)
     try:
         tokenizer = _tokenizer(config.model.model, config.model.chat_template)
     except ValueError as exc:
         r.problems.append(Problem("model", str(exc)))
         return
-    r.problems += checks.template_problems(tokenizer, config, data.kind, data.format)
+    template = checks.template_problems(tokenizer, config, data.kind, data.format)
+    r.problems += template
+    if not template and train:
+        r.longest, r.labelled = (n or None for n in _longest(config, tokenizer, data, tuple(train)))
 
 
-def _split(config: RunConfig, data, r: Review) -> None:
-    """The training rows as the training will count them: the same split (studio.train.plan)."""
+def _longest(config: RunConfig, tokenizer, data, train: tuple[int, ...]) -> tuple[int, int]:
+    """The longest training example rendered as the plan renders it (so the estimate is the
+    job's own); cached on what the rendering reads, so a keystroke elsewhere costs nothing."""
+    t, d = config.train, config.data
+    key = (d.dataset, _mtime(d.dataset), d.format, d.columns, d.system_prompt, d.max_rows, config.model.model)
+    key += (t.method, t.max_length, t.assistant_only_loss, config.grpo.answer_column, config.grpo.reward_exact, train)
+    if key not in _LONGEST:
+        _LONGEST.clear()  # one form, one entry
+        if t.method == "kto":
+            data = as_kto(data, d)
+        pairs = [(data.rows[i], data.row_numbers[i]) for i in train]
+        rendered = preflight(tokenizer, config, pairs)
+        _LONGEST[key] = (rendered.longest, rendered.longest_labelled)
+    return _LONGEST[key]
+
+
+_LONGEST: dict[tuple, tuple[int, int]] = {}
+
+
+def _split(config: RunConfig, data, r: Review) -> list[int]:
+    """The training rows (indices) as the training will count them: the same split (studio.train.plan)."""
 
     d, val = config.data, None
     if d.val_dataset.strip():
@@ -121,6 +154,7 @@ def _split(config: RunConfig, data, r: Review) -> None:
             r.problems += exc.problems
     train, _ = split_rows(d, config.train.seed, list(range(len(data.rows))), val)
     r.train_rows = len(train)
+    return train
 
 
 def _model_problems(config: RunConfig, r: Review) -> bool:
@@ -157,7 +191,7 @@ def _batch(config: RunConfig, r: Review, world: int) -> None:
 def _estimate(config: RunConfig, r: Review, device, runs_root: Path | None) -> None:
 
     try:
-        r.estimate = estimate(config, device)
+        r.estimate = estimate(config, device, length=r.longest, labelled=r.labelled)
         r.fit = fit(r.estimate, config, device)
     except (ValueError, RuntimeError, KeyError) as exc:
         r.problems.append(Problem("model", f"no estimate: {exc}", "warning"))
