@@ -25,7 +25,11 @@ from studio.export.modelfile import modelfile_text
 from studio.models import gguf_writer
 from studio.models.families import FAMILIES
 
-READ_BY_TRANSFORMERS = {"llama", "qwen2", "phi3"}
+READ_BY_TRANSFORMERS = {"llama", "qwen2", "phi3", "gemma3_text"}
+# transformers 5.23's GGUF reader maps neither query_pre_attn_scalar nor layer_types for Gemma 3 (it
+# rebuilds the config with the class defaults, 256 and all layers sliding): it reads the file's tensors
+# into the model's own config. llama.cpp derives both itself (1/sqrt(head_dim), its own layer pattern).
+READ_WITH_ITS_CONFIG = {"gemma3_text"}
 PERMUTED = {"llama", "mistral", "granite", "smollm3"}  # llama.cpp's LlamaModel and its subclasses
 PROMPT = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
 
@@ -82,9 +86,11 @@ def test_each_family_converts_and_reads_back_as_the_model(written, family):
         assert _largest_tensor_error(folder, path, family) < 1e-3  # f16 rounding
         return
     reference, tokenizer = verify.load_plain(folder, "fp32")
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    read = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+    own = {"config": AutoConfig.from_pretrained(folder)} if family in READ_WITH_ITS_CONFIG else {}
+    read = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32, **own).eval()
+    assert _largest_tensor_error(folder, path, family) < 1e-3
     ids = verify.prompt_ids(tokenizer, PROMPT)
     with torch.inference_mode():
         want, got = reference(input_ids=ids).logits[0], read(input_ids=ids).logits[0]

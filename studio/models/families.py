@@ -53,7 +53,7 @@ FAMILIES: dict[str, Family] = {
         Family("mistral", "Mistral", "Mistral 7B, Ministral", "MistralConfig", "mistral", True, gguf=True),
         Family("qwen2", "Qwen2 / Qwen2.5", "Qwen2.5-0.5B/1.5B/7B", "Qwen2Config", "chatml", True, gguf=True),
         Family("qwen3", "Qwen3", "Qwen3-0.6B/1.7B/4B", "Qwen3Config", "qwen3", True, gguf=True),
-        Family("gemma3_text", "Gemma 3 (text)", "Gemma 3 270M/1B", "Gemma3TextConfig", "gemma", True),
+        Family("gemma3_text", "Gemma 3 (text)", "Gemma 3 270M/1B", "Gemma3TextConfig", "gemma", True, gguf=True),
         Family("phi3", "Phi-3 / Phi-4-mini", "Phi-3.5-mini, Phi-4-mini", "Phi3Config", "phi3", True, gguf=True),
         Family("smollm3", "SmolLM3", "SmolLM3-3B", "SmolLM3Config", "chatml", True, gguf=True),
         Family("olmo2", "OLMo 2", "OLMo-2-1B", "Olmo2Config", "tulu", gguf=True),
