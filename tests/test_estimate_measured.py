@@ -26,15 +26,18 @@ METHOD_ARGS = {
     + ["--num-generations", "2", "--max-completion-length", "8", "--reward-format", "1"]
     + ["--reward-length", "1", "--length-target", "400"],
 }
+# Each case is a fresh training process (~30 s on two cores): CI measures one per adapter and the
+# methods whose heads differ most; ``bash test.sh`` (heavy included) measures them all.
+HEAVY = pytest.mark.heavy
 CASES = [
     ("sft", "lora"),
     ("sft", "qlora"),
     ("sft", "full"),
     ("dpo", "lora"),
-    ("dpo", "full"),
-    ("kto", "lora"),
-    ("orpo", "lora"),
-    ("reward", "lora"),
+    pytest.param("dpo", "full", marks=HEAVY),
+    pytest.param("kto", "lora", marks=HEAVY),
+    pytest.param("orpo", "lora", marks=HEAVY),
+    pytest.param("reward", "lora", marks=HEAVY),
     ("grpo", "lora"),
 ]
 

@@ -259,9 +259,12 @@ def test_grpo_on_the_embedded_model_scores_its_groups(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["reward", "orpo", "kto", "grpo"])
-def test_estimate_gives_a_rough_figure_for_each_method(tiny_config, method):
+def test_estimate_gives_a_figure_for_each_method(tiny_config, method):
+    """Each method is modelled (its head, its sequences per example) and no longer called rough:
+    tests/test_estimate_measured.py holds each to 1.0-1.5x its measured peak."""
     from studio.train.estimate import estimate
 
     configure(tiny_config, method)
     result = estimate(tiny_config)
-    assert result.memory_bytes["total"] > 0 and any("rough figure" in note for note in result.notes)
+    assert result.method == method and result.memory_bytes["total"] > result.memory_bytes["runtime"] > 0
+    assert not any("rough figure" in note for note in result.notes)

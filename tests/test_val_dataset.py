@@ -77,7 +77,8 @@ def test_the_run_records_evaluates_on_and_guards_the_validation_file(tiny_config
     rows, split, warnings = held_out_rows(run, EvalOptions(max_rows=0))
     assert (len(rows), split, warnings) == (6, "validation", [])
 
-    # A stopped run does not resume onto a validation file that changed under it.
+    # A run stopped after step 2 does not resume onto a validation file that changed under it.
+    shutil.rmtree(run.checkpoints_dir / "checkpoint-4")
     run.set_status(status="stopped")
     shutil.copy(train, val)
     with pytest.raises(ConfigError, match="changed since"):
