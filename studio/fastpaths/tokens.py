@@ -1,7 +1,6 @@
 """The Trainer's running token count kept across a resume: TRL's private counter, written into each checkpoint.
 
-    if enabled("token_total") and hasattr(trainer, "_total_train_tokens"):
-        trainer.add_callback(TokenTotal(trainer))
+    keep_token_total(trainer)   # the counter survives a resume, where TRL keeps one
 
 TRL 1.16's trainers (SFT, DPO, KTO, reward) count the tokens they trained on in the private
 attribute ``_total_train_tokens`` and log it as ``num_tokens``; no checkpoint holds it, so a resumed
@@ -14,6 +13,8 @@ import json
 from pathlib import Path
 
 from transformers import TrainerCallback
+
+from studio.fastpaths import enabled
 
 
 class TokenTotal(TrainerCallback):
@@ -41,3 +42,12 @@ class TokenTotal(TrainerCallback):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and folder.is_dir():
             (folder / self.FILE).write_text(json.dumps({"num_tokens": self.trainer._total_train_tokens}))
+
+
+def keep_token_total(trainer) -> bool:
+    """Keep ``trainer``'s token count across a resume, where its TRL version counts one and the
+    path is on (studio.fastpaths); whether it does."""
+    if not hasattr(trainer, "_total_train_tokens") or not enabled("token_total"):
+        return False
+    trainer.add_callback(TokenTotal(trainer))
+    return True

@@ -19,10 +19,9 @@ from pathlib import Path
 from transformers import EarlyStoppingCallback
 from transformers.trainer_callback import PrinterCallback
 
-from studio.fastpaths import enabled
 from studio.fastpaths.fused_lora import fuse_lora
 from studio.fastpaths.logprobs import use_plain_logprobs
-from studio.fastpaths.tokens import TokenTotal
+from studio.fastpaths.tokens import keep_token_total
 from studio.fastpaths.unpadded import unpad_batches
 from studio.train import trackers
 from studio.train.methods import dpo, grpo, kto, orpo, reward, sft
@@ -119,8 +118,7 @@ def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, mo
     args = _common_args(plan, output_dir)
     trainer = METHODS[t.method](plan, model, args, callbacks)
     trainer.remove_callback(PrinterCallback)  # progress goes through MetricsCallback instead
-    if hasattr(trainer, "_total_train_tokens") and enabled("token_total"):
-        trainer.add_callback(TokenTotal(trainer))
+    keep_token_total(trainer)
     if plan.config.adapter.adapter == "qlora":
         keep_adapter_dtype(trainer.model, plan.precision)
     if plan.device.kind == "cpu":  # one product per LoRA layer where it is the same computation
