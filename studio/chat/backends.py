@@ -74,6 +74,7 @@ class EngineBackend:
         The given engine is reused when it holds (or can hold) that base; a judge on another base
         gets an engine of its own, so that a jury never swaps models in and out of one engine.
         """
+        # torch and the model libraries load here, only for a backend that runs a model in-process
         from studio.chat.engine import ChatEngine
         from studio.chat.sources import same_base, source_base, source_kind
 
