@@ -76,7 +76,7 @@ class EngineBackend:
         """
         # torch and the model libraries load here, only for a backend that runs a model in-process
         from studio.chat.engine import ChatEngine
-        from studio.chat.sources import same_base, source_base, source_kind
+        from studio.chat.sources import same_base, source_base, source_kind  # beside the engine, same reason
 
         folder = Path(spec)
         trained = folder.is_dir() and (
