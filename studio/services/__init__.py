@@ -1,0 +1,99 @@
+"""The process-wide service object the UI holds: the one job manager and the one chat engine.
+
+UI handlers call these methods and nothing deeper; each returns plain data (dataclasses,
+dicts, plotly figures) and raises ValueError with a message meant for the user.
+
+Methods that touch runs take ``user``: the signed-in person the UI got from the request, whose
+own runs (and the shared ones, read-only) they reach; studio.runs.owners holds the rule. None is
+the operator (scripts, tests): every run. A Start while a training runs waits in the training
+queue (studio.train.queue) instead of being refused.
+
+This module is the UI's one door: ``studio.ui`` imports only from here, ``studio.config`` and
+``studio.schema`` (tests/test_layers.py reads the imports). The names re-exported below are the
+option dataclasses and pure render helpers (figures, tables, file writers) the tabs need.
+
+The methods live by concern, one part per module (data, training, runs, chat, evaluation, export);
+a new concern adds a module and a base of ``Studio`` below.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from studio.chat.arena import count_pairs
+from studio.chat.compare import parse_prompts
+from studio.chat.engine import ChatEngine
+from studio.chat.sampling import Sampling
+from studio.data.clean import CleanOptions, clean, default_output, save
+from studio.data.formats import FORMATS
+from studio.data.stats import length_figure
+from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
+from studio.evaluate.report import results_figure, results_table
+from studio.export.hub import RepoExists, token_hint
+from studio.runs.curves import is_dpo, placeholder_figure, training_figure
+from studio.runs.metrics import probe_table
+from studio.runs.owners import LOCAL
+from studio.services.chat import ChatDoor
+from studio.services.data import DataDoor
+from studio.services.evaluation import EvaluateDoor
+from studio.services.export import ExportDoor
+from studio.services.runs import RunsDoor
+from studio.services.training import TrainDoor
+from studio.train import guide
+from studio.train.checks import optimizer_choices
+from studio.train.command_line import command_text
+from studio.train.jobs import JobManager
+from studio.train.progress import duration
+from studio.train.queue import QueueFull, TrainingQueue
+
+__all__ = [
+    "FORMATS",
+    "LOCAL",
+    "QueueFull",
+    "CleanOptions",
+    "EvalOptions",
+    "NoValidationSplit",
+    "RepoExists",
+    "Sampling",
+    "Studio",
+    "clean",
+    "command_text",
+    "count_pairs",
+    "default_output",
+    "duration",
+    "get_studio",
+    "guide",
+    "is_dpo",
+    "length_figure",
+    "optimizer_choices",
+    "parse_prompts",
+    "placeholder_figure",
+    "probe_table",
+    "results_figure",
+    "results_table",
+    "save",
+    "token_hint",
+    "training_figure",
+]
+
+
+class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, ExportDoor):
+    def __init__(self, runs_root: str | Path | None = None):
+        self.runs_root = Path(runs_root) if runs_root else None
+        self.jobs = JobManager(self.runs_root)
+        self.queue = TrainingQueue(self.jobs, self.runs_root)
+        self.chat = ChatEngine()
+        self.chat.source_root = self.root  # chat and evaluation load adapters from runs only
+        self._tokenizers: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+
+_studio: Studio | None = None
+
+
+def get_studio() -> Studio:
+    global _studio
+    if _studio is None:
+        _studio = Studio()
+    return _studio
