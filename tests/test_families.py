@@ -129,11 +129,11 @@ def test_a_family_outside_the_table_trains_with_a_warning_and_no_fast_path(tmp_p
     assert not use_packed_attention(model)
 
 
-def test_the_readme_tables_are_the_tables_in_the_code():
+def test_the_models_page_tables_are_the_tables_in_the_code():
     from pathlib import Path
 
     from studio import fastpaths
     from studio.models import families
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert families.markdown_table() in readme and fastpaths.markdown_table() in readme
+    page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    assert families.markdown_table() in page and fastpaths.markdown_table() in page

@@ -1,6 +1,6 @@
 """``python -m studio model prepare``: convert the embedded model once into the user cache.
 
-``python -m studio model families`` prints the supported families and the fast paths (the README's tables).
+``python -m studio model families`` prints the supported families and the fast paths (the tables of docs/models.md).
 """
 
 from __future__ import annotations

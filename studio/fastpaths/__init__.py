@@ -151,7 +151,7 @@ def enabled(name: str, model=None) -> bool:
 
 
 def markdown_table() -> str:
-    """The README's table of the fast paths."""
+    """docs/models.md's table of the fast paths."""
     rows = ["| fast path | replaces | proven on | switch |", "|---|---|---|---|"]
     for p in FASTPATHS.values():
         scope = f"{p.library} {p.versions}" + (", the families above" if p.families else "")

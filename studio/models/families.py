@@ -8,7 +8,7 @@ A family is a transformers ``model_type``. Each row is proven by the tests on a 
 of that family built offline from its config class (``studio.bench.tiny.make_tiny_model``, with
 attention made sharp so that what a token may see changes the loss): every method trains, and its
 losses and gradients equal the same steps with the studio's fast paths off (tests/test_families.py).
-The README's table and the refusals are written from this table (``markdown_table``).
+docs/models.md's table and the refusals are written from this table (``markdown_table``).
 
 What the columns mean:
 
@@ -83,7 +83,7 @@ def check_supported(model_type: str, column: str = "train", what: str = "train")
 
 
 def markdown_table() -> str:
-    """The README's table of families and what each supports."""
+    """docs/models.md's table of families and what each supports."""
     mark = {True: "yes", False: "no"}
     rows = [
         "| family (`model_type`) | models | template, when the model has none | sliding window | train | chat | merge | GGUF |",
