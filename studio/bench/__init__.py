@@ -70,7 +70,7 @@ def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict
         "startup": lambda: {
             "app_start_s": startup.app_startup_seconds(),
             "model_load_s": startup.model_load_seconds(EMBEDDED),
-            # --quick leaves the first conversion to tests/test_models.py (about 50 s)
+            # --quick leaves the first conversion (its gguf_conversion_s) to tests/test_models.py
             **({} if quick else {"gguf_conversion_s": startup.conversion_seconds()}),
         },
         "chat": lambda: _chat(EMBEDDED if not quick else model, size["chat_tokens"], workdir),

@@ -22,7 +22,7 @@ Formulas, stated once for every section:
   threads read), the best of ``repeats``.
 - *decode ceiling* (tokens/s) = bandwidth / bytes of weights read per new token (every parameter,
   in the chat's dtype, once); *fraction* = decode tokens/s / ceiling. The KV cache read is left out.
-- *which ceiling*: a shared host's FLOPS and bandwidth move by 15-25% within minutes, so each
+- *which ceiling*: a shared host's FLOPS and bandwidth move within minutes (docs/benchmark-notes.md), so each
   training section and the chat are held to the mean of the ceilings measured just before and just
   after them (``ceiling_beside``); the ceiling section's figures, measured at the run's start, give
   ``fraction_of_start_ceiling`` beside each fraction.

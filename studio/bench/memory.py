@@ -13,7 +13,7 @@ def memory_figures(model: str, quick: bool) -> dict:
 
     extra = ["--batch-size", "2", "--max-length", "128"] if quick else []
     out = {}
-    # --quick measures LoRA alone: each method is a fresh process of about 20 s
+    # --quick measures LoRA alone: each method is a fresh process that loads and trains the model
     adapters = ("lora",) if quick else ("lora", "qlora", "full")
     for measured in compare_estimates(model, adapters, steps=2 if quick else 3, extra_args=extra):
         ratio = measured["estimated_bytes"] / measured["measured_bytes"] if measured["measured_bytes"] else None

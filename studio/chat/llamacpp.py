@@ -1,9 +1,10 @@
 """Chat decoding in llama.cpp on a CPU, when llama-cpp-python is installed (requirements-llamacpp.txt).
 
 Decoding reads every weight once a token. PyTorch's fp16 matrix-vector product streams weights
-at about half this CPU's bandwidth and its eager forward adds ~400 small ops a token (20-22
-tokens/s on the embedded model); llama.cpp decodes the same fp16 weights at ~51 tokens/s and
-answers a prompt in 0.02 s (BENCHMARKS.md). So where it is installed and the chat runs on a CPU,
+well under this CPU's bandwidth and its eager forward adds hundreds of small ops a token; llama.cpp
+decodes the same fp16 weights closer to the bandwidth ceiling and answers a prompt sooner
+(``python -m studio bench --only chat``: its figures beside the ``torch_*`` ones in BENCHMARKS.md).
+So where it is installed and the chat runs on a CPU,
 each source is written once as a GGUF of the chat's own weight type (fp16 -> f16: the same
 numbers) and its replies decode there:
 
@@ -17,7 +18,7 @@ template applied here), and the next token is picked from llama.cpp's logits by 
 own picker (studio.chat.sampling.Picker: same seed, same temperature, top-k, top-p and
 repetition penalty), so a turn's columns stay side by side as fair as before. A turn uses
 llama.cpp for every column or for none: the files are written in the background on first use
-(the base: ~6 s; an adapter is merged into the base first) and until all are ready the turn
+(an adapter is merged into the base first) and until all are ready the turn
 decodes in PyTorch. A file that cannot be written (an architecture llama.cpp's writer here does
 not know, a full disk) leaves that source on PyTorch, logged once. ``STUDIO_CHAT_BACKEND=torch``
 turns this off.
@@ -174,8 +175,8 @@ class GGUFStore:
                 kept = {i: reusable(idle[i][1].input_ids[: idle[i][1].n_tokens], ids) for i in mine}
                 best = max(mine, key=lambda i: (kept[i], i))
                 return Held(idle.pop(best)[1], kept[best] if owner is not None else 0)
-        # a context per column and turn; flash attention: 48.5 -> 55.5 tokens/s here (median of
-        # 3 rounds), the same greedy tokens
+        # a context per column and turn; flash attention decodes faster with the same greedy tokens
+        # (docs/benchmark-notes.md, "Chat decode")
         return Held(open_model(path, MAX_CONTEXT, flash_attn=True), 0)
 
     def _write(self, spec: SourceSpec) -> Path:

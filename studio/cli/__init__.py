@@ -5,8 +5,8 @@
     python -m studio runs                                  # the run history
     python -m studio model prepare                         # convert the embedded model once
 
-Commands import the services inside their functions: `python -m studio --help` answers in
-about 4.6 s here instead of loading torch, transformers and TRL first (13 s on this 2-core CPU).
+Commands import the services inside their functions: `python -m studio --help` answers without
+loading torch, transformers and TRL first (``time python -m studio --help`` shows the difference).
 
 Each command lives in its own module with a ``register(subparsers)`` that adds its parser and
 sets ``func``; ``func(args)`` returns the exit code (0 ok, 1 failed, 2 bad input).

@@ -7,11 +7,13 @@ in fp32 from the same values (fp16 -> fp32 is exact)::
 
     prepare_half_on_cpu(model)   # once, after loading the fp16 model on the CPU
 
-- matrix-matrix products (a prompt of 40 tokens, an evaluation batch): about ten times slower
-  in fp16; each Linear computes passes of several tokens in fp32 and single tokens in fp16;
-- attention (scaled dot-product): about eight times slower in fp16 (0.36 ms against 0.04 ms a
-  layer with 200 tokens of history, 30 layers a token); queries, keys and values are upcast
-  for the call, through a registered transformers attention function with the sdpa mask.
+- matrix-matrix products (a prompt of a few dozen tokens, an evaluation batch): several times
+  slower in fp16; each Linear computes passes of several tokens in fp32 and single tokens in fp16;
+- attention (scaled dot-product): several times slower in fp16 at every layer of every token;
+  queries, keys and values are upcast for the call, through a registered transformers attention
+  function with the sdpa mask.
+
+The chat's figures with it: ``python -m studio bench --only chat`` (BENCHMARKS.md).
 """
 
 from __future__ import annotations

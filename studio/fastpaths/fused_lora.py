@@ -2,16 +2,16 @@
 
 PEFT computes a LoRA layer as ``base(x) + B(A(x)) * s``: besides the base product, two rank-r
 products of the whole batch, an elementwise scale and add, and in backward four more rank-r
-products, whose default layouts are slow on a CPU (``gradᵀ @ (x Aᵀ)`` for B's gradient took
-1.8 ms where the same product as ``((x Aᵀ)ᵀ @ grad)ᵀ`` takes 0.34 ms, at 700 tokens x 1536).
+products, whose default layouts are slow on a CPU (``gradᵀ @ (x Aᵀ)`` for B's gradient is several
+times slower than the same product as ``((x Aᵀ)ᵀ @ grad)ᵀ``).
 Here the forward adds ``s·B·A`` to the frozen weight (an ``out x in`` product of rank r, cheap
 beside the batch's) and multiplies once; the backward rebuilds that weight for the input's
 gradient and computes A's and B's gradients in the fast layouts. Same numbers within fp32
 rounding (tests/test_fused_lora.py: losses and gradients against PEFT's path on the tiny and
 the embedded model).
 
-Measured (2 cores AVX2, fp32, 700 tokens, fwd + bwd of one layer): 26.1 -> 22.4 ms for
-576 -> 1536, 23.7 -> 22.8 for 1536 -> 576, 4.7 -> 4.3 for 576 -> 192; BENCHMARKS.md has the step.
+What it saves a step: ``python -m studio bench --only sft`` against ``STUDIO_FUSED_LORA=0``;
+the per-layer timings that chose it are in docs/benchmark-notes.md.
 
 Used only where it is the same computation: a plain ``nn.Linear`` base with fp32 weights (in
 bf16, ``W + s·B·A`` would round the adapter's update to the base weight's 8 bits), one active

@@ -3,10 +3,10 @@
 TRL 1.16 computes the training log-probabilities of SFT and DPO with a chunked kernel that never
 materialises the ``[tokens, vocab]`` logits: the right trade on a GPU, where Triton folds each
 tile in one pass. Without Triton (a CPU) the same kernel runs as loops of torch ops in fp32
-tiles with a hand-written backward. Measured on the embedded model (LoRA, batch 4, 256 tokens,
-bf16, 2 cores), the studio's SFT ran at 0.73 of the bare-PyTorch floor and DPO at 0.64 with the
-kernel; with :class:`PlainLogProb` in its place, 0.83 and 1.01 (``python -m studio bench --only
-sft dpo``). It takes the same inputs and gives the same outputs: a fused cross-entropy for the
+tiles with a hand-written backward, slower than the plain form on a CPU (the studio's SFT and DPO
+against the bare-PyTorch floor: ``python -m studio bench --only sft dpo``, with
+``STUDIO_PLAIN_LOGPROBS=0`` to compare; docs/benchmark-notes.md). It takes the same inputs and
+gives the same outputs: a fused cross-entropy for the
 log-probabilities (ordinary autograd) and the logged metrics without a gradient, in row chunks.
 
 The cost is memory: the logits of a batch are materialised, which a CPU run of a model small
@@ -65,8 +65,8 @@ METRIC_ROWS = 32  # rows of logits per pass: one chunk (32 x vocab fp32) stays i
 
 def _metrics(z: torch.Tensor, targets: torch.Tensor, outputs: tuple[str, ...]) -> list[torch.Tensor | None]:
     """entropy, log_sum_sq_probs, mean_logits, is_top1 of logits ``z`` [tokens, vocab], None where not
-    requested. Row chunks keep each chunk's several passes in cache: about 6x faster than whole-tensor
-    ops on a 2-core CPU at 1024 x 49152."""
+    requested. Row chunks keep each chunk's several passes in cache, which whole-tensor ops over a
+    [tokens, vocab] tensor cannot."""
     wanted = [name in outputs for name in ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1")]
     parts: list[list[torch.Tensor]] = [[], [], [], []]
     for start in range(0, z.shape[0], METRIC_ROWS):

@@ -8,8 +8,8 @@ does this natively; on a CPU SDPA has no varlen form, so this runs SDPA once per
 and without a mask, and concatenates the results: the same numbers (tests/test_packed_attention.py:
 losses and gradients against ``sdpa``), a fraction of the work.
 
-Measured on the embedded model (bench SFT job, LoRA r8 all-linear, batch 4, max length 256, fp32,
-2 cores AVX2): attention took 19% of a step's CPU time under ``sdpa``; see BENCHMARKS.md.
+What it saves: ``python -m studio bench --only sft`` against ``STUDIO_PACKED_ATTENTION=0``; the
+profile that found attention's share of a step is in docs/benchmark-notes.md.
 
 A layer with a sliding window (Mistral, Qwen2/3, Gemma 3, Phi-3, SmolLM3) attends within its
 window inside each example, as transformers' own masks draw it (tests/test_families.py: every

@@ -1,13 +1,13 @@
 """Padded batches computed without their padding, where attention runs one example at a time (a CPU).
 
-DPO, KTO, ORPO, the reward model and GRPO's scoring pass hand the model padded rows: TRL's
-collators pad every row of a batch (DPO: chosen and rejected together) to the longest, and TRL
-1.16 turns DPO's own padding-free option off. On the DPO bench job 21.5% of the tokens the
-model computed were padding. Here the decoder (the transformer body under the head) takes such a
-batch, runs only its real tokens as one padding-free row (each example keeping its positions;
-studio.fastpaths.packed_attention then attends within each example), and puts the hidden states
-back where the rows had them, zeros at the padding. The heads and every loss then see the
-padded layout they asked for, and the positions they read hold the same numbers within fp32
+DPO, KTO, ORPO, the reward model and GRPO's scoring pass hand the model padded rows: TRL's collators
+pad every row of a batch (DPO: chosen and rejected together) to the longest, and TRL 1.16 turns
+DPO's own padding-free option off, so part of what the model computes is padding
+(docs/benchmark-notes.md says how much of the DPO bench job). Here the decoder (the transformer body
+under the head) takes such a batch, runs only its real tokens as one padding-free row (each example
+keeping its positions; studio.fastpaths.packed_attention then attends within each example), and puts
+the hidden states back where the rows had them, zeros at the padding. The heads and every loss then
+see the padded layout they asked for, and the positions they read hold the same numbers within fp32
 rounding (tests/test_unpadded.py: hidden states, losses and gradients against the padded pass).
 
 Only where that is the same computation: token ids with a 2-D attention mask

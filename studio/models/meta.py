@@ -1,7 +1,7 @@
 """A model's architecture without its weights: its config, and the model built on the meta device.
 
     cfg = model_config("meta-llama/Llama-3.1-8B-Instruct")   # local cache, Hub, or built-in copy
-    model = meta_model("smollm2-135m-instruct")              # real modules, no storage, ~0.1 s
+    model = meta_model("smollm2-135m-instruct")              # real modules, no storage, no weights read
     names, linear = module_names("./my-model")               # for checking target modules
 
 A model may be the embedded alias, a local folder, a ``config.json`` file or a Hub id. For a Hub
