@@ -12,6 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+# A file or folder of the repository named in the text: `studio/train/jobs.py`, tests/test_x.py, configs/...
+NAMED = re.compile(r"(?<![\w/.~-])((?:studio|tests|configs|assets|scripts|docs)/[\w./-]*\w/?)")
 # A speed claim with its number: "51 tokens/s", "0.36 ms", "104 GFLOPS", "6x faster", "ten times slower".
 SPEED = re.compile(
     r"\d[\d.,]*\s?(tokens/s|tok/s|tokens a second|ms|GFLOPS|GB/s)\b"
@@ -43,6 +45,17 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
             elif anchor and anchor not in _anchors(file):
                 broken.append(f"{page.name}: {target} (no heading #{anchor})")
     assert not broken, broken
+
+
+def test_every_repository_path_the_pages_name_exists():
+    """A module that moves takes its mention along (the pages name files, not line numbers)."""
+    missing = sorted(
+        f"{page.name}: {name}"
+        for page in PAGES
+        for name in NAMED.findall(page.read_text())
+        if not (ROOT / name).exists()
+    )
+    assert not missing, missing
 
 
 def test_the_readme_is_a_short_front_door_that_keeps_the_space_front_matter():
