@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 SAMPLE = str(ROOT / "assets" / "sample_sft.jsonl")
 # special_tokens, drop_empty, exclude, min/max tokens, min/max chars, dedup, threshold, val share, seed
-DEFAULT_CLEANING = ["drop", True, "", 0, 0, 0, 0, ["exact"], 0.8, 0.0, 42]
+DEFAULT_CLEANING = ["drop", True, "", 0, 0, 0, 0, ["exact"], 0.8, None, "auto", 0.0, 42]
 
 
 def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
@@ -41,7 +41,7 @@ def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
             assert message in status and "studio-card-error" in status
             assert "223 rows" not in status
         *_, note = client.predict(
-            EMBEDDED_MODEL, "drop", True, "", 9, 5, 0, 0, [], 0.8, 0.0, 42, api_name="/clean_data"
+            EMBEDDED_MODEL, "drop", True, "", 9, 5, 0, 0, [], 0.8, None, "auto", 0.0, 42, api_name="/clean_data"
         )
         assert "min_tokens: 9 is above max_tokens 5" in note
         # Clean works on what was loaded last with success, not on the failed sources.

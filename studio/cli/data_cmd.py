@@ -130,6 +130,10 @@ def run_clean(args) -> int:
         print(f"{step.name:>16}: {step.removed} removed{changed}")
         for example in step.examples[:3]:
             print(f"{'':>18}row {example['row']}: {example['reason']}  {example['text'][:100]}")
+        if step.embedder:
+            print(f"{'':>18}embedded by {step.embedder}; groups (first kept):")
+        for group in step.groups:
+            print(f"{'':>18}" + " ~ ".join(f"row {m['row']} {m['text'][:40]!r}" for m in group))
     print(f"kept {result.kept} of {result.input_rows} rows ({len(result.train)} train, {len(result.val)} validation)")
     print(f"fingerprint {result.fingerprint}")
     for name, path in files.items():

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from studio.data import dedup
 from studio.data.access import cache_dir
+from studio.data.clean_options import CleanOptions
 from studio.data.dataset import LoadedData, fingerprint, save_jsonl, split
 from studio.data.rowtext import answers, fields, map_texts, preview_text, row_text
 from studio.data.stats import char_lengths, token_lengths
-from studio.schema import ConfigError, Problem, bounds_problems, option
 
 # Markers of the common chat templates. Inside a row's text they would be read as real turn
 # boundaries (tokenizers parse special tokens out of plain text), so the model learns broken turns.
@@ -36,91 +36,7 @@ TEMPLATE_TOKENS = [
     "<start_of_turn>", "<end_of_turn>", "<bos>", "<eos>",
     "<|user|>", "<|assistant|>", "<|system|>", "<|end|>",
 ]  # fmt: skip
-DEDUP_METHODS = ["exact", "near"]
 EXAMPLES = 5
-
-
-@dataclass
-class CleanOptions:
-    special_tokens: str = option(
-        "drop",
-        "Rows whose text holds chat-template tokens (<|im_start|>, [INST], <s>...): drop the row, strip the tokens, "
-        "or keep it as is.",
-        choices=["drop", "strip", "keep"],
-        label="Chat-template tokens",
-    )
-    drop_empty: bool = option(
-        True, "Drop rows whose answer (or text) is empty or only whitespace.", label="Drop empty answers"
-    )
-    exclude: list[str] = option(
-        default_factory=list,
-        help="Drop rows that contain any of these words or phrases (case-insensitive).",
-        label="Exclude rows containing",
-    )
-    min_tokens: int | None = option(
-        None,
-        "Drop rows shorter than this many tokens (chat template included; empty: no bound).",
-        minimum=0,
-        maximum=10**7,
-        label="Min tokens",
-    )
-    max_tokens: int | None = option(
-        None,
-        "Drop rows longer than this many tokens (chat template included; empty: no bound).",
-        minimum=1,
-        maximum=10**7,
-        label="Max tokens",
-    )
-    min_chars: int | None = option(
-        None,
-        "Drop rows with fewer characters than this (all texts together; empty: no bound).",
-        minimum=0,
-        maximum=10**9,
-        label="Min characters",
-    )
-    max_chars: int | None = option(
-        None,
-        "Drop rows with more characters than this (all texts together; empty: no bound).",
-        minimum=1,
-        maximum=10**9,
-        label="Max characters",
-    )
-    dedup: list[str] = option(
-        default_factory=lambda: ["exact"],
-        help="Duplicates to remove: exact (same text once case and spacing are normalised), "
-        "near (MinHash/LSH over character 5-grams, at the Jaccard threshold below).",
-        choices=DEDUP_METHODS,
-        label="Duplicates",
-    )
-    near_threshold: float = option(
-        0.8,
-        "Jaccard similarity from which two rows count as near duplicates.",
-        minimum=0.3,
-        maximum=1.0,
-        step=0.01,
-        label="Near-duplicate threshold",
-    )
-    val_fraction: float = option(
-        0.0,
-        "Share of rows held out for validation.",
-        minimum=0.0,
-        maximum=0.5,
-        step=0.01,
-        label="Validation share",
-    )
-    seed: int = option(42, "Seed of the train/validation split.", minimum=0, maximum=2**32 - 1, label="Split seed")
-
-    def problems(self) -> list[Problem]:
-        found = bounds_problems(self)  # the dedup methods too: its choices apply to each item
-        for low, high in (("min_tokens", "max_tokens"), ("min_chars", "max_chars")):
-            a, b = getattr(self, low), getattr(self, high)
-            if a is not None and b is not None and a > b:
-                found.append(Problem(low, f"{a} is above {high} {b}; lower it or raise {high}"))
-        return found
-
-    def check(self) -> None:
-        if problems := self.problems():
-            raise ConfigError(problems)
 
 
 @dataclass
@@ -129,6 +45,8 @@ class Step:
     removed: int = 0
     modified: int = 0  # rows changed but kept (stripped tokens)
     examples: list[dict] = field(default_factory=list)  # {"row", "reason", "text"}
+    groups: list[list[dict]] = field(default_factory=list)  # semantic dedup: a few groups, kept row first
+    embedder: str = ""  # semantic dedup: the model that embedded the rows
 
     def note(self, number: int, reason: str, row: dict) -> None:
         if len(self.examples) < EXAMPLES:
@@ -263,7 +181,7 @@ def _length(items: Items, o: CleanOptions, tokenizer, steps: list[Step]) -> Item
 
 
 def _duplicates(items: Items, o: CleanOptions, steps: list[Step]) -> Items:
-    methods = tuple(m for m in DEDUP_METHODS if m in o.dedup)
+    methods = tuple(m for m in ("exact", "near") if m in o.dedup)
     found = dedup.dedup_rows([row for _, row in items], methods, o.near_threshold)
     gone = set()
     for method in methods:
@@ -279,7 +197,28 @@ def _duplicates(items: Items, o: CleanOptions, steps: list[Step]) -> Items:
             step.note(items[i][0], reason, items[i][1])
             gone.add(i)
         steps.append(step)
-    return [item for i, item in enumerate(items) if i not in gone]
+    items = [item for i, item in enumerate(items) if i not in gone]
+    return _semantic(items, o, steps) if "semantic" in o.dedup else items
+
+
+def _semantic(items: Items, o: CleanOptions, steps: list[Step]) -> Items:
+    """Rows that mean the same as an earlier one, after exact and near dedup (studio.data.semantic)."""
+    from studio.data import semantic  # lazy: optional, loads torch and an embedding model
+
+    texts = [dedup.content_text(row) for _, row in items]
+    groups, dropped, embedder = semantic.semantic_groups(
+        texts, o.semantic_threshold, semantic.open_embedder(o.semantic_model)
+    )
+    step = Step("semantic_duplicate", embedder=embedder.name)
+    for i, (j, cosine) in sorted(dropped.items()):
+        step.removed += 1
+        step.note(items[i][0], f"means the same as row {items[j][0]} (cosine {cosine:.2f})", items[i][1])
+    step.groups = [
+        [{"row": items[i][0], "text": preview_text(items[i][1])} for i in group[:EXAMPLES]]
+        for group in groups[:EXAMPLES]
+    ]
+    steps.append(step)
+    return [item for i, item in enumerate(items) if i not in dropped]
 
 
 def clean(data: LoadedData, options: CleanOptions | None = None, tokenizer=None) -> CleanResult:

@@ -80,6 +80,11 @@ def _report(result, files: dict) -> str:
     lines = ["| step | removed | modified |", "|---|---:|---:|"]
     lines += [f"| {s.name.replace('_', ' ')} | {s.removed} | {s.modified or ''} |" for s in result.steps]
     split = f"{len(result.train)} train" + (f" + {len(result.val)} validation" if result.val else "")
+    for step in (s for s in result.steps if s.groups):
+        lines += [f"\n**Same meaning, one kept per group** (embedded by {_plain(step.embedder)}):\n"]
+        lines += [
+            " ≈ ".join(f"row {m['row']} “{_plain(m['text'][:80])}”" for m in group) + "\n" for group in step.groups
+        ]
     return (
         f"**Kept {result.kept} of {result.input_rows} rows** ({split}); fingerprint `{result.fingerprint}`.\n\n"
         + "\n".join(lines)
@@ -154,7 +159,7 @@ def _inputs() -> dict:
 CLEAN_LAYOUT = [
     [["special_tokens"], ["drop_empty"], ["exclude"]],
     [["min_tokens", "max_tokens"], ["min_chars", "max_chars"]],
-    [["dedup"], ["near_threshold"], ["val_fraction", "seed"]],
+    [["dedup"], ["near_threshold"], ["semantic_threshold", "semantic_model"], ["val_fraction", "seed"]],
 ]
 
 
