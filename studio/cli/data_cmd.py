@@ -1,4 +1,5 @@
-"""``python -m studio data preview|clean``: see what the model trains on; save a cleaned copy.
+"""``python -m studio data preview|clean|generate|pairs``: see what the model trains on; save a cleaned
+copy; make rows and preference pairs with models (studio.cli.generate_cmd).
 
     python -m studio data preview data.jsonl --model smollm2-135m-instruct --max-length 512 --json
     python -m studio data clean data.jsonl --out clean.jsonl --dedup exact,near --max-tokens 1024 \\
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 
+from studio.cli import generate_cmd
 from studio.cli.common import fail, print_json
 from studio.config import EMBEDDED_MODEL, RunConfig
 from studio.data.clean import CleanOptions
@@ -29,7 +31,7 @@ from studio.schema import ConfigError, add_arguments, apply_overrides
 def register(sub) -> None:
     p = sub.add_parser(
         "data",
-        help="Preview a dataset as the model sees it, or clean it.",
+        help="Preview a dataset as the model sees it, clean it, or generate rows and pairs with models.",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -44,6 +46,7 @@ def register(sub) -> None:
     clean.add_argument("--out", required=True, metavar="OUT.jsonl", help="Where the cleaned rows go.")
     add_arguments(clean.add_argument_group("cleaning steps (one flag per CleanOptions field)"), CleanOptions)
     clean.set_defaults(func=run_clean)
+    generate_cmd.add_actions(actions)  # generate, pairs: data from models
 
 
 def _common(p: argparse.ArgumentParser) -> None:
