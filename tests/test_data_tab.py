@@ -51,3 +51,38 @@ def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
         assert source.startswith(str(tmp_path / "datasets" / "sample_sft-clean-")) and fmt == "auto"
     finally:
         demo.close()
+
+
+def test_generate_rows_and_pairs_from_the_data_tab(tmp_path, monkeypatch):
+    """The Data tab's generation section over loopback teacher and judge servers: rows, pairs, Use in Train."""
+    import json
+
+    from tests.openai_server import openai_server
+    from tests.test_generate import SEEDS, judge_by_length, sampler_by_seed, teacher_responder
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "datasets"))
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps(r) + "\n" for r in SEEDS))
+    with gr.Blocks() as demo:
+        data_tab.build(Studio(tmp_path / "runs"))
+    port = free_port()
+    demo.queue().launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with openai_server(teacher_responder()) as teacher, openai_server(sampler_by_seed) as sampler:
+            with openai_server(judge_by_length) as judge:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                client.predict(str(seeds), "auto", "", "", EMBEDDED_MODEL, 64, api_name="/load_data")
+                # n, seeds shown, answer tokens, temperature, random seed, dedup
+                report, table, *_ = client.predict(teacher.url, 6, 3, 64, 0.8, 0, ["exact", "near"],
+                                                   api_name="/generate_rows")  # fmt: skip
+                assert "Kept 3 of 6 generated rows" in report and "1 replies were not an instruction" in report
+                assert len(table["data"]) == 3 and table["data"][0][2].startswith(teacher.url)
+                # k, answer tokens, temperature, min margin, limit, random seed
+                report, _, pairs, *_ = client.predict(sampler.url, judge.url, "", 4, 32, 0.9, 1.0, 50, 0,
+                                                      api_name="/preference_pairs")  # fmt: skip
+                assert "3 pairs from 3 prompts" in report and len(pairs["data"]) == 3
+                refused, *_ = client.predict(sampler.url, judge.url, "some-run", 4, 32, 0.9, 1.0, 50, 0,
+                                             api_name="/preference_pairs")  # fmt: skip
+                assert "one of them" in refused
+    finally:
+        demo.close()

@@ -171,3 +171,16 @@ def test_the_embedded_model_as_teacher_and_judge(tmp_path):
     pairs = make_pairs(prompts_of(SEEDS)[:2], teacher, JuryScorer([teacher]), PairOptions(k=2, max_new_tokens=24))
     assert pairs.prompts == 2 and not pairs.error
     save_pairs(pairs, tmp_path / "pairs.jsonl")
+
+
+def test_a_shared_studio_calls_endpoints_only_when_its_operator_allows(tmp_path, monkeypatch):
+    from studio.services import Studio
+
+    monkeypatch.delenv("STUDIO_ENDPOINTS", raising=False)
+    studio = Studio(tmp_path / "runs")
+    with openai_server(lambda messages, body: "ok") as server:
+        with pytest.raises(ValueError, match="STUDIO_ENDPOINTS=1"):
+            studio.backend(server.url, user="alice")
+        assert studio.backend(server.url, user=None).kind == "endpoint"  # the operator (CLI, scripts)
+        monkeypatch.setenv("STUDIO_ENDPOINTS", "1")
+        assert studio.backend(server.url, user="alice").kind == "endpoint"

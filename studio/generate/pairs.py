@@ -222,3 +222,15 @@ def save_pairs(result: PairsResult, out: str | Path) -> dict[str, str]:
     report = out.with_suffix(".report.json")
     report.write_text(json.dumps(result.report(), indent=2))
     return {"pairs": str(out), "kto": str(kto), "report": str(report)}
+
+
+def margin_figure(margins: list[float], min_margin: float):
+    """A histogram of every prompt's best-minus-worst score, the kept margin marked."""
+    import plotly.graph_objects as go  # lazy: only the app draws it
+
+    figure = go.Figure(go.Histogram(x=margins, nbinsx=20, marker_color="#6366f1", name="prompts"))
+    figure.add_vline(x=min_margin, line_color="#dc2626", annotation_text=f"kept from {min_margin:g}")
+    figure.update_layout(
+        xaxis_title="best score - worst score", yaxis_title="prompts", height=260, margin=dict(t=30, b=40, l=50, r=20)
+    )
+    return figure

@@ -31,6 +31,8 @@ from studio.data.stats import length_figure
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
 from studio.evaluate.report import results_figure, results_table
 from studio.export.hub import RepoExists, token_hint
+from studio.generate.pairs import PairOptions, margin_figure
+from studio.generate.synthetic import GenerateOptions
 from studio.runs.curves import is_dpo, placeholder_figure, training_figure
 from studio.runs.metrics import probe_table
 from studio.runs.owners import LOCAL
@@ -38,6 +40,7 @@ from studio.services.chat import ChatDoor
 from studio.services.data import DataDoor
 from studio.services.evaluation import EvaluateDoor
 from studio.services.export import ExportDoor
+from studio.services.generate import GenerateDoor
 from studio.services.runs import RunsDoor
 from studio.services.training import TrainDoor
 from studio.train import guide
@@ -53,6 +56,8 @@ __all__ = [
     "QueueFull",
     "CleanOptions",
     "EvalOptions",
+    "GenerateOptions",
+    "PairOptions",
     "NoValidationSplit",
     "RepoExists",
     "Sampling",
@@ -66,6 +71,7 @@ __all__ = [
     "guide",
     "is_dpo",
     "length_figure",
+    "margin_figure",
     "optimizer_choices",
     "parse_prompts",
     "placeholder_figure",
@@ -78,7 +84,7 @@ __all__ = [
 ]
 
 
-class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, ExportDoor):
+class Studio(DataDoor, GenerateDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, ExportDoor):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)

@@ -30,6 +30,7 @@ from studio.services import (
     placeholder_figure,
     save,
 )
+from studio.ui import generate_panel
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
@@ -295,21 +296,25 @@ def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> N
         ready = gr.update(interactive=True)
         return _report(result, files), _removed_table(result), _downloads(files), ready, files["train"], ""
 
-    def on_use(path):
-        if not path:
-            raise user_error("Clean a dataset first; its cleaned file is what goes to Train.")
-        gr.Info(f"The Train tab now uses {path}.")
-        return path, "auto", "", ""
-
     outputs = [cleaning["report"], cleaning["removed"], cleaning["files"], cleaning["use"], cleaned, cleaning["note"]]
     inputs = [view["loaded"], ui["model"], *cleaning["options"]]
     cleaning["run"].click(on_clean, inputs, outputs, api_name="clean_data")
+    _wire_use(ui, view, load, cleaning["use"], cleaned, api_name="use_cleaned")
+
+
+def _wire_use(ui: dict, view: dict, load, button, path_state, api_name: str | None = None) -> None:
+    """A "Use in Train" button: the file in ``path_state`` becomes the source, loaded and handed to Train."""
+
+    def on_use(path):
+        if not path:
+            raise user_error("Make the file first (clean or generate); that file is what goes to Train.")
+        gr.Info(f"The Train tab now uses {path}.")
+        return path, "auto", "", ""
+
     on_load, load_inputs, load_outputs = load
-    used = (
-        cleaning["use"]
-        .click(on_use, cleaned, [ui["source"], ui["format"], ui["columns"], ui["system"]], api_name="use_cleaned")
-        .success(on_load, load_inputs, load_outputs, api_visibility="private", show_progress_on=view["status"])
-    )
+    visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
+    used = button.click(on_use, path_state, [ui["source"], ui["format"], ui["columns"], ui["system"]], **visibility)
+    used = used.success(on_load, load_inputs, load_outputs, api_visibility="private", show_progress_on=view["status"])
     view["events"].append(used)
 
 
@@ -319,6 +324,7 @@ def build(studio: Studio) -> dict:
     cleaning = _clean_controls()
     load = _wire_load(studio, ui, view)
     _wire_clean(studio, ui, view, cleaning, load)
+    generate_panel.build(studio, view["loaded"], lambda button, state: _wire_use(ui, view, load, button, state))
     # The Train tab takes the loaded data's parameters after each successful load (loaded_events);
     # "preview" loads the sample when the page opens, the newcomer's first step (not handed on).
     on_load, inputs, outputs = load
