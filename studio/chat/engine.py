@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 __all__ = ["BASE", "ChatEngine", "Sampling", "logits_processors", "source_base", "source_kind"]
 
 BASE = "base"
-DTYPES = TORCH_DTYPES  # the one dtype map (studio.config.DTYPES)
 
 
 def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
@@ -60,9 +59,9 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
     """
     requested = os.environ.get("STUDIO_CHAT_DTYPE", requested) if requested == "auto" else requested
     if requested != "auto":
-        if requested not in DTYPES:
-            raise ValueError(f"chat dtype {requested!r} is not one of auto, {', '.join(DTYPES)}")
-        return DTYPES[requested]
+        if requested not in TORCH_DTYPES:
+            raise ValueError(f"chat dtype {requested!r} is not one of auto, {', '.join(TORCH_DTYPES)}")
+        return TORCH_DTYPES[requested]
     device = device or detect()
     if device.kind == "cuda":
         return torch.bfloat16 if device.native_bf16 else torch.float16

@@ -35,7 +35,6 @@ from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
-DTYPES = tuple(TORCH_DTYPES)  # fp32, bf16, fp16
 # Not for others: a pickle of TrainingArguments (the Hub flags pickles) and PEFT's template card.
 LEFT_OUT = {"training_args.bin", "README.md"}
 
@@ -108,7 +107,7 @@ def require_trained(run: Run) -> str:
 
 def check_dtype(dtype: str) -> torch.dtype:
     if dtype not in TORCH_DTYPES:
-        raise ValueError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+        raise ValueError(f"dtype: {dtype!r} is not one of {', '.join(TORCH_DTYPES)}")
     return TORCH_DTYPES[dtype]
 
 
