@@ -41,6 +41,7 @@ from studio.models.device import torch_dtype
 
 # Passes of 2·N FLOPs per trained token: forward, backward to the inputs, [weight gradients].
 PASSES = {"lora": 2, "qlora": 2, "full": 3}
+COMPARED = ("sft", "dpo")  # benched beside plain TRL and the floor (throughput.compare); the rest alone
 
 
 def linear_shapes(model: str) -> tuple[Counter, int, int]:
@@ -153,12 +154,12 @@ def _own(ceiling: dict, section: dict) -> dict:
 
 def annotate(report: dict) -> None:
     """Put the fraction of its ceiling beside each throughput of ``report`` (in place): the
-    training rows of sft and dpo (studio, floor, plain TRL), reward, ORPO and KTO, and chat's decode.
-    GRPO is left out: its step is mostly sampling, one token at a time."""
+    training rows of sft and dpo (studio, floor, plain TRL), the other methods', and chat's decode.
+    A method trained on prompts (GRPO) is left out: its step is mostly sampling, one token at a time."""
     ceiling = report.get("ceiling")
     if not ceiling or "error" in ceiling:
         return
-    for method in ("sft", "dpo"):
+    for method in COMPARED:
         own = _own(ceiling, report.get(method, {}))
         for row in ("studio", "floor", "plain_trl"):
             figures = report.get(method, {}).get(row)
@@ -169,7 +170,7 @@ def annotate(report: dict) -> None:
             report[method]["fraction_of_ceiling"] = report[method]["studio"]["fraction_of_ceiling"]
             start = training_fraction(ceiling, rate, method)["fraction_of_ceiling"]
             report[method]["fraction_of_start_ceiling"] = start
-    for method in ("reward", "orpo", "kto"):
+    for method in (m for m, row in METHODS.items() if m not in COMPARED and row.rows != "prompt"):
         figures = report.get(method, {})
         if "tokens_per_s" in figures:
             figures.update(training_fraction(_own(ceiling, figures), figures["tokens_per_s"], method))

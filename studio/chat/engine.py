@@ -31,7 +31,7 @@ from studio.chat import llamacpp
 from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
-from studio.chat.sources import per_column, same_base, source_base, source_kind
+from studio.chat.sources import BASE, per_column, same_base, source_base, source_kind
 from studio.data.access import cache_dir
 from studio.data.render import end_of_turn_token
 from studio.fastpaths.cpu_half import prepare_half_on_cpu
@@ -42,8 +42,6 @@ from studio.runs.directory import run_source
 log = logging.getLogger(__name__)
 
 __all__ = ["BASE", "ChatEngine", "Sampling", "logits_processors", "source_base", "source_kind"]
-
-BASE = "base"
 
 
 def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
@@ -370,19 +368,3 @@ class _Column:
         token = self.picker.pick(logits)
         self.next_input = torch.tensor([[token]], device=self.next_input.device)
         return token
-
-
-def base_of(sources: list[str | None]) -> str | None:
-    """The one base model the given sources were trained from (None: only the base is asked for)."""
-    found: list[str] = []
-    for source in sources:
-        if source in (None, "", BASE):
-            continue
-        base = source_base(source)
-        if base and not any(same_base(base, known) for known in found):
-            found.append(base)
-    if len(found) > 1:
-        raise ValueError(
-            f"these columns were trained on different bases ({', '.join(found)}); compare one base at a time"
-        )
-    return found[0] if found else None

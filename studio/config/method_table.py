@@ -7,7 +7,7 @@
 Who reads which column: the config's choices and help (``method_help``), the checks and the data
 refusal (``formats``, ``needs``), the plan's preflight (``rows``), the memory estimate (``sequences``,
 ``reference``, ``head``), the benchmark's FLOPs per token (``reference``, ``scorer``), the evaluation
-(``measures``) and the trainer (``studio.train.methods.<name>``, which builds ``trainer``). A new
+(``measures``), the presets and refusals (``preset``) and the trainer (``studio.train.methods.<name>``, which builds ``trainer``). A new
 method is a row here and a module in studio.train.methods; tests/test_method_table.py holds the
 two together.
 
@@ -50,6 +50,8 @@ class Method:
     ``sequences``: sequences of one example whose activations are kept for backward (chosen and
     rejected: 2); 0 means the sampled group (grpo.num_generations).
     ``measures``: what the evaluation scores, base against adapter (studio.evaluate.pipeline).
+    ``preset``: the preset that starts it (studio.train.presets); its dataset is the method's shipped
+    example, which a refusal names. ORPO, KTO and reward models read DPO's pairs: its preset serves them.
     ``scorer``: the model is a one-output score head, not a language model: it answers nothing.
     """
 
@@ -63,6 +65,7 @@ class Method:
     head: Head
     measures: tuple[str, ...]
     trainer: str
+    preset: str
     scorer: bool = False
 
     def takes(self, kind: str, fmt: str = "") -> bool:
@@ -96,6 +99,7 @@ METHODS = {
         Head(PLAIN_LOGPROBS, True, "the plain log-probabilities of studio.fastpaths.logprobs", labelled_only=True),
         ("perplexity", "answers"),
         "SFTTrainer",
+        "Quick CPU demo: LoRA SFT",
     ),
     "dpo": Method(
         "DPO",
@@ -108,6 +112,7 @@ METHODS = {
         Head(PLAIN_LOGPROBS, True, "the plain log-probabilities of the answers (the reference pass keeps none)", True),
         ("perplexity", "preference", "implicit_reward"),
         "DPOTrainer",
+        "Quick CPU demo: LoRA DPO",
     ),
     "orpo": Method(
         "ORPO",
@@ -122,6 +127,7 @@ METHODS = {
         Head(6, False, "the model's logits and two log-softmaxes with their gradients"),
         ("perplexity", "preference"),
         "ORPOTrainer",
+        "Quick CPU demo: LoRA DPO",
     ),
     "kto": Method(
         "KTO",
@@ -134,6 +140,7 @@ METHODS = {
         Head(PLAIN_LOGPROBS, True, "the answers' plain log-probabilities; the KL and reference passes keep none", True),
         ("perplexity", "kto_gap"),
         "KTOTrainer",
+        "Quick CPU demo: LoRA DPO",
     ),
     "reward": Method(
         "Reward model",
@@ -146,6 +153,7 @@ METHODS = {
         Head(0, False, "a scalar score per sequence: no vocabulary-sized logits"),
         ("score_accuracy",),
         "RewardTrainer",
+        "Quick CPU demo: LoRA DPO",
         scorer=True,
     ),
     "grpo": Method(
@@ -159,6 +167,7 @@ METHODS = {
         Head(PLAIN_LOGPROBS, False, "the completions' log-probabilities over the group"),
         ("rewards",),
         "GRPOTrainer",
+        "Quick CPU demo: GRPO arithmetic",
     ),
 }
 METHOD_NAMES = list(METHODS)
