@@ -7,6 +7,11 @@ A run is described by a YAML file with one mapping per section::
 The Train tab builds its form from these dataclasses and saves the same YAML; the CLI
 generates one flag per field (``--learning-rate 1e-4`` overrides ``train.learning_rate``).
 Field names are unique across sections so flags stay flat.
+
+Inside: ``sections`` (model, adapter, data, train, probes, export), ``method_options`` (the DPO, KTO
+and GRPO sections), and one table per fact that the fields choose from and every reader looks up:
+``method_table`` (what each training method needs) and ``choices`` (dtypes, GGUF types, data formats,
+optimizers, DPO losses, target presets, trackers, chat templates). Import from ``studio.config``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Who reads which column: the config's choices and help (``method_help``), the che
 refusal (``formats``, ``needs``), the plan's preflight (``rows``), the memory estimate (``sequences``,
 ``reference``, ``head``), the benchmark's FLOPs per token (``reference``, ``scorer``), the evaluation
 (``measures``), the presets and refusals (``preset``) and the trainer (``studio.train.methods.<name>``, which builds ``trainer``). A new
-method is a row here and a module in studio.train.methods; tests/test_method_table.py holds the
+method is a row here and a module in studio.train.methods; tests/test_one_table.py holds the
 two together.
 
 It sits beside the config dataclasses (not in studio.train) because the config's choices read it,

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from studio.config import METHODS
 from studio.export import verify
 from studio.export.card import write_card
 from studio.export.destination import prepare_out
@@ -97,7 +98,7 @@ def require_trained(run: Run) -> str:
             f"run {run.id} has no saved adapter or model yet (status: {status}); "
             "let the training finish, or press Stop to save what it learned so far"
         )
-    if run.config().train.method == "reward":
+    if METHODS[run.config().train.method].scorer:  # a score head (the reward model)
         raise ValueError(
             f"run {run.id} is a reward model: it scores answers and writes none, so it has no chat model to "
             "merge or run in llama.cpp; download its adapter (zip) or use it as a GRPO reward (reward_model_run)"

@@ -157,3 +157,19 @@ def test_a_refusal_names_what_the_row_needs_and_its_preset(name):
     assert problem.field == "method" and f"{row.title} needs {row.needs}" in problem.message
     assert row.preset in problem.message
     assert method_data_problem(name, FORMATS[row.formats[0]].kind, row.formats[0]) is None
+
+
+def test_the_ui_s_defaults_are_the_config_s():
+    """The Data tab's dataset and max length, and batch compare's prompt count, start where the
+    config and the evaluation options do (a literal copied into a tab drifts when they change)."""
+    import gradio as gr
+
+    from studio.evaluate.pipeline import EvalOptions, held_out_prompts
+    from studio.ui import data_tab, evaluate_tab
+
+    assert data_tab.DEFAULT_DATASET == DataConfig().dataset
+    assert evaluate_tab.PROMPTS == EvalOptions().generate_rows
+    assert held_out_prompts.__defaults__[0] == EvalOptions().generate_rows
+    with gr.Blocks():
+        form = data_tab._inputs()
+    assert form["max_length"].value == RunConfig().train.max_length and form["source"].value == DataConfig().dataset
