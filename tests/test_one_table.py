@@ -125,6 +125,13 @@ def test_each_method_is_checked_planned_estimated_and_built_from_its_row(name, t
     row = METHODS[name]
     config = preset_on(tiny_model_dir, name)
     assert not [p for p in validate(config) if p.level == "error"]
+    for adapter in ("lora", "qlora", "full"):  # the row's fine-tuning types pass; another is refused
+        config.adapter.adapter = adapter
+        refused = [p.field for p in validate(config) if p.level == "error"] == ["adapter"]
+        assert refused == (adapter not in row.adapters)
+    config.adapter.adapter, config.train.batch_size = "lora", max(1, row.min_batch - 1)
+    assert ("batch_size" in [p.field for p in validate(config)]) == (row.min_batch > 1)
+    config.train.batch_size = 4
     plan = plan_run(config)
     first = plan.train.examples[0]
     shape = {"pair": "chosen", "labelled": "label", "prompt": "prompt", "sequence": "input_ids"}[row.rows]

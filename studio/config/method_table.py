@@ -53,6 +53,8 @@ class Method:
     ``preset``: the preset that starts it (studio.train.presets); its dataset is the method's shipped
     example, which a refusal names. ORPO, KTO and reward models read DPO's pairs: its preset serves them.
     ``scorer``: the model is a one-output score head, not a language model: it answers nothing.
+    ``adapters``: the fine-tuning types it trains with (studio.train.checks refuses the others);
+    ``min_batch``: the smallest batch its loss works on (KTO estimates its KL term across a batch).
     """
 
     title: str
@@ -67,6 +69,8 @@ class Method:
     trainer: str
     preset: str
     scorer: bool = False
+    adapters: tuple[str, ...] = ("lora", "qlora", "full")
+    min_batch: int = 1
 
     def takes(self, kind: str, fmt: str = "") -> bool:
         """Whether it trains on data of this kind (chat, text, preference, prompt) and format."""
@@ -141,6 +145,7 @@ METHODS = {
         ("perplexity", "kto_gap"),
         "KTOTrainer",
         "Quick CPU demo: LoRA DPO",
+        min_batch=2,
     ),
     "reward": Method(
         "Reward model",
@@ -155,6 +160,7 @@ METHODS = {
         "RewardTrainer",
         "Quick CPU demo: LoRA DPO",
         scorer=True,
+        adapters=("lora", "full"),  # 4-bit weights under a new score head are not supported here
     ),
     "grpo": Method(
         "GRPO",

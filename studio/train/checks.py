@@ -7,7 +7,7 @@ tokenizer. The rows themselves are checked by studio.train.preflight, before any
 
 from __future__ import annotations
 
-from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig
+from studio.config import METHODS, OPTIMIZERS, TARGET_PRESETS, RunConfig
 from studio.data import templates
 from studio.launch.checks import gpus_here, launch_problems
 from studio.models import families, meta
@@ -146,14 +146,17 @@ def _dpo_problems(config: RunConfig) -> list[Problem]:
 
 
 def _method_problems(config: RunConfig) -> list[Problem]:
-    """Reward models and GRPO: what their config alone shows (the regex compiles, a reward is on)."""
+    """What the method's row allows (fine-tuning types, the smallest batch), and GRPO's rewards:
+    what the config alone shows (the regex compiles, a reward is on)."""
 
     t, g = config.train, config.grpo
+    row, adapter = METHODS[t.method], config.adapter.adapter
     out = []
-    if t.method == "reward" and config.adapter.adapter == "qlora":
-        out.append(Problem("adapter", "a reward model trains with lora or full here, not qlora"))
-    if t.method == "kto" and t.batch_size < 2:
-        out.append(Problem("batch_size", "KTO estimates its KL term across a batch: use a batch size of 2 or more"))
+    if adapter not in row.adapters:
+        out.append(Problem("adapter", f"{row.title} trains with {' or '.join(row.adapters)} here, not {adapter}"))
+    if t.batch_size < row.min_batch:
+        why = f"{row.title} compares the examples within a batch"  # KTO: its KL term
+        out.append(Problem("batch_size", f"{why}: use a batch size of {row.min_batch} or more"))
     if t.method != "grpo":
         return out
     weights = {"reward_exact": g.reward_exact, "reward_format": g.reward_format}
