@@ -285,13 +285,12 @@ def test_one_optimizer_table_feeds_choices_checks_and_the_estimate():
 def test_one_dtype_map():
     import torch
 
-    from studio.chat import engine
     from studio.config import DTYPES, ExportConfig, ModelConfig
     from studio.models.device import TORCH_DTYPES
     from studio.train.estimate import BYTES
 
     assert list(TORCH_DTYPES) == list(BYTES) == list(DTYPES) == ["fp32", "bf16", "fp16"]
-    assert {k: v.itemsize for k, v in TORCH_DTYPES.items()} == BYTES and engine.DTYPES is TORCH_DTYPES
+    assert {k: v.itemsize for k, v in TORCH_DTYPES.items()} == BYTES
     assert TORCH_DTYPES["bf16"] is torch.bfloat16
     choices = {f.name: f.metadata["choices"] for cls in (ModelConfig, ExportConfig) for f, _, _ in typed_fields(cls)}
     assert choices["precision"] == ["auto", *DTYPES] and choices["dtype"] == list(DTYPES)
@@ -375,7 +374,7 @@ def test_list_and_optional_fields_get_flags():
 
 
 def test_the_embedded_model_is_named_once():
-    """Code says EMBEDDED_MODEL; the literal lives in studio/config.py alone (docstrings may show it)."""
+    """Code says EMBEDDED_MODEL; the literal lives in studio/config/sections.py alone (docstrings may show it)."""
     import ast
 
     from studio.config import EMBEDDED_MODEL
@@ -386,4 +385,4 @@ def test_the_embedded_model_is_named_once():
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Constant) and node.value == EMBEDDED_MODEL
     ]
-    assert found == ["studio/config.py:" + found[0].split(":")[1]], found
+    assert found == ["studio/config/sections.py:" + found[0].split(":")[1]], found

@@ -4,7 +4,8 @@
   dataclasses (``studio.config``, ``studio.schema``), and never imports the model libraries;
 - no service package imports the UI, the CLI or the benchmark, nor gradio;
 - the packages import each other without cycles;
-- modules stay small enough to read (about 400 lines, about 60 lines a function).
+- modules stay small enough to read: well under 400 lines (out of the last 5%, the biggest named when
+  one is not), about 60 lines a function.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 STUDIO = Path(__file__).resolve().parents[1] / "studio"
 MODEL_LIBRARIES = {"torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate"}
 UI_MAY_IMPORT = ("studio.services", "studio.config", "studio.schema", "studio.ui")
 FRONT_ENDS = {"ui", "cli", "bench"}
 MAX_MODULE_LINES = 400
+CAP_MARGIN = 0.05  # no module within 5% of the cap: one that is holds two things
 MAX_FUNCTION_LINES = 60
 
 
@@ -120,13 +120,26 @@ def test_top_of_studio_is_a_handful_of_packages():
     assert len(entries) <= 19, entries  # 14 packages (services and generate the newest), 5 modules
 
 
-@pytest.mark.parametrize("path", studio_files(), ids=lambda p: str(p.relative_to(STUDIO)))
-def test_modules_and_functions_stay_small(path):
-    lines = path.read_text().splitlines()
-    assert len(lines) <= MAX_MODULE_LINES, f"{len(lines)} lines: split it by concept"
+def module_sizes() -> list[tuple[int, str]]:
+    """(lines, path) of every studio module, the biggest first."""
+    sizes = [(len(p.read_text().splitlines()), str(p.relative_to(STUDIO))) for p in studio_files()]
+    return sorted(sizes, reverse=True)
+
+
+def test_modules_stay_well_under_the_cap():
+    """The cap is guidance: a module near it holds two things. Every module stays out of the last 5%
+    (under 380 lines); a failure names the biggest modules, so a split lands where it is due."""
+    sizes = module_sizes()
+    over = [(n, path) for n, path in sizes if n > MAX_MODULE_LINES * (1 - CAP_MARGIN)]
+    biggest = ", ".join(f"{path} {n}" for n, path in sizes[:8])
+    assert not over, f"split by concept: {', '.join(f'{p} ({n} lines)' for n, p in over)}; the biggest: {biggest}"
+
+
+def test_functions_stay_small():
     long = [
-        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
-        for node in ast.walk(ast.parse("\n".join(lines)))
+        f"{path.relative_to(STUDIO)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in studio_files()
+        for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]

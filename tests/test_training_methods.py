@@ -145,7 +145,7 @@ def test_8bit_adamw_trains_on_cpu(tiny_config, tmp_path):
 
 
 def test_dpo_preflight_refuses_pairs_with_their_row_numbers(tokenizer):
-    from studio.train.checks import preflight_dpo
+    from studio.train.preflight import preflight_dpo
 
     def pair(prompt, chosen, rejected):
         return {

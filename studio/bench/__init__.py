@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from studio.config import EMBEDDED_MODEL
+from studio.config import EMBEDDED_MODEL, METHODS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def _sizes(quick: bool) -> dict:
 
 def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict[str, Callable[[], dict]]:
     from studio.bench import methods, startup, throughput
+    from studio.bench.ceiling import COMPARED
 
     size = _sizes(quick)
     cutoff = size["max_length"]
@@ -65,7 +66,7 @@ def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict
         "ceiling": lambda: _ceiling(model, quick),
         "sft": lambda: throughput.compare(model, sft_data, "sft", size["steps"], size["warmup"], plain, cutoff),
         "dpo": lambda: throughput.compare(model, dpo_data, "dpo", size["dpo_steps"], size["warmup"], plain, cutoff),
-        **{method: rl(method) for method in ("reward", "orpo", "kto", "grpo")},
+        **{method: rl(method) for method in METHODS if method not in COMPARED},
         "tokens": lambda: throughput.useful_token_share(model, sft_data, batches=5 if quick else 20),
         "startup": lambda: {
             "app_start_s": startup.app_startup_seconds(),
@@ -125,7 +126,7 @@ def _readable(folder: Path):
 
 
 # Sections held to the ceilings measured just before and after them (studio.bench.ceiling).
-BESIDE = ("sft", "dpo", "reward", "orpo", "kto", "chat")
+BESIDE = (*(m for m, row in METHODS.items() if row.rows != "prompt"), "chat")  # GRPO mostly samples
 
 
 def _section(name: str, section: Callable[[], dict]) -> dict:

@@ -15,7 +15,7 @@ Formulas, stated once for every section:
   (the model's parameters, a tied output head counted once, the embedding's lookup being free):
   LoRA and QLoRA 2 passes (forward, and backward through the frozen weights to the adapters),
   full fine-tuning 3 (the weights' own gradients too); one more forward for a frozen reference
-  (DPO, KTO). Attention's score products (about 3% at 256 tokens for SmolLM2-135M) and the
+  (the method table's ``reference``: DPO, KTO, GRPO with a KL term). Attention's score products (about 3% at 256 tokens for SmolLM2-135M) and the
   adapters' own small products are left out, so the fraction is slightly flattering at long rows.
 - *training ceiling* (tokens/s) = FLOPS / FLOPs per token; *fraction* = tokens/s / ceiling.
 - *bandwidth*: bytes/s of reading a buffer larger than any cache (``torch.sum`` of it, as torch's
@@ -35,12 +35,13 @@ from collections import Counter
 
 import torch
 
+from studio.config import METHODS
 from studio.models import loading
 from studio.models.device import torch_dtype
 
 # Passes of 2·N FLOPs per trained token: forward, backward to the inputs, [weight gradients].
 PASSES = {"lora": 2, "qlora": 2, "full": 3}
-REFERENCE_METHODS = {"dpo", "kto"}  # a frozen reference model runs one more forward per token
+COMPARED = ("sft", "dpo")  # benched beside plain TRL and the floor (throughput.compare); the rest alone
 
 
 def linear_shapes(model: str) -> tuple[Counter, int, int]:
@@ -110,11 +111,13 @@ def ceilings(model: str, precision: str, quick: bool = False) -> dict:
     }
 
 
-def flops_per_token(ceiling: dict, method: str = "sft", adapter: str = "lora") -> float:
-    """Training FLOPs per token (module docstring); a reward model has a 1-wide score head
-    instead of the vocabulary head."""
-    params = ceiling["matmul_params"] - (ceiling["head_params"] if method == "reward" else 0)
-    passes = PASSES[adapter] + (1 if method in REFERENCE_METHODS else 0)
+def flops_per_token(ceiling: dict, method: str = "sft", adapter: str = "lora", kl_beta: float = 0.0) -> float:
+    """Training FLOPs per token (module docstring), from the method table: a frozen reference runs
+    one more forward (DPO, KTO; GRPO when ``kl_beta`` > 0); a scorer (the reward model) has a
+    1-wide score head instead of the vocabulary head."""
+    row = METHODS[method]
+    params = ceiling["matmul_params"] - (ceiling["head_params"] if row.scorer else 0)
+    passes = PASSES[adapter] + (1 if row.keeps_reference(kl_beta) else 0)
     return passes * 2.0 * params
 
 
@@ -151,12 +154,12 @@ def _own(ceiling: dict, section: dict) -> dict:
 
 def annotate(report: dict) -> None:
     """Put the fraction of its ceiling beside each throughput of ``report`` (in place): the
-    training rows of sft and dpo (studio, floor, plain TRL), reward, ORPO and KTO, and chat's decode.
-    GRPO is left out: its step is mostly sampling, one token at a time."""
+    training rows of sft and dpo (studio, floor, plain TRL), the other methods', and chat's decode.
+    A method trained on prompts (GRPO) is left out: its step is mostly sampling, one token at a time."""
     ceiling = report.get("ceiling")
     if not ceiling or "error" in ceiling:
         return
-    for method in ("sft", "dpo"):
+    for method in COMPARED:
         own = _own(ceiling, report.get(method, {}))
         for row in ("studio", "floor", "plain_trl"):
             figures = report.get(method, {}).get(row)
@@ -167,7 +170,7 @@ def annotate(report: dict) -> None:
             report[method]["fraction_of_ceiling"] = report[method]["studio"]["fraction_of_ceiling"]
             start = training_fraction(ceiling, rate, method)["fraction_of_ceiling"]
             report[method]["fraction_of_start_ceiling"] = start
-    for method in ("reward", "orpo", "kto"):
+    for method in (m for m, row in METHODS.items() if m not in COMPARED and row.rows != "prompt"):
         figures = report.get(method, {})
         if "tokens_per_s" in figures:
             figures.update(training_fraction(_own(ceiling, figures), figures["tokens_per_s"], method))

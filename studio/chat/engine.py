@@ -31,7 +31,7 @@ from studio.chat import llamacpp
 from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
-from studio.chat.sources import per_column, same_base, source_base, source_kind
+from studio.chat.sources import BASE, per_column, same_base, source_base, source_kind
 from studio.data.access import cache_dir
 from studio.data.render import end_of_turn_token
 from studio.fastpaths.cpu_half import prepare_half_on_cpu
@@ -42,9 +42,6 @@ from studio.runs.directory import run_source
 log = logging.getLogger(__name__)
 
 __all__ = ["BASE", "ChatEngine", "Sampling", "logits_processors", "source_base", "source_kind"]
-
-BASE = "base"
-DTYPES = TORCH_DTYPES  # the one dtype map (studio.config.DTYPES)
 
 
 def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
@@ -60,9 +57,9 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
     """
     requested = os.environ.get("STUDIO_CHAT_DTYPE", requested) if requested == "auto" else requested
     if requested != "auto":
-        if requested not in DTYPES:
-            raise ValueError(f"chat dtype {requested!r} is not one of auto, {', '.join(DTYPES)}")
-        return DTYPES[requested]
+        if requested not in TORCH_DTYPES:
+            raise ValueError(f"chat dtype {requested!r} is not one of auto, {', '.join(TORCH_DTYPES)}")
+        return TORCH_DTYPES[requested]
     device = device or detect()
     if device.kind == "cuda":
         return torch.bfloat16 if device.native_bf16 else torch.float16
@@ -371,19 +368,3 @@ class _Column:
         token = self.picker.pick(logits)
         self.next_input = torch.tensor([[token]], device=self.next_input.device)
         return token
-
-
-def base_of(sources: list[str | None]) -> str | None:
-    """The one base model the given sources were trained from (None: only the base is asked for)."""
-    found: list[str] = []
-    for source in sources:
-        if source in (None, "", BASE):
-            continue
-        base = source_base(source)
-        if base and not any(same_base(base, known) for known in found):
-            found.append(base)
-    if len(found) > 1:
-        raise ValueError(
-            f"these columns were trained on different bases ({', '.join(found)}); compare one base at a time"
-        )
-    return found[0] if found else None

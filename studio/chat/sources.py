@@ -13,6 +13,8 @@ from pathlib import Path
 from studio.config import RunConfig
 from studio.models import loading
 
+BASE = "base"  # the column that answers with the base model alone
+
 
 def source_kind(path: str | Path) -> str:
     """'adapter' for a PEFT adapter folder, 'full' for a whole saved model; ValueError otherwise."""
@@ -65,3 +67,19 @@ def per_column(messages: list, n: int) -> list[list[dict]]:
             raise ValueError(f"{len(messages)} conversations for {n} columns")
         return messages
     return [messages] * n
+
+
+def base_of(sources: list[str | None]) -> str | None:
+    """The one base model the given sources were trained from (None: only the base is asked for)."""
+    found: list[str] = []
+    for source in sources:
+        if source in (None, "", BASE):
+            continue
+        base = source_base(source)
+        if base and not any(same_base(base, known) for known in found):
+            found.append(base)
+    if len(found) > 1:
+        raise ValueError(
+            f"these columns were trained on different bases ({', '.join(found)}); compare one base at a time"
+        )
+    return found[0] if found else None

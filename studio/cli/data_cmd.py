@@ -22,9 +22,8 @@ import sys
 
 from studio.cli import generate_cmd
 from studio.cli.common import fail, print_json
-from studio.config import EMBEDDED_MODEL, RunConfig
+from studio.config import EMBEDDED_MODEL, FORMAT_CHOICES, RunConfig
 from studio.data.clean import CleanOptions
-from studio.data.formats import FORMATS
 from studio.schema import ConfigError, add_arguments, apply_overrides
 
 
@@ -51,7 +50,7 @@ def register(sub) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", metavar="PATH", help="A JSON, JSONL, CSV or Parquet file, or a Hub id 'org/name[:split]'.")
-    p.add_argument("--format", default="auto", choices=["auto", *FORMATS], help="Data format (default: detected).")
+    p.add_argument("--format", default="auto", choices=FORMAT_CHOICES, help="Data format (default: detected).")
     p.add_argument("--columns", default="", help="Column mapping, e.g. instruction=question,output=answer.")
     p.add_argument("--system", default="", help="System prompt for rows without one.")
     p.add_argument("--model", default=EMBEDDED_MODEL, help="Model whose tokenizer and chat template render the rows.")

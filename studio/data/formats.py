@@ -23,8 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-FORMATS = ["alpaca", "sharegpt", "messages", "text", "preference", "kto", "prompt"]
-SFT_FORMATS = ["alpaca", "sharegpt", "messages"]
+from studio.config.choices import FORMATS  # the one table of formats: names, kinds, columns
 
 SHAREGPT_ROLES = {
     "human": "user",
@@ -43,11 +42,7 @@ SHAREGPT_ROLES = {
 }
 MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
 
-EXPECTED = (
-    "alpaca (instruction, output[, input, system]), sharegpt (conversations), messages (messages), "
-    "text (text), preference (prompt, chosen, rejected, or conversations with chosen and rejected), "
-    "kto (messages or prompt and completion, with label), prompt (prompt[, answer])"
-)
+EXPECTED = ", ".join(f"{name} ({f.columns})" for name, f in FORMATS.items())
 
 
 class RowError(ValueError):
@@ -82,8 +77,8 @@ def detect_format(columns: list[str] | set[str], sample: dict | None = None) -> 
 
 
 def kind_of(fmt: str) -> str:
-    """The canonical shape a format becomes: 'chat', 'text' or 'preference'."""
-    return {"text": "text", "preference": "preference", "prompt": "prompt"}.get(fmt, "chat")
+    """The canonical shape a format becomes: chat, text, preference or prompt (FORMATS)."""
+    return FORMATS[fmt].kind if fmt in FORMATS else "chat"
 
 
 def parse_column_mapping(spec: str) -> dict[str, str]:

@@ -8,6 +8,8 @@ from studio.data.dataset import LoadedData
 from studio.data.render import render_chat, render_row, segments
 from studio.data.stats import LengthStats, length_stats
 
+PREVIEW_ROWS = 5  # the first examples a preview renders (the Data tab's example slider counts them)
+
 
 @dataclass
 class Example:
@@ -63,7 +65,7 @@ def preview(
     data: LoadedData,
     tokenizer,
     max_length: int | None = None,
-    n: int = 5,
+    n: int = PREVIEW_ROWS,
     assistant_only: bool = True,
     measure: bool = True,
 ) -> Preview:

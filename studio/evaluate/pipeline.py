@@ -26,6 +26,7 @@ import torch
 from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
 from studio.chat.sources import source_kind
+from studio.config import METHODS
 from studio.data import load_data
 from studio.data.render import render_chat, render_row
 from studio.evaluate import methods, scores
@@ -39,13 +40,14 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 TOKENS_PER_BATCH = 2048  # padded tokens per scoring forward pass: bounds the logits' memory
+HELD_OUT_PROMPTS = 8  # prompts answered by both models (the evaluation) or taken for batch compare
 
 
 @dataclass
 class EvalOptions:
     max_rows: int = option(64, "Held-out rows scored for perplexity and preference (0: all).", minimum=0, maximum=10**7)
     generate_rows: int = option(
-        8,
+        HELD_OUT_PROMPTS,
         "Held-out prompts both models answer: scored by ROUGE-L, BLEU, exact match (SFT) or the run's rewards (GRPO).",
         minimum=0,
         maximum=10**5,
@@ -107,7 +109,7 @@ def held_out_rows(run: Run, options: EvalOptions) -> tuple[list[dict], str, list
     return rows, split, warnings
 
 
-def held_out_prompts(run: Run, n: int = 10, train_sample: int = 0) -> list[str]:
+def held_out_prompts(run: Run, n: int = HELD_OUT_PROMPTS, train_sample: int = 0) -> list[str]:
     """The user's last question of the first ``n`` held-out rows (for batch compare)."""
     rows, _, _ = held_out_rows(run, EvalOptions(max_rows=0, train_sample=train_sample))
     prompts = []
@@ -188,8 +190,9 @@ def _perplexities(engine, keys: dict, rows, config, progress: Progress) -> dict:
     return out
 
 
-def _preferences(engine, keys: dict, rows, config, progress: Progress) -> dict:
-    """Summed log-probabilities of chosen and rejected answers; DPO's reward margin vs the base."""
+def _preferences(engine, keys: dict, rows, config, progress: Progress, implicit_reward: bool) -> dict:
+    """Summed log-probabilities of chosen and rejected answers; with ``implicit_reward`` (DPO) the
+    reward margin against the base, which is its reference."""
     pairs = [r for r in rows if "prompt" in r]
     if not pairs:
         return {}
@@ -203,7 +206,7 @@ def _preferences(engine, keys: dict, rows, config, progress: Progress) -> dict:
         _, _, r = score(engine, key, [(x.input_ids, x.assistant_masks) for x in rejected])
         logps[label] = (c, r)
     (bc, br), (ac, ar) = logps["base"], logps["adapter"]
-    refs = (bc, br) if config.train.method == "dpo" else (None, None)  # DPO's implicit reward needs the base
+    refs = (bc, br) if implicit_reward else (None, None)
     return {
         "base": scores.preference_stats(bc, br),
         "adapter": scores.preference_stats(ac, ar, *refs, beta=config.dpo.beta),
@@ -240,8 +243,8 @@ def _generation_scores(generations: list[dict], label: str) -> dict:
 def _measure(engine: ChatEngine, run: Run, rows, source: str, options: EvalOptions, progress: Progress):
     """(result, generations): the method's own measure, base vs adapter (studio.evaluate.methods)."""
     config = run.config()
-    method = config.train.method
-    if method == "reward":  # a score head, not a language model: no perplexity, no answers
+    measures = METHODS[config.train.method].measures  # what this method's evaluation scores
+    if "score_accuracy" in measures:  # a score head, not a language model: no perplexity, no answers
         result = methods.reward_model_accuracy(run, source, rows, progress)
         if not result:
             raise ValueError(f"run {run.id}: no held-out preference pairs to score the reward model on")
@@ -249,19 +252,19 @@ def _measure(engine: ChatEngine, run: Run, rows, source: str, options: EvalOptio
     with engine.lock:
         engine.ensure_base(loading.base_model_id(config.model.model))
         keys = {"base": engine.load_source(None), "adapter": engine.load_source(source)}
-        if method == "grpo":  # prompts only: no answers to take a perplexity of
+        if "rewards" in measures:  # prompts only: no answers to take a perplexity of
             result, generations = methods.grpo_rewards(engine, [None, source], rows, run, options, progress)
             if not result:
                 raise ValueError(
                     f"run {run.id}: no held-out prompts to answer (generate rows is {options.generate_rows})"
                 )
             return result, generations
-        result, generations = _perplexities(engine, keys, rows, config, progress), []
-        if method in ("dpo", "orpo"):
-            extra = _preferences(engine, keys, rows, config, progress)
-        elif method == "kto":
+        result, generations, extra = _perplexities(engine, keys, rows, config, progress), [], {}
+        if "preference" in measures:
+            extra = _preferences(engine, keys, rows, config, progress, "implicit_reward" in measures)
+        if "kto_gap" in measures:
             extra = methods.kto_gap(engine, keys, rows, config, progress, score)
-        else:
+        if "answers" in measures:
             generations = _generations(engine, [None, source], rows, options, progress)
             extra = (
                 {label: _generation_scores(generations, label) for label in ("base", "adapter")} if generations else {}

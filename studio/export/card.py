@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from studio.config import METHODS
 from studio.export.lossplot import REWARD_SERIES, loss_png
 from studio.models import loading
 from studio.runs.directory import Run
@@ -74,7 +75,7 @@ def metadata(run: Run, kind: str = "adapter") -> dict:
     if is_hub_id(base):
         meta["base_model"] = base
     meta["library_name"] = "peft" if kind == "adapter" and adapter != "full" else "transformers"
-    meta["pipeline_tag"] = "text-classification" if method == "reward" else "text-generation"
+    meta["pipeline_tag"] = "text-classification" if METHODS[method].scorer else "text-generation"
     tags = ["fine-tuning-studio", "trl", method, adapter]
     if kind == "adapter" and adapter != "full":
         tags.insert(2, "peft")

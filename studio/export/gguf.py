@@ -22,12 +22,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from studio.config.choices import GGUF_TYPES
 from studio.export import gguf_check, llamacpp_check, merge, verify
 from studio.export.destination import prepare_out
 from studio.export.merge import Progress, _say, require_trained
 from studio.export.modelfile import write_modelfile
 from studio.models import llamacpp_runtime
-from studio.models.gguf_writer import GGUF_TYPES, write_gguf
+from studio.models.gguf_writer import write_gguf
 from studio.runs.directory import Run
 
 

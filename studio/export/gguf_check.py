@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from studio.config.choices import GGUF_TYPES
 from studio.data.render import end_of_turn_token
 from studio.evaluate.pipeline import held_out_prompts
 from studio.export import verify
@@ -33,21 +34,10 @@ from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
-# Largest KL(merged || GGUF) of the next-token distribution allowed per type, in nats. Measured on
-# SmolLM2-135M (3 prompts): f16 4.6e-6, bf16 1.3e-4, q8_0 0.0055, q5_1 0.32, q5_0 0.43, q4_0 0.69
-# (q4_1 0: the embedded weights came from a Q4_1 file). A 135M model loses much at 4 and 5 bits;
-# the tolerances leave about 2-4x of room, and a broken file (wrong layout) lands far above.
-TOLERANCES = {
-    "f32": 1e-6,
-    "f16": 1e-4,
-    "bf16": 1e-3,
-    "q8_0": 0.02,
-    "q5_1": 1.0,
-    "q5_0": 1.0,
-    "q4_1": 1.5,
-    "q4_0": 1.5,
-}
-EXACT = {"f32", "f16"}
+# The largest KL(merged || GGUF) of the next-token distribution allowed per type, in nats, and the
+# types whose greedy answers must match: columns of the one GGUF table (studio.config.choices).
+TOLERANCES = {name: t.tolerance for name, t in GGUF_TYPES.items()}
+EXACT = {name for name, t in GGUF_TYPES.items() if t.exact}
 PROMPTS = 4
 
 

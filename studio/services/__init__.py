@@ -26,7 +26,7 @@ from studio.chat.compare import parse_prompts
 from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
 from studio.data.clean import CleanOptions, clean, default_output, save
-from studio.data.formats import FORMATS
+from studio.data.preview import PREVIEW_ROWS
 from studio.data.stats import length_figure
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
 from studio.evaluate.report import results_figure, results_table
@@ -51,7 +51,7 @@ from studio.train.progress import duration
 from studio.train.queue import QueueFull, TrainingQueue
 
 __all__ = [
-    "FORMATS",
+    "PREVIEW_ROWS",
     "LOCAL",
     "QueueFull",
     "CleanOptions",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from studio.chat.arena import arena_path, record_vote
 from studio.chat.compare import compare_prompts
-from studio.chat.engine import base_of
 from studio.chat.sampling import Sampling, distribution_figure
+from studio.chat.sources import base_of
 from studio.runs.owners import LOCAL
 
 

@@ -6,7 +6,7 @@ A part of :class:`studio.services.Studio` (the UI's one door); ``self`` is that 
 from __future__ import annotations
 
 from studio.data import LoadedData, load_data
-from studio.data.preview import Preview, preview
+from studio.data.preview import PREVIEW_ROWS, Preview, preview
 from studio.models import loading
 
 
@@ -24,5 +24,7 @@ class DataDoor:
         """A Hub dataset, or a file ``user`` may read: not another person's run files (studio.data.access)."""
         return load_data(source, fmt, columns, system_prompt, user=user)
 
-    def preview(self, data: LoadedData, model: str, max_length: int | None = None, n: int = 5, user=None) -> Preview:
+    def preview(
+        self, data: LoadedData, model: str, max_length: int | None = None, n: int = PREVIEW_ROWS, user=None
+    ) -> Preview:
         return preview(data, self.tokenizer(model, user), max_length, n)

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from studio.chat.compare import save_csv
-from studio.evaluate.pipeline import evaluate_run, held_out_prompts
+from studio.evaluate.pipeline import HELD_OUT_PROMPTS, evaluate_run, held_out_prompts
 from studio.evaluate.report import history_row, load_results, result_files
 from studio.runs.directory import Run
 from studio.runs.owners import check_change, may_change
@@ -20,7 +20,9 @@ class EvaluateDoor:
         """The run, when ``user`` may change it (shared runs are read-only to the others)."""
         return check_change(self.run(run_id, user), user, action)
 
-    def held_out_prompts(self, run_id: str, n: int = 10, train_sample: int = 0, user: str | None = None) -> list[str]:
+    def held_out_prompts(
+        self, run_id: str, n: int = HELD_OUT_PROMPTS, train_sample: int = 0, user: str | None = None
+    ) -> list[str]:
         return held_out_prompts(self.run(run_id, user), n, train_sample)
 
     def evaluate(self, run_id: str, options=None, adapter: str | None = None, progress=None, user=None) -> dict:

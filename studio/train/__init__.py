@@ -1,7 +1,8 @@
 """Training: from a RunConfig to a finished run directory.
 
-config -> ``checks`` (pre-flight problems) -> ``plan`` (data, split, steps) -> ``trainer`` (one TRL
-trainer per method, on the model ``model`` builds: LoRA/QLoRA/full) -> ``jobs`` (the background
+config -> ``checks`` (pre-flight problems) -> ``plan`` (data, split, steps; each row through
+``preflight``) -> ``trainer`` (one TRL trainer per method, one module each in ``methods``, what each
+needs in studio.config.method_table; on the model ``model`` builds: LoRA/QLoRA/full) -> ``jobs`` (the background
 job, stop and resume) -> ``callbacks`` / ``probes`` write ``metrics.jsonl`` and the ``progress``
 snapshot. Before Start: ``review`` (what the form shows), ``estimate`` (memory and time),
 ``peak_memory`` (measured), ``command_line`` (the equivalent CLI call), ``presets``.

@@ -4,16 +4,14 @@
 
 ``studio.train.estimate`` adds these to the weights, gradients and optimizer states. The decoder
 layers are counted from the architecture (checked with torch's saved-tensor hooks to a few
-percent); the output head depends on the method, so it has its own table (``HEADS``).
+percent); the output head depends on the method: the method table's ``head`` (studio.config.method_table).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from studio.config import DTYPES, METHODS, RunConfig
 
-from studio.config import DTYPES, RunConfig
-
-BYTES = {name: size for name, (_, size) in DTYPES.items()}  # fp32 4, bf16 2, fp16 2
+BYTES = {name: dtype.bytes for name, dtype in DTYPES.items()}  # fp32 4, bf16 2, fp16 2
 LOGPROB_TILE = (4096, 32768)  # TRL's chunked LM head: tokens x vocabulary columns per tile
 # On CUDA TRL's Triton kernel holds a handful of fp32 tile-sized buffers at once in its backward.
 HEAD_TILES_CUDA = 3
@@ -21,35 +19,6 @@ HEAD_TILES_CUDA = 3
 # second step's peak on the embedded model (LoRA, quick preset) was 0.2-0.35 GiB above the first's,
 # about a fifth of the step's activations again. The stated margin for it:
 ALLOCATOR_SHARE = 0.2
-
-
-@dataclass(frozen=True)
-class Head:
-    """How a method's output head spends memory at the step's peak.
-
-    ``vocab_buffers``: fp32 [tokens, vocab] buffers alive at once where the logits are
-    materialised (on a CPU for every method; on CUDA for those not on TRL's chunked kernel).
-    ``chunked_on_cuda``: the method's log-probabilities go through TRL's chunked kernel on CUDA.
-    """
-
-    vocab_buffers: int
-    chunked_on_cuda: bool
-    why: str
-    labelled_only: bool = False  # the head projects only the labelled tokens (studio.fastpaths.logprobs)
-
-
-HEADS = {
-    # studio.fastpaths.logprobs: the half-precision projection and its gradient, the fp32 copy, the
-    # log-softmax cross-entropy keeps, its backward's softmax and the fp32 gradient.
-    "sft": Head(5, True, "the plain log-probabilities of studio.fastpaths.logprobs", labelled_only=True),
-    "dpo": Head(5, True, "the plain log-probabilities of the answers (the reference pass keeps none)", True),
-    "kto": Head(5, True, "the answers' plain log-probabilities; the KL and reference passes keep none", True),
-    "grpo": Head(5, False, "the completions' log-probabilities over the group"),
-    # TRL's ORPO calls the model for the logits, takes a log-softmax for the NLL and another for
-    # the odds ratio: the logits, two log-softmaxes and the gradient of each.
-    "orpo": Head(6, False, "the model's logits and two log-softmaxes with their gradients"),
-    "reward": Head(0, False, "a scalar score per sequence: no vocabulary-sized logits"),
-}
 
 
 def dims(cfg) -> dict:
@@ -70,15 +39,10 @@ def dims(cfg) -> dict:
 
 
 def rows_per_example(config: RunConfig) -> int:
-    """Sequences of one example whose activations are kept for backward in a micro-batch: chosen
-    and rejected for the pairwise methods (DPO, ORPO, reward model), the group for GRPO (a rough
-    allowance: GRPO's sequences are prompt plus max_completion_length, counted as max_length).
-    KTO's mismatched KL partner and every reference pass run without a gradient: their
-    activations are dropped layer by layer, so they add no rows."""
-    method = config.train.method
-    if method == "grpo":
-        return config.grpo.num_generations
-    return 2 if method in ("dpo", "orpo", "reward") else 1
+    """Sequences of one example whose activations are kept for backward in a micro-batch: the
+    method table's ``sequences`` (chosen and rejected for the pairwise methods, GRPO's group).
+    Every reference pass runs without a gradient: its activations are dropped layer by layer."""
+    return METHODS[config.train.method].sequences_per_example(config.grpo.num_generations)
 
 
 def layer_bytes(d: dict, act: int, residual: int, masked: bool) -> int:
@@ -108,7 +72,7 @@ def mask_bytes(config: RunConfig, act: int, layers: int, tokens: int) -> int:
 def head_bytes(config: RunConfig, d: dict, residual: int, tokens: int, device_kind: str, labelled: int) -> int:
     """The final norm's output and its fp32 copy, and the logits as the method's head holds them
     (``labelled``: tokens the head projects when it projects only the labelled ones)."""
-    head = HEADS[config.train.method]
+    head = METHODS[config.train.method].head
     if device_kind == "cuda" and head.chunked_on_cuda:
         logits = min(tokens, LOGPROB_TILE[0]) * min(d["vocab"], LOGPROB_TILE[1]) * 4 * HEAD_TILES_CUDA
     else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, replace
 
-from studio.config import OPTIMIZERS, RunConfig
+from studio.config import METHODS, OPTIMIZERS, RunConfig
 from studio.models.device import DeviceInfo, current_rss_bytes, detect, resolve_precision
 from studio.models.meta import meta_model
 from studio.train.activations import BYTES, activation_bytes, dims, rows_per_example
@@ -265,8 +265,7 @@ def estimate(
         + (", the CUDA context)" if device.kind == "cuda" else "; what this process holds now, when more)"),
     ]
     method = config.train.method
-    keeps_reference = method in ("dpo", "kto") or (method == "grpo" and config.grpo.kl_beta > 0)
-    if keeps_reference and config.adapter.adapter == "full":
+    if METHODS[method].keeps_reference(config.grpo.kl_beta) and config.adapter.adapter == "full":
         ref = counts.total * compute_bytes(precision)
         parts["reference"] = ref
         parts["total"] += ref

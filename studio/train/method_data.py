@@ -12,29 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from studio.config import METHODS
 from studio.schema import Problem
 from studio.train.presets import starter_text
 
-# What each method trains on: the data kinds (studio.data.formats) it accepts, and what it needs.
-METHOD_DATA = {
-    "dpo": (("preference",), "preference pairs (prompt, chosen, rejected)"),
-    "orpo": (("preference",), "preference pairs (prompt, chosen, rejected)"),
-    "reward": (("preference",), "preference pairs (prompt, chosen, rejected)"),
-    "kto": (("chat", "preference"), "answers labelled good or bad (messages and label; format kto) or pairs"),
-    "grpo": (("prompt",), "prompts to answer (a prompt column, and the reference answers for the exact reward)"),
-    "sft": (("chat", "text", "preference"), "conversations or text with answers to imitate"),
-}
-
 
 def method_data_problem(method: str, data_kind: str, data_format: str = "") -> Problem | None:
-    """The method cannot train on this kind of data: the problem at the method field (naming the
-    shipped example and preset that fit the method), else None."""
-    kinds, needs = METHOD_DATA.get(method, METHOD_DATA["sft"])
-    if data_kind in kinds and not (method == "kto" and data_kind == "chat" and data_format not in ("kto", "messages")):
+    """The method cannot train on this kind of data (the method table's ``formats``): the problem at
+    the method field (naming the shipped example and preset that fit the method), else None."""
+    row = METHODS.get(method, METHODS["sft"])
+    if row.takes(data_kind, data_format):
         return None
     starter = starter_text(method)
     fix = f"; use {starter}" if starter else ""
-    return Problem("method", f"{method.upper()} needs {needs}; this dataset is {data_format or data_kind}{fix}")
+    return Problem("method", f"{row.title} needs {row.needs}; this dataset is {data_format or data_kind}{fix}")
 
 
 @dataclass(frozen=True)

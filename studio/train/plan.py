@@ -12,12 +12,13 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from studio.config import RunConfig
+from studio.config import METHODS, RunConfig
 from studio.data import DataError, LoadedData, canonicalize, load_data, split
 from studio.models import loading, meta
 from studio.models.device import DeviceInfo, detect, resolve_precision
 from studio.schema import ConfigError, Problem
 from studio.train import checks, preflight_rl
+from studio.train.preflight import Preflight, preflight_dpo, preflight_sft
 
 
 @dataclass
@@ -29,8 +30,8 @@ class Plan:
     precision: str
     tokenizer: object
     data: LoadedData
-    train: checks.Preflight
-    val: checks.Preflight | None
+    train: Preflight
+    val: Preflight | None
     problems: list[Problem] = field(default_factory=list)
     val_data: LoadedData | None = None  # the separate validation file, when data.val_dataset names one
 
@@ -123,20 +124,21 @@ def as_kto(data: LoadedData, d) -> LoadedData:
     return converted
 
 
-def preflight(tokenizer, config: RunConfig, pairs: list) -> checks.Preflight:
+def preflight(tokenizer, config: RunConfig, pairs: list) -> Preflight:
     """The rows of ``pairs`` ((row, number) each) checked and shaped for the run's method."""
     t = config.train
     rows = [r for r, _ in pairs]
     numbers = [n for _, n in pairs]
-    if t.method in ("dpo", "orpo", "reward"):
-        return checks.preflight_dpo(tokenizer, rows, numbers, t.max_length)
-    if t.method == "kto":
+    shape = METHODS[t.method].rows  # what one example is (studio.config.method_table)
+    if shape == "pair":
+        return preflight_dpo(tokenizer, rows, numbers, t.max_length)
+    if shape == "labelled":
         return preflight_rl.preflight_kto(tokenizer, rows, numbers, t.max_length)
-    if t.method == "grpo":
+    if shape == "prompt":
         g = config.grpo
         column = g.answer_column.strip() if g.reward_exact > 0 else ""
         return preflight_rl.preflight_prompts(tokenizer, rows, numbers, t.max_length, column)
-    return checks.preflight_sft(tokenizer, rows, numbers, t.max_length, t.assistant_only_loss)
+    return preflight_sft(tokenizer, rows, numbers, t.max_length, t.assistant_only_loss)
 
 
 def _family_problems(model: str) -> list[Problem]:
@@ -162,7 +164,8 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
     d, t = config.data, config.train
     if data is None:
         data = load_data(d.dataset, d.format, d.columns, d.system_prompt, d.max_rows)
-    if t.method == "kto":
+    labelled = METHODS[t.method].rows == "labelled"  # KTO: answers labelled good or bad
+    if labelled:
         data = as_kto(data, d)
     if data.skipped:
         problems.append(
@@ -176,7 +179,7 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
         raise ConfigError(blocking)
     numbered = list(zip(data.rows, data.row_numbers, strict=True))
     val_data = load_validation(d, data.kind) if d.val_dataset.strip() else None
-    if val_data is not None and t.method == "kto":
+    if val_data is not None and labelled:
         val_data = as_kto(val_data, d)
     train_rows, val_rows = split_rows(d, t.seed, numbered, val_data)
     train = preflight(tokenizer, config, train_rows)

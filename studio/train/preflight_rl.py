@@ -3,14 +3,14 @@
     pre = preflight_kto(tokenizer, rows, numbers, max_length)     # {"prompt", "completion", "label"}
     pre = preflight_prompts(tokenizer, rows, numbers, max_length, answer_column="answer")
 
-Reward models and ORPO read preference pairs exactly as DPO does (``checks.preflight_dpo``).
+Reward models and ORPO read preference pairs exactly as DPO does (``preflight.preflight_dpo``).
 """
 
 from __future__ import annotations
 
 from studio.data.render import chat_text
 from studio.schema import Problem
-from studio.train.checks import Preflight, _conclude
+from studio.train.preflight import Preflight, conclude
 
 
 def _prompt_tokens(tokenizer, messages: list[dict]) -> int:
@@ -47,7 +47,7 @@ def preflight_kto(tokenizer, rows: list[dict], numbers: list[int], max_length: i
             out.total_tokens += min(max_length, n_prompt + n_answer)
             out.longest = max(out.longest, min(max_length, n_prompt + n_answer))
             out.longest_labelled = max(out.longest_labelled, min(n_answer, max_length - n_prompt))
-    out = _conclude(out, "dataset")
+    out = conclude(out, "dataset")
     labels = {e["label"] for e in out.examples}
     if len(labels) == 1:
         kind = "good" if labels.pop() else "bad"
@@ -78,7 +78,7 @@ def preflight_prompts(
         out.row_numbers.append(number)
         out.total_tokens += n_prompt
         out.longest = max(out.longest, n_prompt)
-    return _conclude(out, "dataset")
+    return conclude(out, "dataset")
 
 
 def answer_column_problem(columns: list[str], answer_column: str) -> Problem | None:

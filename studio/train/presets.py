@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from studio.config import EMBEDDED_MODEL, RunConfig
+from studio.config import EMBEDDED_MODEL, METHODS, RunConfig
 
 
 def _quick_sft() -> RunConfig:
@@ -112,17 +112,9 @@ CONFIG_FILES = {
 }
 
 
-# The preset that starts each method; that preset's dataset is the method's shipped example. The
-# UI's method buttons, the review, Start's refusal and the CLI all read this one table. ORPO, KTO
-# and reward models read the same preference pairs as DPO: the DPO preset serves them, method kept.
-METHOD_PRESETS = {
-    "sft": "Quick CPU demo: LoRA SFT",
-    "dpo": "Quick CPU demo: LoRA DPO",
-    "orpo": "Quick CPU demo: LoRA DPO",
-    "kto": "Quick CPU demo: LoRA DPO",
-    "reward": "Quick CPU demo: LoRA DPO",
-    "grpo": "Quick CPU demo: GRPO arithmetic",
-}
+# The preset that starts each method (the method table's ``preset`` column); that preset's dataset is
+# the method's shipped example. The UI's method buttons, the review, Start's refusal and the CLI read it.
+METHOD_PRESETS = {name: method.preset for name, method in METHODS.items()}
 
 
 def preset(name: str) -> RunConfig:

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.config import DataConfig, RunConfig
+from studio.config import METHODS, DataConfig, RunConfig
 from studio.data import DataError, load_data
 from studio.data.loading import check_source
 from studio.launch.checks import cluster_problems, world
@@ -131,7 +131,7 @@ def _longest(config: RunConfig, tokenizer, data, train: tuple[int, ...]) -> tupl
     key += (t.method, t.max_length, t.assistant_only_loss, config.grpo.answer_column, config.grpo.reward_exact, train)
     if key not in _LONGEST:
         _LONGEST.clear()  # one form, one entry
-        if t.method == "kto":
+        if METHODS[t.method].rows == "labelled":  # KTO reads chat rows with a label as format kto
             data = as_kto(data, d)
         pairs = [(data.rows[i], data.row_numbers[i]) for i in train]
         rendered = preflight(tokenizer, config, pairs)

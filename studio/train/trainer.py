@@ -24,21 +24,9 @@ from studio.fastpaths.logprobs import use_plain_logprobs
 from studio.fastpaths.tokens import keep_token_total
 from studio.fastpaths.unpadded import unpad_batches
 from studio.train import trackers
-from studio.train.methods import dpo, grpo, kto, orpo, reward, sft
+from studio.train.methods import MODULES
 from studio.train.model import build_model, keep_adapter_dtype
 from studio.train.plan import Plan, generation_cycle
-
-METHODS = {
-    "sft": sft.build,
-    "dpo": dpo.build,
-    "orpo": orpo.build,
-    "kto": kto.build,
-    "reward": reward.build,
-    "grpo": grpo.build,
-}
-# Methods whose model is not the causal LM (build_model); every method but SFT gets the bare base
-# and lets TRL attach the adapter from peft_config.
-MODEL_LOADERS = {"reward": reward.load_model}
 
 
 def _save_every(plan: Plan, evaluate: bool) -> int:
@@ -112,11 +100,12 @@ def build_trainer(plan: Plan, output_dir: str, callbacks: list | None = None, mo
     if t.early_stopping_patience and t.eval_steps and plan.val and plan.val.examples:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
     use_plain_logprobs(plan.device.kind)  # TRL's chunked log-prob kernel is slow without Triton
-    if model is None:
-        loader = MODEL_LOADERS.get(t.method)
+    method = MODULES[t.method]
+    if model is None:  # every method but SFT gets the bare base and lets TRL attach the adapter (peft_config)
+        loader = getattr(method, "load_model", None)
         model = loader(plan) if loader else build_model(plan, attach_adapter=t.method == "sft")
     args = _common_args(plan, output_dir)
-    trainer = METHODS[t.method](plan, model, args, callbacks)
+    trainer = method.build(plan, model, args, callbacks)
     trainer.remove_callback(PrinterCallback)  # progress goes through MetricsCallback instead
     keep_token_total(trainer)
     if plan.config.adapter.adapter == "qlora":

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.config import EMBEDDED_MODEL
+from studio.config import EMBEDDED_MODEL, FORMAT_CHOICES, DataConfig, TrainConfig
 from studio.schema import ConfigError, apply_overrides, typed_fields
 from studio.services import (
-    FORMATS,
+    PREVIEW_ROWS,
     CleanOptions,
     Studio,
     clean,
@@ -35,7 +35,7 @@ from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
 
-DEFAULT_DATASET = "assets/sample_sft.jsonl"
+DEFAULT_DATASET = DataConfig().dataset
 COLOR_MAP = {"trained": "#22c55e", "rejected": "#f87171"}
 MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
@@ -123,9 +123,7 @@ def _inputs() -> dict:
                 info="A local file, or 'org/name' (optionally 'org/name:split') on the Hub; the Hub needs network.",
             )
         with gr.Column(scale=1):
-            fmt = gr.Dropdown(
-                ["auto", *FORMATS], value="auto", label="Format", info="auto detects it from the columns."
-            )
+            fmt = gr.Dropdown(FORMAT_CHOICES, value="auto", label="Format", info="auto detects it from the columns.")
             columns = gr.Textbox(
                 label="Column mapping", info="For other names, e.g. instruction=question,output=answer"
             )
@@ -141,7 +139,10 @@ def _inputs() -> dict:
                 info="The template and tokenizer the preview and token counts use.",
             )
             max_length = gr.Number(
-                value=512, precision=0, label="Max length", info="Tokens past this are cut (shown in the preview)."
+                value=TrainConfig().max_length,
+                precision=0,
+                label="Max length",
+                info="Tokens past this are cut (shown in the preview).",
             )
             load = gr.Button("Load and preview", variant="primary")
     return dict(
@@ -216,7 +217,9 @@ def _preview_view() -> dict:
         lengths = gr.Plot(
             placeholder_figure("The histogram of token lengths appears here."), label="Token lengths", scale=2
         )
-    example_index = gr.Slider(1, 5, value=1, step=1, label="Example", info="Which of the first examples to show.")
+    example_index = gr.Slider(
+        1, PREVIEW_ROWS, value=1, step=1, label="Example", info="Which of the first examples to show."
+    )
     rendered = gr.HighlightedText(
         label="Exact training text under the chat template (green: tokens that carry loss; red: a rejected answer)",
         color_map=COLOR_MAP,

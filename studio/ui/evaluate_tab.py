@@ -26,6 +26,7 @@ from studio.ui.forms import Form
 from studio.ui.space import user_of
 
 FINAL = "final"
+PROMPTS = EvalOptions().generate_rows  # held-out prompts taken for batch compare: the evaluation's own count
 COMPARE_FIELDS = ["greedy", "max_new_tokens", "temperature", "top_p", "seed"]
 DEL_STYLE = "background:#fee2e2;text-decoration:line-through;text-decoration-color:#dc2626"
 INS_STYLE = "background:#dcfce7"
@@ -83,7 +84,9 @@ def _layout(options_form: Form, compare_form: Form) -> dict:
                 ui["prompts"] = gr.Textbox(label="Prompts, one per line", lines=6, elem_id="compare-prompts")
                 with gr.Row():
                     ui["held_out"] = gr.Button("Take prompts from the run's validation split", size="sm")
-                    ui["count"] = gr.Number(value=8, precision=0, minimum=1, maximum=50, label="How many", scale=0)
+                    ui["count"] = gr.Number(
+                        value=PROMPTS, precision=0, minimum=1, maximum=50, label="How many", scale=0
+                    )
                 ui["compare_note"] = gr.HTML(elem_id="compare-note")
             with gr.Column(scale=1):
                 compare_form.add(Sampling(greedy=True, max_new_tokens=64), COMPARE_FIELDS)
@@ -170,7 +173,7 @@ class EvalActions:
         if not run_id:
             return gr.skip(), card("Run: pick one first; its validation split gives the prompts.")
         try:
-            return "\n".join(self.studio.held_out_prompts(run_id, int(n or 8), user=user_of(request))), ""
+            return "\n".join(self.studio.held_out_prompts(run_id, int(n or PROMPTS), user=user_of(request))), ""
         except ValueError as exc:
             return gr.skip(), card(str(exc))
 
