@@ -111,17 +111,17 @@ def _readable(folder: Path):
     --quick tiny model), as ``--data-dir`` would; this process and the ones it starts."""
     import os
 
-    from studio.data.access import ENV, operator_dirs
+    from studio.paths import ALLOWED_ENV, allowed_dirs
 
-    before = os.environ.get(ENV)
-    os.environ[ENV] = os.pathsep.join(str(p) for p in [*operator_dirs(), folder])
+    before = os.environ.get(ALLOWED_ENV)
+    os.environ[ALLOWED_ENV] = os.pathsep.join(str(p) for p in [*allowed_dirs(), folder])
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(ENV, None)
+            os.environ.pop(ALLOWED_ENV, None)
         else:
-            os.environ[ENV] = before
+            os.environ[ALLOWED_ENV] = before
 
 
 # Sections held to the ceilings measured just before and after them (studio.bench.ceiling).

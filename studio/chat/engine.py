@@ -32,11 +32,11 @@ from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
 from studio.chat.sources import per_column, same_base, source_base, source_kind
-from studio.data.access import cache_dir
 from studio.data.render import end_of_turn_token
 from studio.fastpaths.cpu_half import prepare_half_on_cpu
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, cpu_flags, detect, free_memory
+from studio.paths import cache_dir
 from studio.runs.directory import run_source
 
 log = logging.getLogger(__name__)

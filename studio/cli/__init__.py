@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "runs_dir", None):  # one runs folder for the whole process (studio.runs.directory)
         os.environ["STUDIO_RUNS_DIR"] = os.path.abspath(args.runs_dir)
     from studio.data.access import read_anywhere
-    from studio.runs.directory import runs_root  # light; the commands import the services later
+    from studio.paths import runs_root
     from studio.train.trackers import point_trackio
 
     point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its folder then

@@ -49,7 +49,7 @@ def add_runs_dir(parser) -> None:
 
 
 def runs_folder(runs_dir: str | None) -> Path:
-    from studio.runs.directory import runs_root
+    from studio.paths import runs_root
 
     return Path(runs_dir) if runs_dir else runs_root()
 

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.data import dedup
-from studio.data.access import cache_dir
 from studio.data.dataset import LoadedData, fingerprint, save_jsonl, split
 from studio.data.rowtext import answers, fields, map_texts, preview_text, row_text
 from studio.data.stats import char_lengths, token_lengths
+from studio.paths import cleaned_dir
 from studio.schema import ConfigError, Problem, bounds_problems, option
 
 # Markers of the common chat templates. Inside a row's text they would be read as real turn
@@ -345,8 +345,5 @@ def save(result: CleanResult, out: str | Path) -> dict[str, str]:
 
 def default_output(source: str, fingerprint_: str) -> Path:
     """A content-addressed place for a cleaning done in the app: the same result, the same file."""
-    import os
-
-    folder = Path(os.environ.get("STUDIO_DATA_DIR") or cache_dir() / "datasets")
     stem = Path(source).name.split(".")[0] or "dataset"
-    return folder / f"{stem}-clean-{fingerprint_}.jsonl"
+    return cleaned_dir() / f"{stem}-clean-{fingerprint_}.jsonl"

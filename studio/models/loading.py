@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from studio.config import EMBEDDED_MODEL
-from studio.data.access import cache_dir, operator_dirs, owner_allows, reads_anywhere
+from studio.data.access import owner_allows, reads_anywhere
 from studio.data.templates import use_template
-from studio.runs.directory import runs_root
+from studio.paths import allowed_dirs, cache_dir, inside, resolved, runs_root
 
 log = logging.getLogger(__name__)
 
@@ -108,25 +108,23 @@ def ensure_embedded() -> Path:
 
 def model_roots() -> list[Path]:
     """The folders a base model may be loaded from: the runs folder, the studio's model cache,
-    the Hugging Face cache, and the folders the operator allows data from (studio.data.access)."""
+    the Hugging Face cache, and the folders the operator allows data from (studio.paths)."""
     from huggingface_hub import constants
 
-    return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *operator_dirs()]
+    return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *allowed_dirs()]
 
 
 def _allowed(path: Path, user: str | None = None) -> bool:
-    try:
-        resolved = path.expanduser().resolve()
-    except (OSError, RuntimeError):  # a symbolic link loop
+    where = resolved(path)
+    if where is None:
         return False
-    inside = reads_anywhere() or any(resolved.is_relative_to(root.expanduser().resolve()) for root in model_roots())
-    return inside and owner_allows(resolved, user)
+    return (reads_anywhere() or inside(where, model_roots())) and owner_allows(where, user)
 
 
 def refused_model(name: str) -> ModelNotAvailable:
     """The one refusal of a model path, in the same words for a folder outside the model roots,
     one in another person's run and a missing one."""
-    folders = ", ".join(str(p) for p in operator_dirs())
+    folders = ", ".join(str(p) for p in allowed_dirs())
     return ModelNotAvailable(
         f"model: {name} is no model folder the studio loads here: it does not exist, or it is outside the "
         f"folders the studio loads models from (your runs, the model caches and {folders}), or in another "
