@@ -34,6 +34,7 @@ import time
 from collections import Counter
 
 import torch
+from transformers import AutoModelForCausalLM
 
 from studio.models import loading
 from studio.models.device import torch_dtype
@@ -46,8 +47,6 @@ REFERENCE_METHODS = {"dpo", "kto"}  # a frozen reference model runs one more for
 def linear_shapes(model: str) -> tuple[Counter, int, int]:
     """((in, out) -> how many ``nn.Linear`` of that shape, matrix-multiply parameters, the output
     head's parameters) of ``model``, built on the meta device (no weights read)."""
-    from transformers import AutoModelForCausalLM
-
     config = loading.load_config(model)
     with torch.device("meta"):
         net = AutoModelForCausalLM.from_config(config)

@@ -19,8 +19,12 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 from studio.cli.common import fail
+from studio.data.access import read_anywhere
+from studio.paths import runs_root
+from studio.train.trackers import point_trackio
 
 # One module per command (a module may register several: export_cmd registers export and push).
 COMMANDS = ["train", "chat", "runs", "model", "data", "estimate", "eval", "export", "bench"]
@@ -40,19 +44,18 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import warnings
 
     warnings.filterwarnings("ignore")
     # bitsandbytes warns at import that an optional CPU kernel package is absent; 4-bit works without it.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
-        import datasets
+        import datasets  # lazy: cli-startup - datasets and transformers load in seconds; only a command that runs needs them quiet
 
         datasets.disable_progress_bars()
     except ImportError:
         pass
     try:
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # lazy: cli-startup
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
@@ -68,9 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "runs_dir", None):  # one runs folder for the whole process (studio.runs.directory)
         os.environ["STUDIO_RUNS_DIR"] = os.path.abspath(args.runs_dir)
-    from studio.data.access import read_anywhere
-    from studio.paths import runs_root
-    from studio.train.trackers import point_trackio
 
     point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its folder then
     console = logging.StreamHandler()

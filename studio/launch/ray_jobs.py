@@ -28,7 +28,7 @@ LIVE = ("PENDING", "RUNNING")  # Ray's job states while the job may still train
 
 
 def _client(address: str):
-    from ray.job_submission import JobSubmissionClient  # noqa: PLC0415 - ray is optional (requirements-ray.txt)
+    from ray.job_submission import JobSubmissionClient  # lazy: optional - ray (requirements-ray.txt)
 
     return JobSubmissionClient(address.strip())
 

@@ -8,6 +8,7 @@ native bf16 (AVX2 only) autocast emulates it, which made one SFT step 16x slower
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +119,6 @@ def current_rss_bytes() -> int:
 
 def free_memory() -> None:
     """Give memory back after a model is dropped: Python's garbage and the CUDA cache."""
-    import gc
-
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -14,11 +14,16 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
+from huggingface_hub import constants, try_to_load_from_cache
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from studio.config import EMBEDDED_MODEL
 from studio.data.access import owner_allows, reads_anywhere
@@ -83,7 +88,6 @@ def ensure_embedded() -> Path:
             return target
         gguf = embedded_gguf_path()
         log.info("converting %s into %s (once, about 20 s)", gguf.name, target)
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -109,8 +113,6 @@ def ensure_embedded() -> Path:
 def model_roots() -> list[Path]:
     """The folders a base model may be loaded from: the runs folder, the studio's model cache,
     the Hugging Face cache, and the folders the operator allows data from (studio.paths)."""
-    from huggingface_hub import constants
-
     return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *allowed_dirs()]
 
 
@@ -176,8 +178,6 @@ def resolve_model(name: str) -> str:
         )
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or not hub_reachable():
         # A model fetched earlier may still be in the Hub cache.
-        from huggingface_hub import try_to_load_from_cache
-
         if isinstance(try_to_load_from_cache(name, "config.json"), str):
             return name
         raise ModelNotAvailable(
@@ -194,10 +194,6 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     Without this check an offline machine spends about a minute in huggingface_hub's retries
     before it can say that the model cannot be fetched.
     """
-    import socket
-    import time
-    from urllib.parse import urlparse
-
     now = time.monotonic()
     if _hub_state["checked"] and now - _hub_state["checked"] < 60:
         return _hub_state["ok"]
@@ -231,8 +227,6 @@ def load_tokenizer(name: str, template: str = "auto", fallback: bool = True):
     """The model's tokenizer with ``template`` (studio.data.templates; auto: its own). A model without
     a template of its own gets ChatML where ``fallback`` (chat, evaluation); training passes False,
     so that the form asks for one instead (studio.train.checks.template_problems)."""
-    from transformers import AutoTokenizer
-
     location = resolve_model(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
@@ -247,8 +241,6 @@ def load_tokenizer(name: str, template: str = "auto", fallback: bool = True):
 
 
 def load_config(name: str):
-    from transformers import AutoConfig
-
     location = resolve_model(name)
     try:
         return AutoConfig.from_pretrained(location)
@@ -258,8 +250,6 @@ def load_config(name: str):
 
 def quantization_config(compute_dtype: torch.dtype):
     """4-bit NF4 with double quantization: the QLoRA recipe."""
-    from transformers import BitsAndBytesConfig
-
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
@@ -271,8 +261,6 @@ def quantization_config(compute_dtype: torch.dtype):
 
 def load_model(name: str, dtype: torch.dtype = torch.float32, load_in_4bit: bool = False, device: str | None = None):
     """Load a causal LM for training or chat, in ``dtype`` or as 4-bit NF4."""
-    from transformers import AutoModelForCausalLM
-
     location = resolve_model(name)
     kwargs = {"dtype": dtype, "attn_implementation": "sdpa"}
     if load_in_4bit:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
 from studio.config import OPTIMIZERS, TARGET_PRESETS, RunConfig
 from studio.data import templates
 from studio.data.render import chat_text, render_row
@@ -185,8 +187,6 @@ def _method_problems(config: RunConfig) -> list[Problem]:
 def family_problems(model_type: str) -> list[Problem]:
     """An architecture transformers cannot train as a causal LM is refused, naming the families the
     studio proves; one outside those families trains with the plain libraries, with a warning."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return [
             Problem(
