@@ -108,7 +108,6 @@ def _data(rows: int) -> dict:
 def _readable(folder: Path):
     """Let the studio read models and data from ``folder`` (the benchmark's own folder holds the
     --quick tiny model), as ``--data-dir`` would; this process and the ones it starts."""
-
     before = os.environ.get(ALLOWED_ENV)
     os.environ[ALLOWED_ENV] = os.pathsep.join(str(p) for p in [*allowed_dirs(), folder])
     try:

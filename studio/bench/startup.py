@@ -89,7 +89,6 @@ def conversion_seconds() -> float:
 
 def preview_latency_during_training(model: str, dataset: str, calls: int = 20, train_steps: int = 200) -> dict:
     """p95 latency of the Data tab's preview (a light UI call) while the app trains, via gradio_client."""
-
     with tempfile.TemporaryDirectory() as runs, launched_app(runs) as (url, _):
         client = Client(url, verbose=False)
         config = studio_config(model, dataset, "sft", train_steps)

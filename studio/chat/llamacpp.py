@@ -214,7 +214,6 @@ class Held:
 
 def _merged(spec: SourceSpec, scratch: Path) -> Path:
     """The adapter merged into its base, saved as a model folder (fp32, as PEFT merges)."""
-
     base = loading.load_model(spec.model_dir, torch.float32)
     merged = PeftModel.from_pretrained(base, spec.adapter_dir).merge_and_unload()
     folder = scratch / "merged"

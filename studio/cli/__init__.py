@@ -5,8 +5,9 @@
     python -m studio runs                                  # the run history
     python -m studio model prepare                         # convert the embedded model once
 
-Commands import the services inside their functions: `python -m studio --help` answers in
-about 4.6 s here instead of loading torch, transformers and TRL first (13 s on this 2-core CPU).
+Commands import the services inside their functions (``# lazy: cli-startup``), so that
+`python -m studio --help` lists them without loading torch, transformers or TRL
+(tests/test_layers.py, test_cli_help_loads_no_model_library).
 
 Each command lives in its own module with a ``register(subparsers)`` that adds its parser and
 sets ``func``; ``func(args)`` returns the exit code (0 ok, 1 failed, 2 bad input).
