@@ -9,7 +9,7 @@ import threading
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from studio.runs.directory import runs_root  # noqa: E402 - light: no model library
+from studio.paths import ALLOWED_ENV, runs_root  # noqa: E402 - a leaf: imports nothing
 from studio.train.trackers import point_trackio  # noqa: E402
 
 point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its folder then
@@ -98,8 +98,8 @@ def main() -> None:
         "(on a Space: /data); uploads, assets and one's own and shared runs are always readable.",
     )
     args = parser.parse_args()
-    if args.data_dir:  # read by studio.data.access at each read
-        os.environ["STUDIO_DATA_DIRS"] = os.pathsep.join(os.path.abspath(d) for d in args.data_dir)
+    if args.data_dir:  # read by studio.paths.allowed_dirs at each read
+        os.environ[ALLOWED_ENV] = os.pathsep.join(os.path.abspath(d) for d in args.data_dir)
     try:
         auth = login(args)
     except ValueError as exc:

@@ -32,7 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("STUDIO_CHAT_BACKEND", "torch")
 # The folders tests read data from (studio.data.access): the checkout, the shared real data and
 # the temporary folders pytest makes.
-os.environ.setdefault("STUDIO_DATA_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))
+os.environ.setdefault("STUDIO_ALLOWED_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))
 # The fast paths' switches (studio.fastpaths) change what trains: a developer's shell must not turn
 # one off under the tests; the tests that compare with them off set them themselves.
 from studio.fastpaths import ALL_OFF, FASTPATHS  # noqa: E402 - after the path above

@@ -31,7 +31,7 @@ FLAGS = [
 def test_tabs_render(tmp_path, monkeypatch):
     from playwright.sync_api import expect, sync_playwright
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "datasets"))  # where Clean saves
+    monkeypatch.setenv("STUDIO_CLEANED_DIR", str(tmp_path / "datasets"))  # where Clean saves
 
     shots = Path(os.environ.get("STUDIO_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ DEFAULT_CLEANING = ["drop", True, "", 0, 0, 0, 0, ["exact"], 0.8, None, "auto", 
 
 
 def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "datasets"))
+    monkeypatch.setenv("STUDIO_CLEANED_DIR", str(tmp_path / "datasets"))
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "a"}\n{"text": oops}\n')
     mixed = tmp_path / "mixed.jsonl"

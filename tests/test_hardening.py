@@ -133,7 +133,7 @@ def narrow(tmp_path, monkeypatch) -> Path:
     """Data (and so models) may be read only from tmp_path/allowed; runs live in tmp_path/runs."""
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    monkeypatch.setenv("STUDIO_DATA_DIRS", str(allowed))
+    monkeypatch.setenv("STUDIO_ALLOWED_DIRS", str(allowed))
     monkeypatch.setenv("STUDIO_RUNS_DIR", str(tmp_path / "runs"))
     outside = tmp_path / "outside" / "model"
     outside.mkdir(parents=True)
@@ -195,7 +195,7 @@ def test_model_folders_load_from_runs_caches_and_allowed_folders(narrow, tmp_pat
 @pytest.mark.cli
 def test_cli_finds_a_model_folder_outside_the_apps_folders(narrow, tmp_path):
     """A command runs with its user's rights (issue 27): the app's folders do not bind it."""
-    env = {"STUDIO_DATA_DIRS": str(narrow), "STUDIO_RUNS_DIR": str(tmp_path / "runs")}
+    env = {"STUDIO_ALLOWED_DIRS": str(narrow), "STUDIO_RUNS_DIR": str(tmp_path / "runs")}
     done = studio_cli("model", "path", "--model", str(tmp_path / "outside" / "model"), env_extra=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == str(tmp_path / "outside" / "model")
@@ -268,7 +268,7 @@ def test_sigterm_stops_the_app_s_training_resumably(tiny_model_dir, runs, tmp_pa
     env = {
         **os.environ,
         "STUDIO_RUNS_DIR": str(runs),
-        "STUDIO_DATA_DIRS": str(tiny_model_dir),
+        "STUDIO_ALLOWED_DIRS": str(tiny_model_dir),
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
     outside = tmp_path / "outside"

@@ -5,12 +5,27 @@
 - no service package imports the UI, the CLI or the benchmark, nor gradio;
 - the packages import each other without cycles;
 - modules stay small enough to read: well under 400 lines (out of the last 5%, the biggest named when
-  one is not), about 60 lines a function.
+  one is not), about 60 lines a function;
+- imports sit at the top of their module, except at a few named boundaries.
+
+An import inside a function carries its reason, one of ``LAZY_REASONS``, on its first line or in a
+comment directly above it (one comment may head a run of such imports)::
+
+    from studio.chat.engine import ChatEngine  # lazy: cli-startup
+    import llama_cpp  # lazy: optional - compiled from source (requirements-llamacpp.txt)
+    # lazy: ui-startup - rouge_score loads nltk (seconds), for a score few runs ask for
+    from rouge_score import rouge_scorer
+
+A standard-library module is never imported lazily, and no reason is an import cycle: the
+modules import each other without cycles, lazy imports included (``test_modules_have_no_import_cycles``).
 """
 
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -116,8 +131,43 @@ def test_find_cycle_sees_a_cycle():
 def test_top_of_studio_is_a_handful_of_packages():
     entries = sorted(p.name for p in STUDIO.iterdir() if p.name != "__pycache__")
     modules = [e for e in entries if e.endswith(".py")]
-    assert set(modules) <= {"__init__.py", "__main__.py", "config.py", "schema.py", "paths.py"}, entries
-    assert len(entries) <= 19, entries  # 14 packages (services and generate the newest), 5 modules
+    assert set(modules) <= {"__init__.py", "__main__.py", "schema.py", "paths.py"}, entries
+    assert len(entries) <= 19, entries  # 15 packages (config, services and generate the newest), 4 modules
+
+
+def test_paths_is_a_leaf():
+    """studio/paths.py (the runs root, the cache, the allowed folders) imports nothing of the studio's,
+    so every package may ask it without a cycle."""
+    assert not [name for name in imports(STUDIO / "paths.py") if name.split(".")[0] == "studio"]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(STUDIO.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the studio modules it imports, at any depth: a lazy import cannot hide a cycle."""
+    modules = {module_name(path): path for path in studio_files()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found |= {
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                    for a in node.names
+                }
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_modules_have_no_import_cycles():
+    """Within a package too (data/ had access -> clean -> dataset -> loading -> access, hidden by a lazy import)."""
+    cycle = find_cycle(module_graph())
+    assert cycle is None, " -> ".join(cycle)
 
 
 def module_sizes() -> list[tuple[int, str]]:
@@ -163,21 +213,92 @@ def test_run_statuses_are_listed_in_one_place():
     assert not bad, "\n".join(bad)
 
 
-def test_studio_imports_sit_at_module_top_or_say_why():
-    """An import of the studio's own modules inside a function is allowed in the CLI and the benchmark
-    (so `python -m studio --help` answers without loading torch) and where a comment on it, or on the
-    line above, gives the reason (an import cycle)."""
+LAZY_REASONS = {
+    "cli-startup": "keeps `python -m studio --help` from loading torch or another slow library: the CLI's "
+    "commands, and the modules they import to build their flags",
+    "optional": "a package the studio runs without (llama_cpp, ray, the trackers, lm_eval, the GGUF "
+    "converter's script, bitsandbytes where optional)",
+    "ui-startup": "a slow library (a second or more) that the app would otherwise load at start through "
+    "studio.services, for a feature few sessions use",
+}
+LAZY = re.compile(r"#\s*lazy:\s*([\w-]+)")
+
+
+def lazy_reason(lines: list[str], lineno: int) -> str | None:
+    """The ``# lazy: REASON`` on an import's first line, or in the comments right above it or above
+    the run of imports it belongs to."""
+    if found := LAZY.search(lines[lineno - 1]):
+        return found.group(1)
+    i = lineno - 2
+    while i >= 0 and (text := lines[i].strip()).startswith(("#", "import ", "from ")):
+        if text.startswith("#") and (found := LAZY.search(text)):
+            return found.group(1)
+        i -= 1
+    return None
+
+
+def lazy_imports(path: Path) -> list[tuple[int, str, str | None]]:
+    """(line, module, reason) of every import inside a function of ``path``."""
+    text = path.read_text()
+    lines, found = text.splitlines(), {}
+    for fn in ast.walk(ast.parse(text)):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom) and node.lineno not in found:
+                    name = node.names[0].name if isinstance(node, ast.Import) else node.module or ""
+                    found[node.lineno] = (node.lineno, name, lazy_reason(lines, node.lineno))
+    return sorted(found.values())
+
+
+def test_imports_sit_at_module_top_or_name_their_boundary():
+    """A lazy import hides a cycle or a slow import that should be fixed where it starts (STYLE.md 17):
+    only the boundaries in LAZY_REASONS keep one, and never for the standard library."""
     bad = []
     for path in studio_files():
-        if package_of(path) in {"cli", "bench"}:
-            continue
-        lines = path.read_text().splitlines()
-        for fn in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            for node in ast.walk(fn):
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("studio"):
-                    said = "#" in lines[node.lineno - 1] or lines[node.lineno - 2].strip().startswith("#")
-                    if not said:
-                        bad.append(f"{path.relative_to(STUDIO)}:{node.lineno} {node.module}")
+        for lineno, name, reason in lazy_imports(path):
+            where = f"{path.relative_to(STUDIO)}:{lineno} {name}"
+            if name.split(".")[0] in sys.stdlib_module_names:
+                bad.append(f"{where}: the standard library belongs at the top")
+            elif reason not in LAZY_REASONS:
+                bad.append(f"{where}: move it to the top, or say '# lazy: {'|'.join(LAZY_REASONS)}' (got {reason})")
     assert not bad, "\n".join(bad)
+
+
+def test_lazy_reason_is_read_from_the_line_or_the_comment_above(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text(
+        "def f():\n"
+        "    import llama_cpp  # lazy: optional - compiled from source\n"
+        "    # lazy: ui-startup - seconds to load\n"
+        "    from rouge_score import rouge_scorer\n"
+        "    import ray\n"
+        "    x = 1\n"
+        "    import torch  # the model libraries load here\n"
+        "    import json  # lazy: optional\n"
+    )
+    assert lazy_imports(source) == [
+        (2, "llama_cpp", "optional"),
+        (4, "rouge_score", "ui-startup"),
+        (5, "ray", "ui-startup"),
+        (7, "torch", None),
+        (8, "json", "optional"),
+    ]
+
+
+HEAVY = {"torch", "transformers", "trl", "peft", "accelerate", "datasets", "datasketch", "scipy", "gradio"}
+
+
+def test_cli_help_loads_no_model_library():
+    """``python -m studio --help`` lists the commands without loading torch, transformers or the like."""
+    script = (
+        "import sys\n"
+        "from studio.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(HEAVY)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=STUDIO.parent, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage: python -m studio" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -32,7 +32,7 @@ def alices(tmp_path, monkeypatch, runs_dir):
     only tmp_path/allowed beside its own folders; a file outside holds the same rows."""
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    monkeypatch.setenv("STUDIO_DATA_DIRS", str(allowed))
+    monkeypatch.setenv("STUDIO_ALLOWED_DIRS", str(allowed))
     run = new_run(RunConfig(run_name="alices"), runs_dir)
     claim(run, "alice")
     (run.path / "probes.jsonl").write_text(ROW)

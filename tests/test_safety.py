@@ -42,7 +42,7 @@ def allowed(tmp_path, monkeypatch) -> Path:
     folder.mkdir()
     (folder / "ok.jsonl").write_text(json.dumps({"text": "hello"}) + "\n")
     (tmp_path / "secret.json").write_text(json.dumps(SECRET, indent=2))
-    monkeypatch.setenv("STUDIO_DATA_DIRS", str(folder))
+    monkeypatch.setenv("STUDIO_ALLOWED_DIRS", str(folder))
     monkeypatch.setenv("STUDIO_RUNS_DIR", str(tmp_path / "runs"))
     return folder
 
@@ -81,7 +81,8 @@ def test_a_space_reads_only_uploads_and_data(tmp_path, monkeypatch):
     from studio.data import load_data
 
     monkeypatch.setenv("SPACE_ID", "someone/studio")
-    monkeypatch.delenv("STUDIO_DATA_DIRS")
+    monkeypatch.delenv("STUDIO_ALLOWED_DIRS")
+    monkeypatch.delenv("STUDIO_DATA_DIRS", raising=False)
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("STUDIO_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.chdir(tmp_path)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import platform
 import sys
 import tempfile
@@ -31,7 +32,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from studio.bench import methods, startup, throughput
+from studio.bench.ceiling import COMPARED, annotate, beside, ceilings
+from studio.bench.chat import chat_figures
+from studio.bench.memory import memory_figures
+from studio.bench.throughput import default_dataset
+from studio.bench.tiny import make_tiny_model
 from studio.config import EMBEDDED_MODEL, METHODS
+from studio.data.dedup import benchmark
+from studio.models.device import detect, resolve_precision
+from studio.paths import ALLOWED_ENV, allowed_dirs
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +61,6 @@ def _sizes(quick: bool) -> dict:
 
 
 def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict[str, Callable[[], dict]]:
-    from studio.bench import methods, startup, throughput
-    from studio.bench.ceiling import COMPARED
-
     size = _sizes(quick)
     cutoff = size["max_length"]
     sft_data, dpo_data = throughput.default_dataset("sft"), throughput.default_dataset("dpo")
@@ -82,27 +89,18 @@ def sections(quick: bool, model: str, workdir: Path, plain: bool = True) -> dict
 
 
 def _ceiling(model: str, quick: bool) -> dict:
-    from studio.bench.ceiling import ceilings
-    from studio.models.device import resolve_precision
-
     return ceilings(model, resolve_precision("auto"), quick)
 
 
 def _chat(model: str, tokens: int, workdir: Path) -> dict:
-    from studio.bench.chat import chat_figures
-
     return chat_figures(model, tokens, workdir)
 
 
 def _memory(model: str, quick: bool) -> dict:
-    from studio.bench.memory import memory_figures
-
     return memory_figures(model, quick)
 
 
 def _data(rows: int) -> dict:
-    from studio.data.dedup import benchmark
-
     return benchmark(rows)
 
 
@@ -110,19 +108,15 @@ def _data(rows: int) -> dict:
 def _readable(folder: Path):
     """Let the studio read models and data from ``folder`` (the benchmark's own folder holds the
     --quick tiny model), as ``--data-dir`` would; this process and the ones it starts."""
-    import os
-
-    from studio.data.access import ENV, operator_dirs
-
-    before = os.environ.get(ENV)
-    os.environ[ENV] = os.pathsep.join(str(p) for p in [*operator_dirs(), folder])
+    before = os.environ.get(ALLOWED_ENV)
+    os.environ[ALLOWED_ENV] = os.pathsep.join(str(p) for p in [*allowed_dirs(), folder])
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(ENV, None)
+            os.environ.pop(ALLOWED_ENV, None)
         else:
-            os.environ[ENV] = before
+            os.environ[ALLOWED_ENV] = before
 
 
 # Sections held to the ceilings measured just before and after them (studio.bench.ceiling).
@@ -143,10 +137,6 @@ def _section(name: str, section: Callable[[], dict]) -> dict:
 def run(quick: bool = False, only: list[str] | None = None, plain: bool = True) -> dict:
     """Run the sections (all, or those named) and return one JSON-able report (``plain``: with
     the plain TRL script in sft and dpo)."""
-    from studio.bench.ceiling import annotate, beside
-    from studio.bench.throughput import default_dataset
-    from studio.models.device import detect
-
     device = detect()
     report = {
         "quick": quick,
@@ -158,8 +148,6 @@ def run(quick: bool = False, only: list[str] | None = None, plain: bool = True) 
         workdir = Path(tmp)
         model = EMBEDDED
         if quick:
-            from studio.bench.tiny import make_tiny_model
-
             model = str(make_tiny_model(workdir / "tiny-llama"))
         report["model"] = "tiny random Llama (quick)" if quick else EMBEDDED
         latest = None  # the ceiling measured last, when nothing ran since: the next section's "before"

@@ -34,6 +34,7 @@ import time
 from collections import Counter
 
 import torch
+from transformers import AutoModelForCausalLM
 
 from studio.config import METHODS
 from studio.models import loading
@@ -47,8 +48,6 @@ COMPARED = ("sft", "dpo")  # benched beside plain TRL and the floor (throughput.
 def linear_shapes(model: str) -> tuple[Counter, int, int]:
     """((in, out) -> how many ``nn.Linear`` of that shape, matrix-multiply parameters, the output
     head's parameters) of ``model``, built on the meta device (no weights read)."""
-    from transformers import AutoModelForCausalLM
-
     config = loading.load_config(model)
     with torch.device("meta"):
         net = AutoModelForCausalLM.from_config(config)

@@ -7,10 +7,10 @@ included, against the estimate of runtime, weights, gradients, optimizer states 
 
 from __future__ import annotations
 
+from studio.train.peak_memory import compare_estimates
+
 
 def memory_figures(model: str, quick: bool) -> dict:
-    from studio.train.peak_memory import compare_estimates
-
     extra = ["--batch-size", "2", "--max-length", "128"] if quick else []
     out = {}
     # --quick measures LoRA alone: each method is a fresh process that loads and trains the model

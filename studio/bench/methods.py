@@ -21,9 +21,11 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from studio.bench.throughput import Measure, _StepTimer, studio_config
+from studio.bench.throughput import Measure, _StepTimer, default_dataset, studio_config
 from studio.config import RunConfig
 from studio.models import loading
+from studio.train.plan import plan_run
+from studio.train.trainer import build_trainer
 
 GRPO_DATA = Path(__file__).resolve().parents[2] / "assets" / "arithmetic_grpo.jsonl"
 
@@ -68,8 +70,6 @@ class _GeneratedTokens(TrainerCallback):
 
 
 def method_config(model: str, method: str, steps: int) -> RunConfig:
-    from studio.bench.throughput import default_dataset
-
     dataset = str(GRPO_DATA) if method == "grpo" else default_dataset("dpo")
     return studio_config(loading.resolve_model(model), dataset, method, steps)  # batch 4 (GRPO: prompts)
 
@@ -77,9 +77,6 @@ def method_config(model: str, method: str, steps: int) -> RunConfig:
 def method_figures(model: str, method: str, steps: int, warmup: int, completion: int | None = None) -> dict:
     """One method's studio run: seconds a step, samples and tokens per second (``completion``:
     GRPO's answer length when not the default, for --quick)."""
-    from studio.train.plan import plan_run
-    from studio.train.trainer import build_trainer
-
     config = method_config(model, method, steps + warmup)
     config.grpo.max_completion_length = completion or config.grpo.max_completion_length
     plan = plan_run(config)

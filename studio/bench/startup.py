@@ -13,7 +13,11 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from gradio_client import Client
+
+from studio.bench.throughput import studio_config
 from studio.config import EMBEDDED_MODEL
+from studio.models import loading
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +70,6 @@ def app_startup_seconds() -> float:
 
 def model_load_seconds(model: str = EMBEDDED_MODEL) -> float:
     """Loading the converted model from the cache (the conversion is done beforehand)."""
-    from studio.models import loading
-
     loading.resolve_model(model)
     start = time.perf_counter()
     loading.load_model(model)
@@ -87,10 +89,6 @@ def conversion_seconds() -> float:
 
 def preview_latency_during_training(model: str, dataset: str, calls: int = 20, train_steps: int = 200) -> dict:
     """p95 latency of the Data tab's preview (a light UI call) while the app trains, via gradio_client."""
-    from gradio_client import Client
-
-    from studio.bench.throughput import studio_config
-
     with tempfile.TemporaryDirectory() as runs, launched_app(runs) as (url, _):
         client = Client(url, verbose=False)
         config = studio_config(model, dataset, "sft", train_steps)

@@ -20,11 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from datasets import Dataset
+from peft import LoraConfig, get_peft_model
 from transformers import TrainerCallback
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 from studio.config import RunConfig
+from studio.data import load_data
 from studio.models import loading
 from studio.models.device import torch_dtype
+from studio.train.model import lora_config
+from studio.train.plan import plan_run
+from studio.train.trainer import build_trainer
 
 LORA = dict(lora_r=8, lora_alpha=16, target_modules="all-linear")
 
@@ -134,9 +141,6 @@ def studio_config(model: str, dataset: str, method: str, steps: int, max_length:
 
 
 def run_studio(config: RunConfig, warmup: int) -> tuple[dict, list, str]:
-    from studio.train.plan import plan_run
-    from studio.train.trainer import build_trainer
-
     plan = plan_run(config)
     with tempfile.TemporaryDirectory() as out:
         trainer = build_trainer(plan, out)
@@ -144,9 +148,6 @@ def run_studio(config: RunConfig, warmup: int) -> tuple[dict, list, str]:
 
 
 def _floor_model(model: str, precision: str):
-    from peft import get_peft_model
-
-    from studio.train.model import lora_config
 
     dtype = torch.float32 if precision == "fp32" else torch_dtype(precision)
     base = loading.load_model(model, dtype)
@@ -209,9 +210,6 @@ def run_floor_dpo(model: str, batches: list, precision: str, warmup: int, beta: 
 
 def run_plain(model: str, rows: list[dict], method: str, steps: int, warmup: int, max_length: int = 256) -> dict:
     """The guides' script: a model path, a LoraConfig, TRL's defaults otherwise."""
-    from datasets import Dataset
-    from peft import LoraConfig
-
     peft_config = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
     with tempfile.TemporaryDirectory() as out:
         common = dict(
@@ -220,14 +218,10 @@ def run_plain(model: str, rows: list[dict], method: str, steps: int, warmup: int
         if not torch.cuda.is_available():
             common["use_cpu"] = True  # the one change TRL demands before it runs on a CPU
         if method == "sft":
-            from trl import SFTConfig, SFTTrainer
-
             trainer = SFTTrainer(
                 model=model, train_dataset=Dataset.from_list(rows), args=SFTConfig(**common), peft_config=peft_config
             )
         else:
-            from trl import DPOConfig, DPOTrainer
-
             trainer = DPOTrainer(
                 model=model, train_dataset=Dataset.from_list(rows), args=DPOConfig(**common), peft_config=peft_config
             )
@@ -239,8 +233,6 @@ def run_plain(model: str, rows: list[dict], method: str, steps: int, warmup: int
 
 def plain_rows(dataset: str, method: str, n: int) -> list[dict]:
     """The rows as a guide would feed TRL: conversational messages, or prompt/chosen/rejected."""
-    from studio.data import load_data
-
     data = load_data(dataset)
     rows = data.rows[:n]
     if method == "sft":
@@ -270,9 +262,6 @@ def compare(
 
 def useful_token_share(model: str, dataset: str, max_length: int = 256, batches: int = 20) -> dict:
     """Non-padding over computed tokens: the studio's padding-free batches against plain padding."""
-    from studio.train.plan import plan_run
-    from studio.train.trainer import build_trainer
-
     out = {}
     for name, padding_free in (("studio", True), ("padded", False)):
         config = studio_config(loading.resolve_model(model), dataset, "sft", batches)

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from studio.models.loading import ensure_embedded, load_tokenizer
+
 # Per family: the config class's own fields that make it small, give it sliding layers, or that it needs.
 _SHAPES = {
     "llama": {},
@@ -36,8 +41,6 @@ _SHAPES = {
 
 def family_config(family: str, tokenizer, window: int = 8):
     """The tiny config of ``family``: 2 layers, hidden 64, 4 heads (2 key/value), the tokenizer's ids."""
-    from transformers import AutoConfig
-
     extra = {}
     for key, value in _SHAPES[family].items():
         if value == "window":
@@ -65,10 +68,6 @@ def family_config(family: str, tokenizer, window: int = 8):
 def make_tiny_model(
     folder: str | Path, family: str = "llama", seed: int = 0, window: int = 8, sharp: float = 1.0
 ) -> Path:
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from studio.models.loading import ensure_embedded, load_tokenizer
 
     tokenizer = load_tokenizer(str(ensure_embedded()))
     torch.manual_seed(seed)

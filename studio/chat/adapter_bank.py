@@ -24,6 +24,8 @@ import re
 from pathlib import Path
 
 import torch
+from peft import PeftModel
+from peft.tuners.lora import LoraLayer
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +93,6 @@ class AdapterBank:
 
     # -- the two ways ------------------------------------------------------------------------
     def _load_merged(self, adapter_dir, name: str) -> None:
-        from peft import PeftModel
-        from peft.tuners.lora import LoraLayer
-
         self.activate(None)
         peft_model = PeftModel.from_pretrained(self.model, str(adapter_dir), adapter_name=name)
         try:
@@ -127,8 +126,6 @@ class AdapterBank:
         log.info("adapter %s merged into a copy of %d layers", name, len(merged))
 
     def _load_peft(self, adapter_dir, name: str) -> None:
-        from peft import PeftModel
-
         if isinstance(self.model, PeftModel):
             self.model.load_adapter(str(adapter_dir), adapter_name=name)
         else:

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from studio.runs.directory import runs_root
+from studio.paths import runs_root
 
 _lock = threading.Lock()
 

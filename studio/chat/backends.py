@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
+from studio.chat.sources import same_base, source_base, source_kind
 
 ENDPOINT_TIMEOUT_S = 120.0
 
@@ -74,10 +76,6 @@ class EngineBackend:
         The given engine is reused when it holds (or can hold) that base; a judge on another base
         gets an engine of its own, so that a jury never swaps models in and out of one engine.
         """
-        # torch and the model libraries load here, only for a backend that runs a model in-process
-        from studio.chat.engine import ChatEngine
-        from studio.chat.sources import same_base, source_base, source_kind  # beside the engine, same reason
-
         folder = Path(spec)
         trained = folder.is_dir() and (
             (folder / "adapter_config.json").exists()
@@ -115,7 +113,7 @@ class GGUFBackend:
         if not Path(self.path).is_file():
             raise ValueError(f"{self.path}: no such GGUF file")
         try:
-            import llama_cpp  # optional: compiled from source (requirements-llamacpp.txt)
+            import llama_cpp  # lazy: optional - compiled from source (requirements-llamacpp.txt)
         except ImportError:
             raise ValueError(
                 f"{self.path}: reading a GGUF needs llama-cpp-python "

@@ -25,18 +25,26 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
+# transformers 5 resolves its names lazily; two threads resolving them at once (the first chat in a
+# server worker while another tab imports PEFT) can fail with "cannot import name 'AutoTokenizer'
+# from 'transformers'". Importing them here resolves them in the thread that imports the studio.
+import peft  # noqa: F401
 import torch
+import transformers.integrations.sdpa_attention  # noqa: F401
+import transformers.masking_utils  # noqa: F401
+from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer, DynamicCache  # noqa: F401
+from transformers.generation import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper  # noqa: F401
 
 from studio.chat import llamacpp
 from studio.chat.adapter_bank import AdapterBank, param_bytes
 from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
 from studio.chat.sources import BASE, per_column, same_base, source_base, source_kind
-from studio.data.access import cache_dir
 from studio.data.render import end_of_turn_token
 from studio.fastpaths.cpu_half import prepare_half_on_cpu
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, cpu_flags, detect, free_memory
+from studio.paths import cache_dir
 from studio.runs.directory import run_source
 
 log = logging.getLogger(__name__)
@@ -69,20 +77,6 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
     return torch.float16 if "f16c" in cpu_flags() else torch.float32
 
 
-def _import_model_libraries() -> None:
-    """Import transformers' model classes and PEFT now, in the thread that builds the engine.
-
-    transformers 5 resolves its names lazily; two threads resolving them at once (the first
-    chat in a server worker while another tab imports PEFT) can fail with "cannot import name
-    'AutoTokenizer' from 'transformers'". The app builds its engine at start, in one thread.
-    """
-    import peft  # noqa: F401
-    import transformers.integrations.sdpa_attention  # noqa: F401
-    import transformers.masking_utils  # noqa: F401
-    from transformers import AttentionInterface, AutoModelForCausalLM, AutoTokenizer, DynamicCache  # noqa: F401
-    from transformers.generation import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper  # noqa: F401
-
-
 class ChatEngine:
     """The one owner of the chat models: one base in memory, adapters loaded into it once."""
 
@@ -93,7 +87,6 @@ class ChatEngine:
         adapter_mode: str = "auto",
         backend: str = "auto",
     ):
-        _import_model_libraries()
         self.backend = backend  # auto (llama.cpp where it can: studio.chat.llamacpp), torch, llama.cpp
         self.base_name = base
         self.dtype_request = dtype
@@ -341,8 +334,6 @@ class _Column:
     """One reply being generated: its KV cache, its picker (seeded generator) and its tokens."""
 
     def __init__(self, prompt: torch.Tensor, sampling: Sampling, cache=None, kept: int = 0):
-        from transformers import DynamicCache
-
         self.cache = cache if cache is not None else DynamicCache()
         self.prompt = prompt[0].tolist()
         self.generated: list[int] = []

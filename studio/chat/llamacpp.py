@@ -42,10 +42,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import snapshot_download
+from peft import PeftModel
 
 from studio.chat.prefix_cache import reusable
 from studio.chat.sampling import Picker, Sampling
 from studio.fastpaths.llamacpp_prefix import drop_after
+from studio.models import loading
+from studio.models.gguf_writer import write_gguf
 from studio.models.llamacpp_runtime import available, open_model
 
 log = logging.getLogger(__name__)
@@ -141,12 +145,8 @@ class GGUFStore:
     def base_folder(self, name: str) -> str:
         """The base model's folder (a Hub id's snapshot in the local cache)."""
         if name not in self._bases:
-            from studio.models import loading  # the studio's one resolver of model names
-
             location = loading.resolve_model(name)
             if not Path(location).is_dir():
-                from huggingface_hub import snapshot_download
-
                 location = snapshot_download(location, local_files_only=True)
             self._bases[name] = location
         return self._bases[name]
@@ -180,8 +180,6 @@ class GGUFStore:
         return Held(open_model(path, MAX_CONTEXT, flash_attn=True), 0)
 
     def _write(self, spec: SourceSpec) -> Path:
-        from studio.models.gguf_writer import write_gguf  # the one GGUF writer (the export writes with it too)
-
         target = self.root / f"{spec.fingerprint(self.gguf_type)}.gguf"
         if target.exists():
             os.utime(target)  # used again: the last to go when the folder is trimmed
@@ -217,10 +215,6 @@ class Held:
 
 def _merged(spec: SourceSpec, scratch: Path) -> Path:
     """The adapter merged into its base, saved as a model folder (fp32, as PEFT merges)."""
-    from peft import PeftModel
-
-    from studio.models import loading  # the studio's one loader of a model folder
-
     base = loading.load_model(spec.model_dir, torch.float32)
     merged = PeftModel.from_pretrained(base, spec.adapter_dir).merge_and_unload()
     folder = scratch / "merged"
@@ -246,7 +240,7 @@ class Column:
         self.picker = Picker(prompt.cpu(), sampling)
 
     def step(self, _model=None) -> int:
-        import llama_cpp  # optional: only when available()
+        import llama_cpp  # lazy: optional - only when available()
 
         self.llm.eval(self.next_input)
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)

@@ -17,44 +17,18 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
+from transformers.generation import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
-from studio.schema import option
-
-
-@dataclass
-class Sampling:
-    temperature: float = option(
-        0.7,
-        "Divides the logits: below 1 sharpens, above 1 flattens the distribution.",
-        minimum=0.01,
-        maximum=2.0,
-        step=0.05,
-    )
-    top_k: int = option(50, "Sample only among the k most likely tokens (0: no limit).", minimum=0, maximum=500)
-    top_p: float = option(
-        0.9,
-        "Sample only among the most likely tokens whose probabilities add up to p.",
-        minimum=0.01,
-        maximum=1.0,
-        step=0.01,
-    )
-    repetition_penalty: float = option(
-        1.0, "Above 1 discourages tokens already in the conversation.", minimum=1.0, maximum=2.0, step=0.05
-    )
-    max_new_tokens: int = option(128, "Longest reply in tokens.", minimum=1, maximum=2048)
-    seed: int = option(0, "Random seed; the same seed and settings give the same reply.", minimum=0, maximum=2**32 - 1)
-    greedy: bool = option(False, "Always take the most likely token (ignores temperature, top-k, top-p).")
+from studio.chat.options import Sampling  # the settings, beside the sampler that reads them
 
 
 def logits_processors(s: Sampling) -> list:
     """The transformers processors that turn raw logits into the sampling distribution."""
-    from transformers.generation import (
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
     out = []
     if s.repetition_penalty and s.repetition_penalty != 1.0:
         out.append(RepetitionPenaltyLogitsProcessor(s.repetition_penalty))
@@ -80,8 +54,6 @@ class Picker:
     """
 
     def __init__(self, prompt: torch.Tensor, sampling: Sampling):
-        from transformers.generation import RepetitionPenaltyLogitsProcessor
-
         self.greedy = sampling.greedy
         self.top_k = 0 if sampling.greedy else sampling.top_k
         chain = logits_processors(sampling)
@@ -166,8 +138,6 @@ def next_token_distribution(
     label: str = "",
 ) -> Distribution:
     """The top ``n`` candidates for the next token and which survive each stage of sampling."""
-    from transformers.generation import RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper
-
     logits = logits.detach().float().reshape(1, -1)
     if history is None:
         history = torch.empty((1, 0), dtype=torch.long)

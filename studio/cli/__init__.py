@@ -5,8 +5,9 @@
     python -m studio runs                                  # the run history
     python -m studio model prepare                         # convert the embedded model once
 
-Commands import the services inside their functions: `python -m studio --help` answers without
-loading torch, transformers and TRL first (``time python -m studio --help`` shows the difference).
+Commands import the services inside their functions (``# lazy: cli-startup``), so that
+`python -m studio --help` lists them without loading torch, transformers or TRL
+(tests/test_layers.py, test_cli_help_loads_no_model_library).
 
 Each command lives in its own module with a ``register(subparsers)`` that adds its parser and
 sets ``func``; ``func(args)`` returns the exit code (0 ok, 1 failed, 2 bad input).
@@ -19,8 +20,12 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 from studio.cli.common import fail
+from studio.data.access import read_anywhere
+from studio.paths import runs_root
+from studio.train.trackers import point_trackio
 
 # One module per command (a module may register several: export_cmd registers export and push).
 COMMANDS = ["train", "chat", "runs", "model", "data", "estimate", "eval", "export", "bench"]
@@ -40,19 +45,18 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import warnings
 
     warnings.filterwarnings("ignore")
     # bitsandbytes warns at import that an optional CPU kernel package is absent; 4-bit works without it.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
-        import datasets
+        import datasets  # lazy: cli-startup - datasets and transformers load in seconds; only a command that runs needs them quiet
 
         datasets.disable_progress_bars()
     except ImportError:
         pass
     try:
-        from transformers.utils import logging as hf_logging
+        from transformers.utils import logging as hf_logging  # lazy: cli-startup
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
@@ -68,9 +72,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "runs_dir", None):  # one runs folder for the whole process (studio.runs.directory)
         os.environ["STUDIO_RUNS_DIR"] = os.path.abspath(args.runs_dir)
-    from studio.data.access import read_anywhere
-    from studio.runs.directory import runs_root  # light; the commands import the services later
-    from studio.train.trackers import point_trackio
 
     point_trackio(runs_root())  # before TRL, which imports Trackio, which reads its folder then
     console = logging.StreamHandler()

@@ -41,8 +41,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.bench import run as run_bench
-    from studio.bench.report import markdown
+    from studio.bench import run as run_bench  # lazy: cli-startup
+    from studio.bench.report import markdown  # lazy: cli-startup
 
     report = run_bench(quick=args.quick, only=args.only, plain=not args.no_plain)
     if args.write:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 
+from studio.chat.options import Sampling
 from studio.cli.common import add_runs_dir, fail, open_cli_run, runs_folder
 from studio.schema import add_arguments, apply_overrides
 
 
 def register(sub) -> None:
-    from studio.chat.engine import Sampling
-
     p = sub.add_parser(
         "chat",
         help="One reply from a run's adapter or its base.",
@@ -48,8 +47,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.chat.engine import ChatEngine, Sampling
-    from studio.models.loading import EMBEDDED_HUB_ID
+    from studio.chat.engine import ChatEngine  # lazy: cli-startup
+    from studio.models.loading import EMBEDDED_HUB_ID  # lazy: cli-startup
 
     try:
         sampling = Sampling()

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from studio.paths import runs_root
+from studio.runs.directory import open_run
 from studio.schema import ConfigError
 
 
@@ -49,15 +51,11 @@ def add_runs_dir(parser) -> None:
 
 
 def runs_folder(runs_dir: str | None) -> Path:
-    from studio.runs.directory import runs_root
-
     return Path(runs_dir) if runs_dir else runs_root()
 
 
 def open_cli_run(ref: str, runs_dir: str | None):
     """The run ``ref`` names inside the runs folder; ValueError (one line, where runs live) otherwise."""
-    from studio.runs.directory import open_run
-
     root = runs_folder(runs_dir)
     try:
         return open_run(ref, root)

@@ -23,7 +23,8 @@ import sys
 from studio.cli import generate_cmd
 from studio.cli.common import fail, print_json
 from studio.config import EMBEDDED_MODEL, FORMAT_CHOICES, RunConfig
-from studio.data.clean import CleanOptions
+from studio.data import load_data
+from studio.data.clean import CleanOptions, clean, save
 from studio.schema import ConfigError, add_arguments, apply_overrides
 
 
@@ -66,8 +67,7 @@ def _options(args) -> CleanOptions:
 
 
 def _load(args):
-    from studio.data import load_data
-    from studio.models.loading import load_tokenizer
+    from studio.models.loading import load_tokenizer  # lazy: cli-startup
 
     data = load_data(args.path, args.format, args.columns, args.system)
     return data, load_tokenizer(args.model)
@@ -90,7 +90,7 @@ def _failed(exc: Exception, args) -> int:
 
 
 def run_preview(args) -> int:
-    from studio.data.preview import preview
+    from studio.data.preview import preview  # lazy: cli-startup
 
     try:
         data, tokenizer = _load(args)
@@ -113,8 +113,6 @@ def run_preview(args) -> int:
 
 
 def run_clean(args) -> int:
-    from studio.data.clean import clean, save
-
     try:
         options = _options(args)
         data, tokenizer = _load(args)

@@ -90,7 +90,7 @@ def _print(est, verdict) -> None:
 
 def target_device(args):
     """This machine, or the device kind asked for (a GPU with native bf16, of --free-gib memory)."""
-    from studio.models.device import DeviceInfo, detect
+    from studio.models.device import DeviceInfo, detect  # lazy: cli-startup
 
     here = detect()
     if not args.device or args.device == here.kind:
@@ -100,7 +100,7 @@ def target_device(args):
 
 
 def run(args) -> int:
-    from studio.train.estimate import estimate, fit
+    from studio.train.estimate import estimate, fit  # lazy: cli-startup
 
     try:
         config = config_from_args(args)
@@ -112,7 +112,7 @@ def run(args) -> int:
         return fail(exc)
     measured = None
     if args.measure:
-        from studio.train.peak_memory import measure
+        from studio.train.peak_memory import measure  # lazy: cli-startup
 
         try:
             measured = measure(config, args.steps).to_dict()

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 
 from studio.cli.common import add_runs_dir, fail, open_cli_run, print_json, runs_folder
+from studio.evaluate.options import EvalOptions
 from studio.schema import add_arguments, apply_overrides
 
 
 def register(sub) -> None:
-    from studio.evaluate.pipeline import EvalOptions
-
     p = sub.add_parser(
         "eval",
         help="Evaluate a run's adapter against its base on the held-out rows.",
@@ -39,9 +38,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.chat.engine import ChatEngine
-    from studio.evaluate.pipeline import EvalOptions, evaluate_run
-    from studio.evaluate.report import results_table
+    from studio.chat.engine import ChatEngine  # lazy: cli-startup
+    from studio.evaluate.pipeline import evaluate_run  # lazy: cli-startup
+    from studio.evaluate.report import results_table  # lazy: cli-startup
 
     try:
         options = EvalOptions()

@@ -88,7 +88,7 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def run_export(args) -> int:
-    from studio.export import merge
+    from studio.export import merge  # lazy: cli-startup
 
     try:
         o = options(args)
@@ -116,7 +116,7 @@ def run_export(args) -> int:
 
 
 def _export_gguf(run, args, gguf_type: str) -> str:
-    from studio.export.gguf import export_gguf
+    from studio.export.gguf import export_gguf  # lazy: cli-startup
 
     report = export_gguf(run, args.out, gguf_type, overwrite=args.overwrite, progress=_progress)
     if args.json:
@@ -133,7 +133,7 @@ def _export_gguf(run, args, gguf_type: str) -> str:
 
 
 def run_push(args) -> int:
-    from studio.export import gguf_hub
+    from studio.export import gguf_hub  # lazy: cli-startup
 
     try:
         o = options(args)

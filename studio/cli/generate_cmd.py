@@ -63,7 +63,7 @@ def _progress(done: int, total: int, message: str) -> None:
 
 def run_generate(args) -> int:
     from studio.chat.backends import open_backend  # lazy: cli-startup
-    from studio.generate.synthetic import generate
+    from studio.generate.synthetic import generate  # lazy: cli-startup
 
     try:
         options = GenerateOptions()
@@ -89,7 +89,13 @@ def run_generate(args) -> int:
 
 def run_pairs(args) -> int:
     from studio.chat.backends import open_backend  # lazy: cli-startup
-    from studio.generate.pairs import JuryScorer, RewardRunScorer, make_pairs, prompts_of, save_pairs
+    from studio.generate.pairs import (  # lazy: cli-startup
+        JuryScorer,
+        RewardRunScorer,
+        make_pairs,
+        prompts_of,
+        save_pairs,
+    )
 
     try:
         options = PairOptions()

@@ -23,11 +23,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.models.loading import ModelNotAvailable, resolve_model
+    from studio.models.loading import ModelNotAvailable, resolve_model  # lazy: cli-startup
 
     if args.action == "families":
-        from studio import fastpaths
-        from studio.models import families
+        from studio import fastpaths  # lazy: cli-startup
+        from studio.models import families  # lazy: cli-startup
 
         print(families.markdown_table(), fastpaths.markdown_table(), sep="\n\n")
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from studio.cli.common import print_json
+from studio.runs.directory import list_runs
 
 
 def register(sub) -> None:
@@ -13,8 +14,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from studio.runs.directory import list_runs
-
     rows = [r.summary() for r in list_runs(args.runs_dir)]
     if args.json:
         print_json(rows)

@@ -84,8 +84,8 @@ def _distributed():
     """accelerate's process state when launched with several processes, else None."""
     if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
         return None
-    import torch
-    from accelerate import PartialState
+    import torch  # lazy: cli-startup
+    from accelerate import PartialState  # lazy: cli-startup
 
     # Without GPUs the processes talk over gloo; accelerate only picks it when told cpu=True,
     # and the Trainer reuses this (process-wide) state.
@@ -94,7 +94,7 @@ def _distributed():
 
 def _start_into(jobs, args, state):
     """Every process trains into the run directory the studio made; Stop reaches them through it."""
-    from studio.train.remote import watch_stop_file
+    from studio.train.remote import watch_stop_file  # lazy: cli-startup
 
     run_ = open_cli_run(args.into, args.runs_dir)
     main = state is None or state.is_main_process
@@ -112,7 +112,7 @@ def _start(jobs, config, args, state):
         return _start_into(jobs, args, state)
     if state is None:
         return jobs.start(config, resume=args.resume)
-    from accelerate.utils import broadcast_object_list
+    from accelerate.utils import broadcast_object_list  # lazy: cli-startup
 
     payload = [None]
     run_ = error = None
@@ -134,8 +134,8 @@ def _start(jobs, config, args, state):
 
 
 def run(args) -> int:
-    from studio.train.jobs import JobManager
-    from studio.train.shutdown import SignalStop
+    from studio.train.jobs import JobManager  # lazy: cli-startup
+    from studio.train.shutdown import SignalStop  # lazy: cli-startup
 
     state = _distributed()
     main = state is None or state.is_main_process

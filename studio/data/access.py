@@ -13,7 +13,7 @@ login can type paths into, so it reads a path only from:
 - the uploads folder (Gradio's, ``$GRADIO_TEMP_DIR`` or ``<tmp>/gradio``);
 - the studio's own assets, its runs folder and the folder cleaned datasets are saved in;
 - the folders the operator allows: ``python app.py --data-dir FOLDER`` (repeatable), or
-  ``$STUDIO_DATA_DIRS`` (folders joined with ``os.pathsep``). Without either, local use allows
+  ``$STUDIO_ALLOWED_DIRS`` (folders joined with ``os.pathsep``; studio.paths). Without either, local use allows
   the current folder and a Space only ``/data``.
 
 The command line is not such a page: a command runs with its user's rights and reads any path
@@ -30,13 +30,11 @@ can be probed; at the command line a missing file is named as missing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-ENV = "STUDIO_DATA_DIRS"
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-SPACE_DATA = Path("/data")
+from studio.paths import ASSETS, allowed_dirs, cleaned_dir, inside, resolved, runs_root, uploads_dir
+from studio.runs.directory import Run
+from studio.runs.owners import OWNER_FILE, visible
 
 
 class NotReadable(ValueError):
@@ -56,66 +54,20 @@ def reads_anywhere() -> bool:
     return _anywhere
 
 
-def operator_dirs() -> list[Path]:
-    """The folders the operator allows: $STUDIO_DATA_DIRS, else the current folder (a Space: /data)."""
-    given = [Path(p).expanduser() for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
-    if given:
-        return given
-    return [SPACE_DATA] if os.environ.get("SPACE_ID") else [Path.cwd()]
-
-
-def cache_dir() -> Path:
-    """The studio's cache: converted models (``models/``) and cleaned datasets (``datasets/``)."""
-    root = os.environ.get("STUDIO_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "studio"
-    )
-    return Path(root)
-
-
-def uploads_dir() -> Path:
-    """Where Gradio keeps uploaded files (the same rule as gradio.utils.get_upload_folder)."""
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
-
-
-def _studio_dirs() -> list[Path]:
-    from studio.runs.directory import runs_root  # import cycle: runs -> config -> data
-
-    return [uploads_dir(), ASSETS, runs_root()]
-
-
-def _cleaned_dir() -> Path:
-    """The folder the Data tab saves cleaned datasets in (studio.data.clean.default_output)."""
-    from studio.data.clean import default_output  # import cycle: clean reads data through this module
-
-    return default_output("dataset", "0").parent
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        return path.is_relative_to(folder.expanduser().resolve())
-    except OSError:
-        return False
-
-
-def in_allowed_folder(resolved: Path) -> bool:
+def in_allowed_folder(where: Path) -> bool:
     """Whether a resolved path lies in a folder the app reads (always, at the command line)."""
-    if _anywhere or any(_inside(resolved, folder) for folder in _studio_dirs() + operator_dirs()):
-        return True
-    return _inside(resolved, _cleaned_dir())
+    return _anywhere or inside(where, [uploads_dir(), ASSETS, runs_root(), cleaned_dir(), *allowed_dirs()])
 
 
-def owner_allows(resolved: Path, user: str | None) -> bool:
+def owner_allows(where: Path, user: str | None) -> bool:
     """Whether ``user`` may read a resolved path as far as run owners go: anything outside a run
     folder, and inside one only their own or a shared run's files (None: the operator, all)."""
-    from studio.runs.directory import Run, runs_root  # import cycle: runs -> config -> data
-    from studio.runs.owners import OWNER_FILE, visible  # the same cycle: owners -> runs
-
     if user is None:
         return True
-    root = _resolved(runs_root())
-    if root is None or not resolved.is_relative_to(root):
+    root = resolved(runs_root())
+    if root is None or not where.is_relative_to(root):
         return True
-    parts = resolved.relative_to(root).parts
+    parts = where.relative_to(root).parts
     if not parts:
         return False  # the runs folder itself lists everyone's runs
     run = Run(root / parts[0])
@@ -124,25 +76,18 @@ def owner_allows(resolved: Path, user: str | None) -> bool:
     return not is_run or visible(run, user)
 
 
-def _resolved(path: str | Path) -> Path | None:
-    try:
-        return Path(path).expanduser().resolve()
-    except (OSError, RuntimeError):  # a symbolic link loop
-        return None
-
-
 def readable(path: str | Path, user: str | None = None) -> bool:
     """Whether the studio may read ``path`` for ``user`` (resolved, so ``..`` and links cannot
     leave a folder); in the app also whether it exists, so that a refusal tells nothing."""
-    resolved = _resolved(path)
-    if resolved is None or not in_allowed_folder(resolved) or not owner_allows(resolved, user):
+    where = resolved(path)
+    if where is None or not in_allowed_folder(where) or not owner_allows(where, user):
         return False
-    return _anywhere or resolved.exists()
+    return _anywhere or where.exists()
 
 
 def allowed_text() -> str:
     """The allowed folders, for a message: uploads, assets, runs, and the operator's own."""
-    folders = ", ".join(str(p) for p in operator_dirs())
+    folders = ", ".join(str(p) for p in allowed_dirs())
     return f"uploads, the studio's assets, your runs, cleaned datasets and {folders}"
 
 

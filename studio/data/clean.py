@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.data import dedup
-from studio.data.access import cache_dir
 from studio.data.clean_options import CleanOptions
 from studio.data.dataset import LoadedData, fingerprint, save_jsonl, split
 from studio.data.rowtext import answers, fields, map_texts, preview_text, row_text
 from studio.data.stats import char_lengths, token_lengths
+from studio.paths import cleaned_dir
 
 # Markers of the common chat templates. Inside a row's text they would be read as real turn
 # boundaries (tokenizers parse special tokens out of plain text), so the model learns broken turns.
@@ -203,7 +203,7 @@ def _duplicates(items: Items, o: CleanOptions, steps: list[Step]) -> Items:
 
 def _semantic(items: Items, o: CleanOptions, steps: list[Step]) -> Items:
     """Rows that mean the same as an earlier one, after exact and near dedup (studio.data.semantic)."""
-    from studio.data import semantic  # lazy: optional, loads torch and an embedding model
+    from studio.data import semantic  # lazy: cli-startup - sentence-transformers loads torch
 
     texts = [dedup.content_text(row) for _, row in items]
     groups, dropped, embedder = semantic.semantic_groups(
@@ -284,8 +284,5 @@ def save(result: CleanResult, out: str | Path) -> dict[str, str]:
 
 def default_output(source: str, fingerprint_: str) -> Path:
     """A content-addressed place for a cleaning done in the app: the same result, the same file."""
-    import os
-
-    folder = Path(os.environ.get("STUDIO_DATA_DIR") or cache_dir() / "datasets")
     stem = Path(source).name.split(".")[0] or "dataset"
-    return folder / f"{stem}-clean-{fingerprint_}.jsonl"
+    return cleaned_dir() / f"{stem}-clean-{fingerprint_}.jsonl"

@@ -23,7 +23,6 @@ import time
 import unicodedata
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from studio.data.rowtext import content_text, row_text
 
@@ -97,6 +96,10 @@ def _shingle_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def signatures(texts: list[str], num_perm: int = NUM_PERM, seed: int = SEED) -> np.ndarray:
     """(len(texts), num_perm) MinHash values, equal to datasketch's with ``hashfunc=shingle_hash``."""
+    # lazy: cli-startup - datasketch loads scipy (seconds); python -m studio --help builds the
+    # data command's flags from this package
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=seed).permutations
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
     for lo in range(0, len(texts), CHUNK):
@@ -112,6 +115,8 @@ def near_duplicates(
     texts: list[str], threshold: float = 0.8, num_perm: int = NUM_PERM, seed: int = SEED
 ) -> dict[int, tuple[int, float]]:
     """{index: (earlier kept index, estimated Jaccard)} for texts whose 5-gram sets overlap enough."""
+    from datasketch import LeanMinHash, MinHashLSH  # lazy: cli-startup - scipy, as above
+
     if not 0 < threshold <= 1:
         raise ValueError(f"near_threshold: {threshold} should be between 0 and 1 (e.g. 0.8)")
     sigs = signatures(texts, num_perm, seed)

@@ -21,6 +21,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+from huggingface_hub import HfApi, constants
+from huggingface_hub.errors import GatedRepoError, HTTPError, RepositoryNotFoundError
+
 from studio.data.access import NotReadable, check_readable, readable
 
 log = logging.getLogger(__name__)
@@ -52,8 +56,6 @@ class Source:
 
 def free_memory_bytes() -> int:
     """Memory the system can give this process now (RAM, also on a GPU machine)."""
-    import psutil
-
     return int(psutil.virtual_memory().available)
 
 
@@ -163,7 +165,7 @@ class _Reported(logging.Filter):
 
 
 def _with_datasets(path: Path, reader: str, max_rows: int | None) -> list[dict]:
-    import datasets
+    import datasets  # lazy: cli-startup - datasets takes seconds; the CLI imports this package to build its flags
 
     _Reported.install()
     # A throwaway cache (on the datasets cache's disk, not a small /tmp): datasets copies the
@@ -181,7 +183,7 @@ def read_file(
 ) -> Source:
     """Rows of a local JSON, JSONL, CSV or Parquet file ``user`` may read; ``memory_bytes``
     overrides the free memory."""
-    import datasets
+    import datasets  # lazy: cli-startup
 
     try:
         path = check_readable(path, user=user)  # before anything is looked at: nothing can be probed
@@ -236,17 +238,12 @@ def _root_cause(exc: BaseException) -> str:
 
 def hub_offline() -> bool:
     """HF_HUB_OFFLINE, read now (huggingface_hub reads it once, at import)."""
-    from huggingface_hub import constants
-
     value = os.environ.get("HF_HUB_OFFLINE", "").upper()
     return value in {"1", "ON", "YES", "TRUE"} or bool(constants.HF_HUB_OFFLINE)
 
 
 def _probe_hub(dataset_id: str) -> None:
     """Ask the Hub about the dataset first: a missing network fails in seconds, not after retries."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, HTTPError, RepositoryNotFoundError
-
     try:
         HfApi().dataset_info(dataset_id, timeout=10)
     except GatedRepoError as exc:
@@ -265,7 +262,7 @@ def _probe_hub(dataset_id: str) -> None:
 
 def read_hub(dataset_id: str, split: str = "train", max_rows: int | None = None) -> Source:
     """Rows of a Hub dataset; a clear message when the id is wrong or the Hub cannot be reached."""
-    import datasets
+    import datasets  # lazy: cli-startup
 
     if not HUB_ID.fullmatch(dataset_id):
         raise DataError(f"{dataset_id!r} is neither a local file nor a Hub dataset id like 'org/name'")

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import snapshot_download
+from sentence_transformers import SentenceTransformer, models, util
 
 from studio.data import access
 
@@ -71,8 +73,6 @@ def _cached_sentence_model(name: str) -> str | None:
     if (Path(name) / "modules.json").exists():
         return name
     try:
-        from huggingface_hub import snapshot_download  # lazy: optional lookup of the local cache only
-
         folder = snapshot_download(name, local_files_only=True)
     except Exception:  # noqa: BLE001 - not cached (or not a repo id): the caller falls back
         return None
@@ -82,8 +82,6 @@ def _cached_sentence_model(name: str) -> str | None:
 def open_embedder(model: str = "auto") -> Embedder:
     """The embedder ``model`` names (see the module docstring); ``auto``: a cached sentence model, else
     the embedded base model. A name that is neither is refused with what to give instead."""
-    from sentence_transformers import SentenceTransformer, models  # lazy: optional, heavy (torch)
-
     wanted = (model or "auto").strip()
     folder = _cached_sentence_model(SENTENCE_MODEL if wanted == "auto" else wanted)
     if folder:
@@ -118,8 +116,6 @@ def semantic_groups(
     texts: list[str], threshold: float | None = None, embedder: Embedder | None = None
 ) -> tuple[list[list[int]], dict[int, tuple[int, float]], Embedder]:
     """(groups, {dropped: (kept, cosine)}, embedder): each group is sorted, its first row is kept."""
-    from sentence_transformers import util  # lazy: optional, heavy (torch)
-
     embedder = embedder or open_embedder()
     threshold = embedder.default_threshold if threshold is None else threshold
     vectors = embedder.embed(texts)

@@ -15,6 +15,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import plotly.graph_objects as go
+
 from studio.data.dataset import fingerprint
 from studio.data.render import chat_text
 from studio.data.rowtext import fields
@@ -130,8 +132,6 @@ def length_stats(tokenizer, rows: list[dict], max_length: int | None = None, lim
 
 def length_figure(stats: LengthStats, title: str = "Token lengths under the chat template"):
     """A histogram of the lengths; the max length is a red line, with how many it cuts."""
-    import plotly.graph_objects as go
-
     figure = go.Figure(go.Histogram(x=stats.lengths, nbinsx=60, marker_color="#6366f1", name="examples"))
     if stats.max_length:
         figure.add_vline(

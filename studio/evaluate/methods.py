@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from studio.chat.sampling import Sampling
 from studio.data.render import render_chat
+from studio.models.scorer import RewardScorer
 from studio.train.preflight_rl import unpaired
 from studio.train.rewards import reward_functions
 
@@ -54,8 +55,6 @@ def grpo_rewards(engine, sources: list, rows: list[dict], run, options, progress
 
 def reward_model_accuracy(run, source: str, rows: list[dict], progress: Progress) -> dict:
     """Pairwise accuracy and margin of the base (fresh score head) and the trained reward model."""
-    from studio.models.scorer import RewardScorer  # loads torch: only for a reward-model run
-
     pairs = [r for r in rows if "chosen" in r]
     if not pairs:
         return {}

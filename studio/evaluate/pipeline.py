@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 
@@ -30,36 +30,16 @@ from studio.config import METHODS
 from studio.data import load_data
 from studio.data.render import render_chat, render_row
 from studio.evaluate import methods, scores
+from studio.evaluate.options import HELD_OUT_PROMPTS, EvalOptions
 from studio.evaluate.report import save_results
 from studio.models import loading
 from studio.runs.directory import Run
-from studio.schema import option
 from studio.train.plan import load_validation
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 TOKENS_PER_BATCH = 2048  # padded tokens per scoring forward pass: bounds the logits' memory
-HELD_OUT_PROMPTS = 8  # prompts answered by both models (the evaluation) or taken for batch compare
-
-
-@dataclass
-class EvalOptions:
-    max_rows: int = option(64, "Held-out rows scored for perplexity and preference (0: all).", minimum=0, maximum=10**7)
-    generate_rows: int = option(
-        HELD_OUT_PROMPTS,
-        "Held-out prompts both models answer: scored by ROUGE-L, BLEU, exact match (SFT) or the run's rewards (GRPO).",
-        minimum=0,
-        maximum=10**5,
-    )
-    max_new_tokens: int = option(64, "Longest generated answer in tokens.", minimum=1, maximum=1024)
-    train_sample: int = option(
-        0,
-        "For a run without a validation split: score a seeded sample of this many TRAINING rows instead "
-        "(0: refuse). The adapter has seen those rows, so its numbers are optimistic.",
-        minimum=0,
-        maximum=10**7,
-    )
 
 
 class NoValidationSplit(ValueError):

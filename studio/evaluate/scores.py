@@ -14,6 +14,7 @@ import math
 import re
 import string
 
+import sacrebleu
 import torch
 
 
@@ -57,6 +58,7 @@ def exact_match(predictions: list[str], references: list[str]) -> float:
 
 def rouge_l(predictions: list[str], references: list[str]) -> float:
     """Mean ROUGE-L F1: the longest common subsequence of words, balanced between precision and recall."""
+    # lazy: ui-startup - rouge_score loads nltk (seconds), for SFT runs' evaluation only
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
@@ -68,8 +70,6 @@ def rouge_l(predictions: list[str], references: list[str]) -> float:
 
 def bleu(predictions: list[str], references: list[str]) -> float:
     """Corpus BLEU with sacrebleu's standard settings (13a tokenisation, brevity penalty)."""
-    import sacrebleu
-
     if not predictions:
         return 0.0
     return float(sacrebleu.corpus_bleu(list(predictions), [list(references)]).score)

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 import yaml
+from huggingface_hub import try_to_load_from_cache
 
 from studio.config import METHODS
 from studio.export.lossplot import REWARD_SERIES, loss_png
@@ -56,8 +57,6 @@ def base_license(base: str) -> str | None:
     if (folder / "README.md").is_file():
         card = folder / "README.md"
     elif is_hub_id(base):
-        from huggingface_hub import try_to_load_from_cache
-
         cached = try_to_load_from_cache(base, "README.md")
         card = Path(cached) if isinstance(cached, str) else None
     if card is None:

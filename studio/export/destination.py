@@ -19,7 +19,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from studio.runs.directory import Run, runs_root
+from studio.paths import inside, runs_root
+from studio.runs.directory import Run
 
 MARKER = ".studio-export.json"
 
@@ -38,14 +39,14 @@ def guard_runs(out: Path, run: Run | None = None) -> None:
                 f"out: {out} is inside the run {folder.name}; exporting there would overwrite the run's own files. "
                 "Choose a folder outside the run (the studio's own exports go to <run>/export/)"
             )
-    held = [p for p in (run.path if run else None, runs_root()) if p is not None and p.resolve().is_relative_to(target)]
+    held = [p for p in (run.path if run else None, runs_root()) if p is not None and inside(p, [target])]
     if held or (target.is_dir() and any(is_run(child) for child in target.iterdir() if child.is_dir())):
         raise ValueError(f"out: {out} holds runs; exporting there could delete them. Choose a new, empty folder")
 
 
 def guard_cwd(out: Path) -> None:
     """Refuse the folder the command runs in, or one holding it: an export never replaces it."""
-    if Path.cwd().resolve().is_relative_to(out.resolve()):
+    if inside(Path.cwd(), [out]):
         raise ValueError(
             f"out: {out} is the current folder or holds it; an export never writes there. "
             "Give a new folder, e.g. --out exports/tuned"

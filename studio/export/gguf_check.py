@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import gguf
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from studio.config.choices import GGUF_TYPES
 from studio.data.render import end_of_turn_token
@@ -58,8 +60,6 @@ def prompts_for(run: Run, n: int = PROMPTS) -> list[list[dict]]:
 
 def load_gguf(path: str | Path):
     """(model, tokenizer) as transformers reads the file, dequantized to fp32."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     path = Path(path)
     tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
@@ -68,8 +68,6 @@ def load_gguf(path: str | Path):
 
 def gguf_metadata(path: str | Path, keys: tuple[str, ...]) -> dict:
     """Scalar and string metadata fields of a GGUF file, read with the gguf package."""
-    import gguf
-
     reader = gguf.GGUFReader(str(path))
     return {key: reader.fields[key].contents() for key in keys if key in reader.fields}
 

@@ -28,6 +28,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx2
+from huggingface_hub import HfApi, constants, get_token
+from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
 from studio.config import ExportConfig
 from studio.export import verify
 from studio.export.destination import MARKER
@@ -88,8 +93,6 @@ class PushResult:
 
 def endpoint() -> str:
     """The Hub's address: $HF_ENDPOINT when set (read now, not at import), else huggingface.co."""
-    from huggingface_hub import constants
-
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
@@ -100,7 +103,6 @@ def resolve_token(token: str | None = None) -> tuple[str, str]:
     if os.environ.get("HF_TOKEN", "").strip():
         where = "the HF_TOKEN Space secret" if os.environ.get("SPACE_ID") else "the HF_TOKEN environment variable"
         return os.environ["HF_TOKEN"].strip(), where
-    from huggingface_hub import get_token
 
     saved = get_token()
     if saved:
@@ -136,9 +138,6 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 @contextlib.contextmanager
 def hub_errors(repo_id: str, token_source: str, hub: str):
     """Translate the client's exceptions into messages that say what to do."""
-    import httpx2
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-
     try:
         yield
     except RepositoryNotFoundError as exc:
@@ -181,8 +180,6 @@ def login(api, token_source: str, hub: str) -> str:
 
 
 def full_repo_id(repo: str, user: str) -> str:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
     repo = (repo or "").strip().strip("/")
     if not repo:
         raise HubError("repo: give a repository name, e.g. 'my-tuned-model' or 'my-org/my-tuned-model'")
@@ -216,8 +213,6 @@ class Target:
 
 def open_target(repo: str, token: str | None, update: bool, say: Progress) -> Target:
     """Resolve the token, reach the Hub, log in and find ``repo``; RepoExists unless ``update``."""
-    from huggingface_hub import HfApi
-
     hub = endpoint()
     secret, source = resolve_token(token)
     say(0.02, f"checking the token from {source}")

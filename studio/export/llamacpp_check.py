@@ -54,7 +54,7 @@ def chat_check(path: str | Path, messages: list[dict], max_tokens: int = 96, llm
 
 def decode_speed(path: str | Path, prompt: str = PROMPT, new_tokens: int = 64, repeats: int = 3, llm=None) -> dict:
     """Median time to first token (s) and decode tokens/s of llama.cpp on ``path``, end of turn banned."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # optional: only when available()
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # lazy: optional - only when available()
 
     llm = llm or load(path)
     eos = llm.detokenize([llm.token_eos()]).decode(errors="replace")

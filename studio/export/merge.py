@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from peft import PeftModel
+from peft.tuners.lora import LoraLayer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from studio.config import METHODS
 from studio.export import verify
@@ -114,8 +117,6 @@ def check_dtype(dtype: str) -> torch.dtype:
 
 def run_tokenizer(run: Run):
     """The tokenizer the run trained with: the one saved beside its adapter, else the base's."""
-    from transformers import AutoTokenizer
-
     try:
         saved = AutoTokenizer.from_pretrained(run.adapter_dir)
     except (OSError, ValueError):
@@ -125,8 +126,6 @@ def run_tokenizer(run: Run):
 
 def ensure_chat_template(run: Run, folder: Path) -> None:
     """The folder's tokenizer carries the chat template the run trained with (saved if not)."""
-    from transformers import AutoTokenizer
-
     trained = run_tokenizer(run)
     try:
         current = AutoTokenizer.from_pretrained(folder).chat_template
@@ -174,8 +173,6 @@ def folder_bytes(folder: Path) -> int:
 
 
 def _lora_paths(peft_model) -> list[str]:
-    from peft.tuners.lora import LoraLayer
-
     return [path for path, module in peft_model.base_model.model.named_modules() if isinstance(module, LoraLayer)]
 
 
@@ -239,8 +236,6 @@ def merge(
 
 def _merge_and_save(run: Run, out: Path, torch_dtype: torch.dtype, messages, progress) -> dict:
     """Merge at fp32 and save; returns what the checks need from before the merge."""
-    from peft import PeftModel
-
     _say(progress, 0.05, "loading the base at full precision")
     base = loading.load_model(run.config().model.model, torch.float32)  # never 4-bit, also for QLoRA
     peft_model = PeftModel.from_pretrained(base, str(run.adapter_dir)).eval()
@@ -315,8 +310,6 @@ def _empty_reason(changed: int, dtype: str) -> str:
 
 def _convert_full(run: Run, out: Path, dtype: str, messages, progress) -> MergeReport:
     """A full fine-tune has nothing to merge: save it in the dtype asked for."""
-    from transformers import AutoModelForCausalLM
-
     _say(progress, 0.2, "loading the fine-tuned model")
     model = AutoModelForCausalLM.from_pretrained(run.adapter_dir, dtype=torch.float32)
     _check_range(model, TORCH_DTYPES[dtype])

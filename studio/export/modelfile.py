@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from transformers import AutoConfig, AutoTokenizer
+
 from studio.chat.sampling import Sampling
 from studio.data.render import end_of_turn_token
 from studio.models.families import family_of
@@ -82,8 +84,6 @@ def modelfile_text(gguf_name: str, tokenizer, sampling=None, model_type: str = "
 
 
 def write_modelfile(path: str | Path, gguf_name: str, model_dir: str | Path, sampling=None) -> Path:
-    from transformers import AutoConfig, AutoTokenizer
-
     path = Path(path)
     model_type = AutoConfig.from_pretrained(model_dir).model_type
     path.write_text(modelfile_text(gguf_name, AutoTokenizer.from_pretrained(model_dir), sampling, model_type))

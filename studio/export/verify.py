@@ -19,6 +19,8 @@ import logging
 from pathlib import Path
 
 import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from studio.chat.engine import ChatEngine, Sampling
 from studio.chat.sources import source_kind
@@ -94,14 +96,11 @@ def saved_dtype(folder: str | Path) -> str:
 def load_plain(folder: str | Path, dtype: str = "fp32", device: str = "cpu"):
     """(model, tokenizer) loaded as a user would: ``PeftModel.from_pretrained`` on the base the
     adapter names, or ``AutoModelForCausalLM.from_pretrained`` on a model folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     folder = Path(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if folder_kind(folder) == "model":
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=TORCH_DTYPES[dtype])
         return model.to(device).eval(), tokenizer
-    from peft import PeftModel
 
     base_name = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
     base = AutoModelForCausalLM.from_pretrained(loading.resolve_model(base_name), dtype=TORCH_DTYPES[dtype])

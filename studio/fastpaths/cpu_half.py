@@ -22,6 +22,9 @@ import types
 
 import torch
 import torch.nn.functional as F
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from studio.fastpaths import enabled
 
@@ -45,8 +48,6 @@ def _head_forward(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
 
 
 def _attention(module, query, key, value, attention_mask, **kwargs):
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if query.dtype != torch.float16:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     if attention_mask is not None and attention_mask.is_floating_point():
@@ -56,9 +57,6 @@ def _attention(module, query, key, value, attention_mask, **kwargs):
 
 
 def _register_attention() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
     AttentionInterface.register(ATTENTION, _attention)
     AttentionMaskInterface.register(ATTENTION, sdpa_mask)
 

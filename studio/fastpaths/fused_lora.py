@@ -29,6 +29,7 @@ import types
 
 import torch
 import torch.nn.functional as F
+from peft.tuners.lora.layer import Linear as LoraLinear
 
 from studio.fastpaths import enabled
 
@@ -87,8 +88,6 @@ def fuse_lora(model) -> int:
     """Route every LoRA ``Linear`` of ``model`` over a plain fp32 ``nn.Linear`` through the fused
     product (module docstring); returns how many. Idempotent. ``STUDIO_FUSED_LORA=0`` turns it
     off (0), to compare with PEFT's path."""
-    from peft.tuners.lora.layer import Linear as LoraLinear
-
     if not enabled("fused_lora", model):
         return 0
     count = 0

@@ -19,6 +19,9 @@ import logging
 
 import torch
 import torch.nn.functional as F
+import trl.trainer.utils as trl_utils
+from trl.kernels import ChunkedLogProbFunction
+from trl.kernels.chunked_logprob import _use_triton
 
 from studio.fastpaths import enabled
 
@@ -102,10 +105,6 @@ def use_plain_logprobs(device_type: str) -> bool:
     Returns whether the plain computation is in place. TRL reads the kernel and the question from
     ``trl.trainer.utils`` at each forward pass, so the swap holds for every trainer built after.
     """
-    import trl.trainer.utils as trl_utils
-    from trl.kernels import ChunkedLogProbFunction
-    from trl.kernels.chunked_logprob import _use_triton
-
     plain = not _use_triton(torch.device(device_type)) and enabled("plain_logprobs")
     wanted = PlainLogProb if plain else ChunkedLogProbFunction
     if trl_utils._ChunkedLogProbFunction is not wanted:

@@ -113,7 +113,7 @@ class RewardRunScorer:
     """A reward-model run (method reward) as the scorer."""
 
     def __init__(self, run_path: str | Path, name: str = ""):
-        from studio.models.scorer import RewardScorer  # lazy: torch, only when a reward run scores
+        from studio.models.scorer import RewardScorer  # lazy: cli-startup - torch, only when a reward run scores
 
         self.scorer = RewardScorer.from_run_folder(run_path)
         self.name = name or f"reward run {Path(run_path).name}"
@@ -226,7 +226,7 @@ def save_pairs(result: PairsResult, out: str | Path) -> dict[str, str]:
 
 def margin_figure(margins: list[float], min_margin: float):
     """A histogram of every prompt's best-minus-worst score, the kept margin marked."""
-    import plotly.graph_objects as go  # lazy: only the app draws it
+    import plotly.graph_objects as go  # lazy: cli-startup - only the app draws it
 
     figure = go.Figure(go.Histogram(x=margins, nbinsx=20, marker_color="#6366f1", name="prompts"))
     figure.add_vline(x=min_margin, line_color="#dc2626", annotation_text=f"kept from {min_margin:g}")

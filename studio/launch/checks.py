@@ -145,7 +145,7 @@ def cluster_problems(launch: LaunchConfig) -> list[Problem]:
 
 def node_resources(address: str) -> list[dict]:
     """Each alive node's total resources, from the cluster's state API."""
-    from ray.util.state import list_nodes  # noqa: PLC0415 - ray is optional (requirements-ray.txt)
+    from ray.util.state import list_nodes  # lazy: optional - ray (requirements-ray.txt)
 
     nodes = list_nodes(address=address.strip(), detail=True, timeout=10)
     return [dict(n.resources_total or {}) for n in nodes if n.state == "ALIVE"]

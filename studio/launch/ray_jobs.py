@@ -21,13 +21,14 @@ from pathlib import Path
 
 from studio.launch.checks import LOOPBACK, host
 from studio.launch.options import LaunchConfig
+from studio.paths import ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = ("PENDING", "RUNNING")  # Ray's job states while the job may still train
 
 
 def _client(address: str):
-    from ray.job_submission import JobSubmissionClient  # noqa: PLC0415 - ray is optional (requirements-ray.txt)
+    from ray.job_submission import JobSubmissionClient  # lazy: optional - ray (requirements-ray.txt)
 
     return JobSubmissionClient(address.strip())
 
@@ -69,7 +70,7 @@ def submit(launch: LaunchConfig, run_dir: Path, attempt: int = 1) -> RayJob:
     # this folder when the cluster is local.
     env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     env["STUDIO_WORKDIR"] = os.getcwd() if local else ""
-    for name in ("STUDIO_RUNS_DIR", "STUDIO_CACHE_DIR", "HF_HOME", "HF_HUB_OFFLINE", "STUDIO_DATA_DIRS"):
+    for name in (*ENV_NAMES, "HF_HOME", "HF_HUB_OFFLINE"):
         if name in os.environ:
             env[name] = os.environ[name]
     job_id = f"studio-{Path(run_dir).name}-{attempt}-{int(time.time())}"

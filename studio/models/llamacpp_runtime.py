@@ -21,7 +21,7 @@ def available() -> bool:
 
 def open_model(path: str | Path, n_ctx: int, **options):
     """``llama_cpp.Llama`` on ``path``: a thread per core for decoding and for prompts, no logging."""
-    from llama_cpp import Llama  # optional: only when available()
+    from llama_cpp import Llama  # lazy: optional - only when available()
 
     threads = os.cpu_count() or 1
     return Llama(

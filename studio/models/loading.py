@@ -15,16 +15,21 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
+from huggingface_hub import constants, try_to_load_from_cache
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from studio.config import EMBEDDED_MODEL
-from studio.data.access import cache_dir, operator_dirs, owner_allows, reads_anywhere
+from studio.data.access import owner_allows, reads_anywhere
 from studio.data.templates import use_template
-from studio.runs.directory import runs_root
+from studio.paths import allowed_dirs, cache_dir, inside, resolved, runs_root
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +89,6 @@ def ensure_embedded() -> Path:
             return target
         gguf = embedded_gguf_path()
         log.info("converting %s into %s (once, about 20 s)", gguf.name, target)
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -109,25 +113,21 @@ def ensure_embedded() -> Path:
 
 def model_roots() -> list[Path]:
     """The folders a base model may be loaded from: the runs folder, the studio's model cache,
-    the Hugging Face cache, and the folders the operator allows data from (studio.data.access)."""
-    from huggingface_hub import constants
-
-    return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *operator_dirs()]
+    the Hugging Face cache, and the folders the operator allows data from (studio.paths)."""
+    return [runs_root(), cache_dir() / "models", Path(constants.HF_HUB_CACHE), *allowed_dirs()]
 
 
 def _allowed(path: Path, user: str | None = None) -> bool:
-    try:
-        resolved = path.expanduser().resolve()
-    except (OSError, RuntimeError):  # a symbolic link loop
+    where = resolved(path)
+    if where is None:
         return False
-    inside = reads_anywhere() or any(resolved.is_relative_to(root.expanduser().resolve()) for root in model_roots())
-    return inside and owner_allows(resolved, user)
+    return (reads_anywhere() or inside(where, model_roots())) and owner_allows(where, user)
 
 
 def refused_model(name: str) -> ModelNotAvailable:
     """The one refusal of a model path, in the same words for a folder outside the model roots,
     one in another person's run and a missing one."""
-    folders = ", ".join(str(p) for p in operator_dirs())
+    folders = ", ".join(str(p) for p in allowed_dirs())
     return ModelNotAvailable(
         f"model: {name} is no model folder the studio loads here: it does not exist, or it is outside the "
         f"folders the studio loads models from (your runs, the model caches and {folders}), or in another "
@@ -179,8 +179,6 @@ def resolve_model(name: str) -> str:
         )
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "") or not hub_reachable():
         # A model fetched earlier may still be in the Hub cache.
-        from huggingface_hub import try_to_load_from_cache
-
         if isinstance(try_to_load_from_cache(name, "config.json"), str):
             return name
         raise ModelNotAvailable(
@@ -197,10 +195,6 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     Without this check an offline machine spends about a minute in huggingface_hub's retries
     before it can say that the model cannot be fetched.
     """
-    import socket
-    import time
-    from urllib.parse import urlparse
-
     now = time.monotonic()
     if _hub_state["checked"] and now - _hub_state["checked"] < 60:
         return _hub_state["ok"]
@@ -234,8 +228,6 @@ def load_tokenizer(name: str, template: str = "auto", fallback: bool = True):
     """The model's tokenizer with ``template`` (studio.data.templates; auto: its own). A model without
     a template of its own gets ChatML where ``fallback`` (chat, evaluation); training passes False,
     so that the form asks for one instead (studio.train.checks.template_problems)."""
-    from transformers import AutoTokenizer
-
     location = resolve_model(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(location)
@@ -250,8 +242,6 @@ def load_tokenizer(name: str, template: str = "auto", fallback: bool = True):
 
 
 def load_config(name: str):
-    from transformers import AutoConfig
-
     location = resolve_model(name)
     try:
         return AutoConfig.from_pretrained(location)
@@ -261,8 +251,6 @@ def load_config(name: str):
 
 def quantization_config(compute_dtype: torch.dtype):
     """4-bit NF4 with double quantization: the QLoRA recipe."""
-    from transformers import BitsAndBytesConfig
-
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
@@ -274,8 +262,6 @@ def quantization_config(compute_dtype: torch.dtype):
 
 def load_model(name: str, dtype: torch.dtype = torch.float32, load_in_4bit: bool = False, device: str | None = None):
     """Load a causal LM for training or chat, in ``dtype`` or as 4-bit NF4."""
-    from transformers import AutoModelForCausalLM
-
     location = resolve_model(name)
     kwargs = {"dtype": dtype, "attn_implementation": "sdpa"}
     if load_in_4bit:

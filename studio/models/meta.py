@@ -16,6 +16,9 @@ import os
 import socket
 from urllib.parse import urlparse
 
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
 from studio.models import loading
 from studio.models.known import known_config
 
@@ -37,8 +40,6 @@ def hub_reachable(timeout: float = 2.0) -> bool:
 
 
 def _from_hub(name: str):
-    from transformers import AutoConfig
-
     try:
         return AutoConfig.from_pretrained(name, local_files_only=True), "the local Hugging Face cache"
     except (OSError, ValueError):
@@ -74,9 +75,6 @@ def config_cached(name: str):
 
 def meta_model(name: str):
     """The model's modules on the meta device: exact shapes, no memory, no download of weights."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
     config, _ = config_cached(name.strip())
     try:
         with torch.device("meta"):
@@ -90,8 +88,6 @@ def meta_model(name: str):
 @functools.lru_cache(maxsize=16)
 def module_names(name: str) -> tuple[frozenset[str], frozenset[str]]:
     """(all module names, names of the Linear layers an adapter can target) of a model."""
-    import torch
-
     model = meta_model(name)
     output = model.get_output_embeddings()
     names = frozenset(n for n, _ in model.named_modules() if n)

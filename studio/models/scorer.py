@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 
 import torch
+from peft import PeftModel
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
 from studio.config import RunConfig
 from studio.models import loading
@@ -32,8 +34,6 @@ class RewardScorer:
     @classmethod
     def initial(cls, base: str, seed: int, max_length: int = 1024) -> RewardScorer:
         """The base with a new score head drawn from ``seed``: what a reward run starts from."""
-        from transformers import set_seed
-
         set_seed(seed)
         tokenizer = loading.load_tokenizer(base)
         return cls(_classifier(base, tokenizer), tokenizer, max_length)
@@ -45,14 +45,10 @@ class RewardScorer:
         config = RunConfig.load(run_path / "config.yaml")
         folder = Path(source) if source else run_path / "adapter"
         if (folder / "tokenizer_config.json").exists():  # the reward trainer saved the one it trained with
-            from transformers import AutoTokenizer
-
             tokenizer = AutoTokenizer.from_pretrained(str(folder))
         else:
             tokenizer = loading.load_tokenizer(config.model.model)
         if (folder / "adapter_config.json").exists():
-            from peft import PeftModel
-
             base = _classifier(config.model.model, tokenizer)
             model = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
         else:
@@ -88,8 +84,6 @@ class RewardScorer:
 
 
 def _classifier(name: str, tokenizer):
-    from transformers import AutoModelForSequenceClassification
-
     model = AutoModelForSequenceClassification.from_pretrained(
         loading.resolve_model(name), num_labels=1, dtype=torch.float32
     )

@@ -16,7 +16,8 @@
         adapter/          the trained adapter (or full model) and tokenizer
 
 The UI, the CLI, a refreshed browser and a restarted app all read these files. The runs root
-is ``$STUDIO_RUNS_DIR``, else ``/data/runs`` on a Space with persistent storage, else ``./runs``.
+is ``$STUDIO_RUNS_DIR``, else ``/data/runs`` on a Space with persistent storage, else ``./runs``
+(studio.paths.runs_root).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.config import RunConfig
+from studio.paths import runs_root
 from studio.runs.metrics import best_metrics, read_metrics, read_probes, round_or_none
 from studio.runs.segments import read_segments, segment_row, segment_totals
 
@@ -46,14 +48,6 @@ QUEUED = "queued"
 WAITING = (QUEUED,)
 TERMINAL = ("completed", "stopped", "failed", "interrupted")
 RESUMABLE = ("stopped", "interrupted", "failed")  # ended early: a checkpoint may carry on
-
-
-def runs_root() -> Path:
-    if os.environ.get("STUDIO_RUNS_DIR"):
-        return Path(os.environ["STUDIO_RUNS_DIR"])
-    if os.environ.get("SPACE_ID") and Path("/data").is_dir() and os.access("/data", os.W_OK):
-        return Path("/data/runs")
-    return Path("runs")
 
 
 def _slug(text: str) -> str:

@@ -17,11 +17,10 @@ from studio.runs import completions
 from studio.runs.directory import ACTIVE, Run
 from studio.runs.metrics import trim_steps
 from studio.schema import Problem
+import importlib.metadata as md
 
 
 def environment(plan) -> dict:
-    import importlib.metadata as md
-
     versions = {}
     for name in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes"):
         try:

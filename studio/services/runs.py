@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.chat.engine import BASE
+from studio.paths import runs_root
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, training_figure
 from studio.runs.dashboards import dashboard
 from studio.runs.diff import config_differences
-from studio.runs.directory import Run, list_runs, not_a_source, open_run, run_source, runs_root
+from studio.runs.directory import Run, list_runs, not_a_source, open_run, run_source
 from studio.runs.metrics import probe_table
 from studio.runs.owners import check_change, check_visible, is_shared, may_change, owner_of, share, visible
 

@@ -13,7 +13,7 @@ from studio.runs.owners import check_change, may_change, visible
 from studio.train.progress import Progress
 from studio.train.queue import ordinal
 from studio.train.remote import stop_elsewhere
-from studio.train.review import check_paths, review, warm_imports
+from studio.train.review import check_paths, review
 
 
 class TrainDoor:
@@ -106,8 +106,9 @@ class TrainDoor:
         return detect()
 
     def warm_up(self) -> None:
-        """Resolve the model libraries' lazy imports now, in this thread (see studio.train.review)."""
-        warm_imports()
+        """Nothing left to do: the model libraries' names are resolved when the services are imported
+        (studio.train.review and studio.chat.engine import them at the top, in the importing thread).
+        Kept while the UI calls it; the call and this method can go together."""
 
     def delete_run(self, run_id: str, user: str | None = None) -> None:
         """Delete a run of ``user``'s; one waiting in the queue leaves it (it never trained)."""

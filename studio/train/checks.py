@@ -7,6 +7,8 @@ tokenizer. The rows themselves are checked by studio.train.preflight, before any
 
 from __future__ import annotations
 
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
 from studio.config import METHODS, OPTIMIZERS, TARGET_PRESETS, RunConfig
 from studio.data import templates
 from studio.launch.checks import gpus_here, launch_problems
@@ -184,8 +186,6 @@ def _method_problems(config: RunConfig) -> list[Problem]:
 def family_problems(model_type: str) -> list[Problem]:
     """An architecture transformers cannot train as a causal LM is refused, naming the families the
     studio proves; one outside those families trains with the plain libraries, with a warning."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return [
             Problem(

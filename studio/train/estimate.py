@@ -25,6 +25,9 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, replace
 
+import torch
+from peft import get_peft_model
+
 from studio.config import METHODS, OPTIMIZERS, RunConfig
 from studio.models.device import DeviceInfo, current_rss_bytes, detect, resolve_precision
 from studio.models.meta import meta_model
@@ -103,8 +106,6 @@ class Counts:
 
 
 def _is_linear(module) -> bool:
-    import torch
-
     return isinstance(module, torch.nn.Linear)
 
 
@@ -136,7 +137,6 @@ def _count(config: RunConfig) -> Counts:
     sizes = tuple(m.weight.numel() for m in linear)
     if a.adapter == "full":
         return Counts(total, total, 0, linear_params, 0, model.config, linear_sizes=sizes)
-    from peft import get_peft_model
 
     peft_model = get_peft_model(model, lora_config(config))
     trainable, total_with_adapter = peft_model.get_nb_trainable_parameters()
@@ -213,8 +213,6 @@ def runtime_bytes(device: DeviceInfo) -> tuple[int, int]:
     review and the job read the same figure; on CUDA the context and what torch has allocated.
     """
     if device.kind == "cuda":
-        import torch
-
         here = torch.cuda.is_available()
         held = torch.cuda.memory_allocated() if here else 0
         return CUDA_CONTEXT_BYTES + held, (CUDA_CONTEXT_BYTES + held) if here else 0

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from studio.config import RunConfig
-from studio.runs.directory import HOST, Run, list_runs, new_run, open_run, runs_root
+from studio.paths import runs_root
+from studio.runs.directory import HOST, Run, list_runs, new_run, open_run
 from studio.runs.record import (
     attach_log,
     environment,

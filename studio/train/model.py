@@ -15,6 +15,8 @@ import logging
 import os
 
 import torch
+from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, set_seed
 
 from studio.config import TARGET_PRESETS, RunConfig
 from studio.fastpaths.packed_attention import use_packed_attention
@@ -27,8 +29,6 @@ log = logging.getLogger(__name__)
 
 
 def lora_config(config: RunConfig):
-    from peft import LoraConfig
-
     a = config.adapter
     return LoraConfig(
         r=a.lora_r,
@@ -58,8 +58,6 @@ def compute_precision(plan) -> str:
 
 def _load_4bit(name: str, dtype: torch.dtype, device_kind: str):
     """The base as 4-bit NF4 (double quantization), on this process's GPU under a distributed launch."""
-    from transformers import AutoModelForCausalLM
-
     kwargs = {"dtype": dtype, "attn_implementation": "sdpa", "quantization_config": loading.quantization_config(dtype)}
     if device_kind == "cuda":
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
@@ -71,13 +69,10 @@ def _load_4bit(name: str, dtype: torch.dtype, device_kind: str):
 
 def build_model(plan, attach_adapter: bool = True):
     """The base model (4-bit for QLoRA) with a LoRA adapter attached, or the full model."""
-    from transformers import set_seed
-
     a, t = plan.config.adapter, plan.config.train
     set_seed(t.seed)  # the adapter's random init is part of the run's reproducibility
     if a.adapter == "qlora":
         model = _load_4bit(plan.config.model.model, torch_dtype(compute_precision(plan)), plan.device.kind)
-        from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
     else:
@@ -95,7 +90,6 @@ def build_model(plan, attach_adapter: bool = True):
         raise ConfigError(problems)
     if not attach_adapter:
         return model
-    from peft import get_peft_model
 
     model = get_peft_model(model, lora_config(plan.config))
     record_base(model, plan.config)

@@ -22,6 +22,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from studio.config import EMBEDDED_MODEL
 from studio.models.device import current_rss_bytes
 from studio.train.estimate import plan_estimate
@@ -55,8 +57,6 @@ class PeakMemory:
         self._cuda = False
 
     def start(self) -> PeakMemory:
-        import torch
-
         self._cuda = torch.cuda.is_available()
         if self._cuda:
             torch.cuda.synchronize()
@@ -72,8 +72,6 @@ class PeakMemory:
     def reset(self) -> bool:
         """Start the peak from the present; False where the platform cannot (then sampling goes on)."""
         if self._cuda:
-            import torch
-
             torch.cuda.reset_peak_memory_stats()
             return True
         self._sampled = current_rss_bytes()
@@ -90,8 +88,6 @@ class PeakMemory:
     def peak(self) -> int:
         """Bytes the process held at its highest point so far (the baseline included)."""
         if self._cuda:
-            import torch
-
             return int(torch.cuda.max_memory_allocated())
         if self._thread is not None:
             return max(self._sampled, current_rss_bytes())
@@ -135,10 +131,6 @@ def measure(config, steps: int = 3) -> MemoryCheck:
     run is planned as the studio plans it, so the estimate is the one admission and the status
     line use (``plan_estimate``: the longest example of the data, not max_length).
     """
-    import datasets  # noqa: F401 - imported as a training process imports them
-    import peft  # noqa: F401
-    import trl  # noqa: F401
-
     config.train.max_steps = steps
     config.train.save_steps = 0
     config.train.eval_steps = 0

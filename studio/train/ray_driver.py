@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+from accelerate import PartialState
+
 from studio.runs.directory import Run, open_run
 from studio.train.jobs import JobManager
 from studio.train.remote import watch_stop_file
@@ -51,9 +54,7 @@ def _record_attempt(run: Run) -> None:
 
 def train_loop(loop_config: dict) -> None:
     """One Ray Train worker: the studio's job on this rank, in the foreground."""
-    import ray.train  # noqa: PLC0415 - imported inside the worker process Ray starts
-    import torch  # noqa: PLC0415
-    from accelerate import PartialState  # noqa: PLC0415
+    import ray.train  # lazy: optional - ray, inside the worker process Ray starts
 
     context = ray.train.get_context()
     _environment(context)
@@ -93,9 +94,9 @@ def worth_a_restart(progress) -> bool:
 
 def fit(run: Run):
     """Run the TorchTrainer over the run's launch section; returns Ray's result."""
-    import ray  # noqa: PLC0415 - ray is optional (requirements-ray.txt)
-    from ray.train import FailureConfig, RunConfig, ScalingConfig  # noqa: PLC0415
-    from ray.train.torch import TorchConfig, TorchTrainer  # noqa: PLC0415
+    import ray  # lazy: optional - ray (requirements-ray.txt)
+    from ray.train import FailureConfig, RunConfig, ScalingConfig  # lazy: optional
+    from ray.train.torch import TorchConfig, TorchTrainer  # lazy: optional
 
     launch = run.config().launch
     gpus = launch.gpus_per_worker

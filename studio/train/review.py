@@ -19,6 +19,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The model libraries' names, resolved in the importing (main) thread: transformers resolves its
+# classes lazily and a first import racing another thread's first import fails ("cannot import
+# name 'AutoTokenizer'"); the form's review runs on page load, beside whatever the user clicks first.
+import peft  # noqa: F401
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
 from studio.config import METHODS, DataConfig, RunConfig
 from studio.data import DataError, load_data
 from studio.data.loading import check_source
@@ -198,17 +204,6 @@ def _estimate(config: RunConfig, r: Review, device, runs_root: Path | None) -> N
     timed = similar_step_time(config, runs_root)
     if r.steps is not None:
         r.time_text = time_text(r.steps, *(timed or (None, "")))
-
-
-def warm_imports() -> None:
-    """Import the model libraries once, in the calling (main) thread, before handlers run.
-
-    transformers resolves its classes lazily and a first import racing another thread's first
-    import fails ("cannot import name 'AutoTokenizer'"); the form's review runs on page load,
-    beside whatever the user clicks first.
-    """
-    import peft  # noqa: F401
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
 
 
 def path_problems(config: RunConfig, user: str | None) -> list[Problem]:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from studio.models.scorer import RewardScorer
 from studio.runs.directory import Run, open_run
 from studio.schema import ConfigError, Problem
 
@@ -150,8 +151,6 @@ def reward_functions(grpo, root: str | Path | None = None) -> tuple[list[Callabl
     their weights. ``root``: the runs folder the reward-model run is looked up in."""
 
     def reward_model():
-        from studio.models.scorer import RewardScorer  # loads torch: only when a reward model is asked for
-
         return make_reward_model(RewardScorer.from_run_folder(reward_run(grpo.reward_model_run, root).path))
 
     chosen = [

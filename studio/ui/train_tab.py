@@ -19,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
+import yaml
 
 from studio.config import RunConfig
 from studio.schema import ConfigError, Problem, apply_overrides, typed_fields
@@ -237,8 +238,6 @@ class _Handlers:
 
     def on_start_yaml(self, text: str, request: gr.Request):
         """For scripts: start a run from a config's YAML text (what ``Save config`` writes)."""
-        import yaml
-
         user = user_of(request)
         try:
             config = RunConfig.from_dict(yaml.safe_load(text) or {})

@@ -9,6 +9,8 @@ way round) and ``margin`` (chosen minus rejected score), which reach metrics.jso
 
 from __future__ import annotations
 
+import torch
+from transformers import AutoModelForSequenceClassification, set_seed
 from trl import RewardConfig, RewardTrainer
 
 from studio.fastpaths.packed_attention import use_packed_attention
@@ -22,9 +24,6 @@ from studio.train.plan import Plan
 
 def load_model(plan: Plan):
     """The base as a one-output sequence classifier (the score head is new, seeded by the run)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, set_seed
-
     set_seed(plan.config.train.seed)
     full = plan.config.adapter.adapter == "full"
     dtype = torch.float32 if full or plan.precision == "fp32" else torch_dtype(plan.precision)
