@@ -60,7 +60,7 @@ def test_generate_rows_and_pairs_from_the_data_tab(tmp_path, monkeypatch):
     from tests.openai_server import openai_server
     from tests.test_generate import SEEDS, judge_by_length, sampler_by_seed, teacher_responder
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "datasets"))
+    monkeypatch.setenv("STUDIO_CLEANED_DIR", str(tmp_path / "datasets"))
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text("".join(json.dumps(r) + "\n" for r in SEEDS))
     with gr.Blocks() as demo:
