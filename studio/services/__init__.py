@@ -38,6 +38,7 @@ from studio.services.chat import ChatDoor
 from studio.services.data import DataDoor
 from studio.services.evaluation import EvaluateDoor
 from studio.services.export import ExportDoor
+from studio.services.judges import JudgeDoor, JudgeOptions
 from studio.services.runs import RunsDoor
 from studio.services.training import TrainDoor
 from studio.train import guide
@@ -53,6 +54,7 @@ __all__ = [
     "QueueFull",
     "CleanOptions",
     "EvalOptions",
+    "JudgeOptions",
     "NoValidationSplit",
     "RepoExists",
     "Sampling",
@@ -78,7 +80,7 @@ __all__ = [
 ]
 
 
-class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, ExportDoor):
+class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, JudgeDoor, ExportDoor):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)
