@@ -177,3 +177,21 @@ def test_the_tiny_model_judges_as_a_weak_but_real_judge(engine, tiny_sft_run, ti
     lines = [json.loads(x) for x in (tiny_sft_run.path / "judgements.jsonl").read_text().splitlines()]
     assert len(lines) == 4 and all(isinstance(ln["reply"], str) for ln in lines)
     assert all((ln["verdict"] is None) == bool(ln["unparsed"]) for ln in lines)
+
+
+def test_the_command_line_prints_the_table_and_json_and_says_where_it_stopped(tiny_sft_run, capsys, monkeypatch_module):
+    from studio.cli import main
+
+    args = ["eval", "--run", tiny_sft_run.id, "--runs-dir", str(tiny_sft_run.path.parent)]
+    args += ["--judge-prompts", "2", "--answer-tokens", "4", "--people-votes", "0"]
+    with openai_server(always_a) as server:
+        assert main([*args, "--judge", server.url + "?model=always-a"]) == 0
+        out = capsys.readouterr().out
+        assert "position bias" in out and "100%" in out and "No people's votes yet" in out
+        server.status = 503  # the endpoint now refuses: exit 2, the JSON says where it stopped
+        assert main([*args, "--judge", server.url + "?model=always-a", "--json"]) == 2
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["stopped"].startswith(server.url) and "HTTP 503" in summary["stopped"]
+    assert "judging stopped" in captured.err and "pair 1 of 2, order 1 of 2" in captured.err
+    assert set(summary["results"][summary["judges"][0]]) >= {"win", "tie", "loss", "win_ci", "position_bias"}

@@ -116,15 +116,14 @@ def _ci(interval) -> str:
 
 
 def results_rows(summary: dict) -> dict:
-    """One row per judge and the jury: the second side's wins, ties, losses, rates and bias."""
-    second = summary.get("labels", ["base", "adapter"])[1]
+    """One row per judge and the jury: the second side's (the adapter's) wins, ties, losses, rates, bias."""
     headers = [
         "judge",
         "wins",
         "ties",
         "losses",
         "no verdict",
-        f"{second} win rate (95% CI)",
+        "win rate (95% CI)",
         "loss rate (95% CI)",
         "position bias",
     ]

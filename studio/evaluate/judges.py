@@ -194,21 +194,8 @@ def judge_run(
     answers = _answers(engine, prompts, sides, options, progress)
     labels = [side_label(versus), side_label(second)]
     asker = _Asker(run.path / JUDGEMENTS, backends, options)
-    stopped = None
     votes = read_votes(Path(arena) if arena else arena_path(run.path.parent), options.people_votes)
-    try:
-        for i, (prompt, pair) in enumerate(zip(prompts, answers, strict=True)):
-            progress(0.35 + 0.4 * i / len(prompts), f"judges compare pair {i + 1} of {len(prompts)}")
-            record = {"task": "compare", "item": i, "question": prompt, "answers": list(pair)}
-            asker.ask_pair(record, prompt, pair, f"pair {i + 1} of {len(prompts)}")
-        for i, vote in enumerate(votes):
-            progress(0.75 + 0.25 * i / len(votes), f"judges decide people's vote {i + 1} of {len(votes)}")
-            record = {"task": "people", "item": i, "question": vote["question"], "answers": list(vote["answers"])}
-            record.update(people=vote["people"], pair_id=vote["pair_id"])
-            asker.ask_pair(record, vote["question"], vote["answers"], f"people's vote {i + 1} of {len(votes)}")
-    except _Stopped as exc:
-        stopped = str(exc)
-        log.warning("judging stopped: %s (the verdicts so far are kept)", stopped)
+    stopped = _ask_all(asker, prompts, answers, votes, progress)
     summary = summarize(_read_lines(asker.path), [b.name for b in backends], labels, len(votes))
     summary.update(
         run=run.id,
@@ -223,6 +210,24 @@ def judge_run(
     run.write_json(SUMMARY, summary)
     progress(1.0, "stopped: " + stopped if stopped else "done")
     return summary
+
+
+def _ask_all(asker: _Asker, prompts: list[str], answers: list, votes: list[dict], progress: Progress) -> str | None:
+    """The held-out pairs, then people's votes; None, or where a failing judge stopped it."""
+    try:
+        for i, (prompt, pair) in enumerate(zip(prompts, answers, strict=True)):
+            progress(0.35 + 0.4 * i / len(prompts), f"judges compare pair {i + 1} of {len(prompts)}")
+            record = {"task": "compare", "item": i, "question": prompt, "answers": list(pair)}
+            asker.ask_pair(record, prompt, pair, f"pair {i + 1} of {len(prompts)}")
+        for i, vote in enumerate(votes):
+            progress(0.75 + 0.25 * i / len(votes), f"judges decide people's vote {i + 1} of {len(votes)}")
+            record = {"task": "people", "item": i, "question": vote["question"], "answers": list(vote["answers"])}
+            record.update(people=vote["people"], pair_id=vote["pair_id"])
+            asker.ask_pair(record, vote["question"], vote["answers"], f"people's vote {i + 1} of {len(votes)}")
+    except _Stopped as exc:
+        log.warning("judging stopped: %s (the verdicts so far are kept)", exc)
+        return str(exc)
+    return None
 
 
 def _read_lines(path: Path) -> list[dict]:
