@@ -142,9 +142,10 @@ def read_votes(path: Path, limit: int) -> list[dict]:
 def _answers(engine: ChatEngine, prompts: list[str], sources: list, options: JudgeOptions, progress) -> list:
     greedy = Sampling(greedy=True, max_new_tokens=options.answer_tokens)
     out = []
-    for i, prompt in enumerate(prompts):
-        progress(0.05 + 0.3 * i / len(prompts), f"both sides answer held-out prompt {i + 1} of {len(prompts)}")
-        out.append(tuple(engine.replies([{"role": "user", "content": prompt}], sources, greedy)))
+    with engine.lock:  # as evaluation does: the chat waits, so it cannot swap the base mid-way
+        for i, prompt in enumerate(prompts):
+            progress(0.05 + 0.3 * i / len(prompts), f"both sides answer held-out prompt {i + 1} of {len(prompts)}")
+            out.append(tuple(engine.replies([{"role": "user", "content": prompt}], sources, greedy)))
     return out
 
 

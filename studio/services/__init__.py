@@ -40,6 +40,7 @@ from studio.services.evaluation import EvaluateDoor
 from studio.services.export import ExportDoor
 from studio.services.judges import JudgeDoor, JudgeOptions
 from studio.services.runs import RunsDoor
+from studio.services.scoring import ScoreDoor, ScoreOptions
 from studio.services.training import TrainDoor
 from studio.train import guide
 from studio.train.checks import optimizer_choices
@@ -58,6 +59,7 @@ __all__ = [
     "NoValidationSplit",
     "RepoExists",
     "Sampling",
+    "ScoreOptions",
     "Studio",
     "clean",
     "command_text",
@@ -80,7 +82,7 @@ __all__ = [
 ]
 
 
-class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, JudgeDoor, ExportDoor):
+class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, JudgeDoor, ScoreDoor, ExportDoor):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)
