@@ -195,3 +195,26 @@ def test_the_command_line_prints_the_table_and_json_and_says_where_it_stopped(ti
     assert summary["stopped"].startswith(server.url) and "HTTP 503" in summary["stopped"]
     assert "judging stopped" in captured.err and "pair 1 of 2, order 1 of 2" in captured.err
     assert set(summary["results"][summary["judges"][0]]) >= {"win", "tie", "loss", "win_ci", "position_bias"}
+
+
+def test_the_app_refuses_a_judge_folder_outside_the_model_folders(tiny_sft_run):
+    from studio.services import Studio
+
+    studio = Studio(tiny_sft_run.path.parent)
+    with pytest.raises(ValueError, match="/etc"):
+        studio.judge(tiny_sft_run.id, ["/etc"], JudgeOptions(judge_prompts=1))
+
+
+@pytest.mark.slow
+@pytest.mark.heavy  # the embedded model loads beside the tiny one and writes 8 replies (12 took 11 min on busy cores)
+def test_the_embedded_model_is_a_weak_but_real_judge(engine, tiny_sft_run, tmp_path, embedded_dir):
+    arena = tmp_path / "preferences.jsonl"
+    _votes(arena)
+    options = JudgeOptions(judge_prompts=2, answer_tokens=12, judge_tokens=32, people_votes=2)
+    summary = judge_run(engine, tiny_sft_run, ["smollm2"], options, arena=arena)
+    r, people = summary["results"]["smollm2"], summary["people"]["judges"]["smollm2"]
+    assert r["pairs"] == 2 and r["win"] + r["tie"] + r["loss"] + r["no_verdict"] == 2
+    assert people["votes"] == 2 and people["judged"] + people["no_verdict"] == 2
+    lines = [json.loads(x) for x in (tiny_sft_run.path / "judgements.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * (2 + 2) and all(ln["reply"].strip() for ln in lines)  # it answers, read or not
+    assert all((ln["verdict"] is None) == bool(ln["unparsed"]) for ln in lines)

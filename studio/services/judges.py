@@ -6,6 +6,7 @@ A part of :class:`studio.services.Studio` (the UI's one door); ``self`` is that 
 
 from __future__ import annotations
 
+from studio.chat.backends import is_endpoint
 from studio.evaluate.judge_report import (
     load_judgements,
     load_summary,
@@ -16,6 +17,7 @@ from studio.evaluate.judge_report import (
     verdict_rows,
 )
 from studio.evaluate.judges import JudgeOptions, judge_run
+from studio.models import loading
 
 
 class JudgeDoor:
@@ -35,8 +37,18 @@ class JudgeDoor:
         run = self._owned(run_id, user, "judge")
         adapter = self._sources([adapter], user, chat=False)[0] if adapter else None
         versus = self._side(versus, user) if versus else None
-        specs = [self._side(spec, user) if self._is_run_id(spec) else spec for spec in judges]
+        specs = [self._judge_spec(spec, user) for spec in judges]
         return judge_run(self.chat, run, specs, options, adapter, versus, train_sample, progress, self.arena_path)
+
+    def _judge_spec(self, spec: str, user: str | None) -> str:
+        """A judge as the backends take it: a run id becomes its adapter; a model folder must be one
+        ``user`` may read (studio.models.loading.local_folder), as in the Train and Data tabs."""
+        spec = (spec or "").strip()
+        if self._is_run_id(spec):
+            return self._side(spec, user)
+        if spec and not is_endpoint(spec) and not spec.lower().endswith(".gguf"):
+            loading.local_folder(spec, user)
+        return spec
 
     def _is_run_id(self, name: str) -> bool:
         name = (name or "").strip()

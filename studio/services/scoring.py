@@ -24,6 +24,8 @@ class ScoreDoor:
         if self._is_run_id(scorer):
             run = self.run(scorer, user)
             scorer = str(run.path) if reward_run_folder(str(run.path), None) else self._side(scorer, user)
+        else:
+            scorer = self._judge_spec(scorer, user)
         return score_rows(self.chat, data, scorer, options, progress, self.root)
 
     def score_view(self, params: dict, scored: dict, threshold: float | None = None, user=None) -> dict:
