@@ -218,3 +218,14 @@ def test_the_embedded_model_is_a_weak_but_real_judge(engine, tiny_sft_run, tmp_p
     lines = [json.loads(x) for x in (tiny_sft_run.path / "judgements.jsonl").read_text().splitlines()]
     assert len(lines) == 2 * (2 + 2) and all(ln["reply"].strip() for ln in lines)  # it answers, read or not
     assert all((ln["verdict"] is None) == bool(ln["unparsed"]) for ln in lines)
+
+
+def test_versus_judges_two_sources_on_one_base(engine, tiny_sft_run, monkeypatch_module):
+    # The adapter against itself: the same greedy answers, so a consistent judge can only tie.
+    with openai_server(longer) as server:
+        options = JudgeOptions(judge_prompts=2, answer_tokens=6, people_votes=0)
+        summary = judge_run(
+            engine, tiny_sft_run, [server.url + "?model=l"], options, versus=str(tiny_sft_run.adapter_dir)
+        )
+    assert summary["sides"] == [tiny_sft_run.id, tiny_sft_run.id]
+    assert summary["results"][summary["judges"][0]]["tie"] == 2
