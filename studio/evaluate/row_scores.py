@@ -159,7 +159,7 @@ def _rate(backend, pairs: list, scores: list, notes: list, options: ScoreOptions
         if not pair:
             notes[i] = "no answer to rate"
             continue
-        messages = [{"role": "system", "content": RATING_SYSTEM}, {"role": "user", "content": _rating_prompt(*pair)}]
+        messages = [{"role": "user", "content": f"{RATING_SYSTEM}\n\n{_rating_prompt(*pair)}"}]  # as judges ask
         try:
             reply = backend.complete(messages, max_new_tokens=options.rating_tokens, temperature=0)
         except ValueError as exc:

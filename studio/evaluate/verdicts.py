@@ -43,7 +43,8 @@ def judge_messages(question: str, answer_a: str, answer_b: str) -> list[dict]:
         f"[Answer A]\n{answer_a.strip()}\n[End of answer A]\n\n"
         f"[Answer B]\n{answer_b.strip()}\n[End of answer B]"
     )
-    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+    # One user turn: some chat templates (Gemma's) refuse a system turn, and every server takes this.
+    return [{"role": "user", "content": f"{JUDGE_SYSTEM}\n\n{user}"}]
 
 
 def parse_verdict(reply: str) -> tuple[str | None, str]:
