@@ -229,3 +229,15 @@ def test_versus_judges_two_sources_on_one_base(engine, tiny_sft_run, monkeypatch
         )
     assert summary["sides"] == [tiny_sft_run.id, tiny_sft_run.id]
     assert summary["results"][summary["judges"][0]]["tie"] == 2
+
+
+def test_a_shared_studio_calls_endpoints_only_when_its_operator_allows(tmp_path, monkeypatch):
+    from studio.services import Studio
+
+    monkeypatch.delenv("STUDIO_ENDPOINTS", raising=False)
+    studio = Studio(tmp_path)
+    with pytest.raises(ValueError, match="STUDIO_ENDPOINTS=1"):
+        studio._judge_spec("http://127.0.0.1:9/v1", "alice")  # a signed-in person, before any request
+    assert studio._judge_spec("http://127.0.0.1:9/v1", None) == "http://127.0.0.1:9/v1"  # the operator may
+    monkeypatch.setenv("STUDIO_ENDPOINTS", "1")
+    assert studio._judge_spec("http://127.0.0.1:9/v1", "alice") == "http://127.0.0.1:9/v1"
