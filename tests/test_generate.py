@@ -14,7 +14,7 @@ import pytest
 
 from studio.chat.backends import open_backend
 from studio.data import load_data
-from studio.generate.pairs import JuryScorer, PairOptions, make_pairs, parse_score, prompts_of, save_pairs
+from studio.generate.pairs import JuryScorer, PairOptions, make_pairs, prompts_of, save_pairs
 from studio.generate.synthetic import GenerateOptions, generate, parse_instruction
 from tests.openai_server import openai_server
 
@@ -99,8 +99,8 @@ def test_a_failing_teacher_keeps_what_it_made_and_stop_stops():
 
 def judge_by_length(messages, body):
     """A judge that prefers longer answers: the score is the answer's word count, capped at 10."""
-    answer = messages[-1]["content"].split("Answer:\n", 1)[1].split("\n\nReply with", 1)[0]
-    return f"Score: {min(10, len(answer.split()))}\nLonger is more complete."
+    answer = messages[-1]["content"].split("[The assistant's answer]\n", 1)[1].split("\n[End of answer]", 1)[0]
+    return f"Longer is more complete.\nRating: {min(10, len(answer.split()))}"
 
 
 def sampler_by_seed(messages, body):
@@ -130,12 +130,6 @@ def test_pairs_keep_best_and_worst_by_the_jury_with_the_scores(tmp_path):
     assert data.kind == "preference" and len(data.rows) == 3  # DPO and ORPO read it as it is
     kto = load_data(files["kto"])
     assert kto.format == "kto" and [r["label"] for r in kto.rows] == [True, False] * 3
-
-
-def test_parse_score_reads_the_usual_shapes():
-    assert parse_score("Score: 7\nbecause") == 7.0
-    assert parse_score("8/10 - good") == 8.0
-    assert parse_score("no idea") is None and parse_score("Score: 42") is None
 
 
 def test_cli_generate_and_pairs_over_loopback(tmp_path, capsys):

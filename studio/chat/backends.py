@@ -68,6 +68,7 @@ class EngineBackend:
     source: str | None
     name: str
     kind: str = "engine"
+    base: str | None = None  # the base it answers with, put back should the chat have swapped it out
 
     @classmethod
     def open(cls, spec: str, engine=None, source_root=None) -> EngineBackend:
@@ -90,13 +91,15 @@ class EngineBackend:
         source = str(folder) if trained else None
         if source:
             engine.check_source(source)
-        return cls(engine, source, spec)
+        return cls(engine, source, spec, base=base)
 
     def complete(self, messages: list[dict], max_new_tokens: int = 256, temperature: float = 0.0, seed: int = 0) -> str:
         sampling = Sampling(
             temperature=max(temperature, 0.01), max_new_tokens=max_new_tokens, seed=seed, greedy=temperature <= 0
         )
-        return self.engine.reply(messages, self.source, sampling)
+        with self.engine.lock:
+            self.engine.ensure_base(self.base)
+            return self.engine.reply(messages, self.source, sampling)
 
 
 @dataclass

@@ -31,3 +31,20 @@ class EvalOptions:
         minimum=0,
         maximum=10**7,
     )
+
+
+@dataclass
+class JudgeOptions:
+    judge_prompts: int = option(
+        8, "Held-out prompts both sides answer; each judge compares every pair in both orders.", minimum=1, maximum=500
+    )
+    answer_tokens: int = option(96, "Longest answer in tokens from each side (greedy).", minimum=1, maximum=2048)
+    judge_tokens: int = option(
+        256, "Longest judge reply in tokens: its reasons and its verdict.", minimum=1, maximum=4096
+    )
+    people_votes: int = option(
+        64,
+        "People's votes from the chat arena the judges also decide, to measure their agreement with people (0: skip).",
+        minimum=0,
+        maximum=10**5,
+    )

@@ -8,7 +8,8 @@ replaced by a scorer: SFT, then pairs, then DPO (or ORPO, KTO) with the existing
 
 The sampler is any studio.chat.backends backend (the base, a run's adapter, an endpoint); each
 of the K answers is drawn with its own seed at ``temperature``. The scorer is a jury of judges
-(backends asked to rate an answer from 1 to 10; their mean is the score) or a reward-model run
+(backends asked to rate an answer from 1 to 10 as the Data tab's scorers ask,
+studio.evaluate.row_scores; their mean is the score) or a reward-model run
 (studio.models.scorer: one number per conversation). Rows are written in the preference format
 the studio trains on (prompt as messages, chosen, rejected) with every score, the margin, the
 sampler and the scorer kept; ``<out>.kto.jsonl`` beside it holds each kept answer once with its
@@ -18,7 +19,6 @@ label for KTO.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import threading
 import time
@@ -26,17 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.evaluate.row_scores import parse_rating, rating_messages
 from studio.schema import option
 
+RATING_TOKENS = 128  # a judge's reason and its 'Rating: N' line
+
 Progress = Callable[[int, int, str], None]
-ASK_SCORE = (
-    "Rate how well the answer responds to the request, from 1 (useless or wrong) to 10 (excellent).\n\n"
-    "Request:\n{prompt}\n\nAnswer:\n{answer}\n\n"
-    "Reply with 'Score: N' on the first line, then one sentence saying why."
-)
-_SCORE = re.compile(
-    r"score\s*[:=]?\s*(\d+(?:\.\d+)?)|^\s*(\d+(?:\.\d+)?)\s*(?:/\s*10)?\b", re.IGNORECASE | re.MULTILINE
-)
 
 
 @dataclass
@@ -77,15 +72,6 @@ class PairsResult:
         }
 
 
-def parse_score(reply: str) -> float | None:
-    """The 1-10 score in a judge's reply ('Score: 7 ...', '7/10'), or None."""
-    match = _SCORE.search(reply or "")
-    if not match:
-        return None
-    value = float(match.group(1) or match.group(2))
-    return value if 0 <= value <= 10 else None
-
-
 class JuryScorer:
     """Judges (backends) rating each answer 1-10; the score is their mean, None if none could say."""
 
@@ -96,13 +82,12 @@ class JuryScorer:
         self.name = " + ".join(j.name for j in judges)
 
     def score(self, prompt: list[dict], answers: list[str]) -> list[float | None]:
-        request = "\n".join(m["content"] for m in prompt if m["role"] != "assistant")
         out = []
         for answer in answers:
-            asks = [ASK_SCORE.format(prompt=request, answer=answer) for _ in self.judges]
+            asks = [rating_messages(prompt, answer) for _ in self.judges]
             marks = [
-                parse_score(j.complete([{"role": "user", "content": a}], max_new_tokens=48, temperature=0.0))
-                for j, a in zip(self.judges, asks, strict=True)
+                parse_rating(j.complete(ask, max_new_tokens=RATING_TOKENS, temperature=0.0))[0]
+                for j, ask in zip(self.judges, asks, strict=True)
             ]
             marks = [m for m in marks if m is not None]
             out.append(statistics.fmean(marks) if marks else None)

@@ -41,7 +41,9 @@ from studio.services.data import DataDoor
 from studio.services.evaluation import EvaluateDoor
 from studio.services.export import ExportDoor
 from studio.services.generate import GenerateDoor
+from studio.services.judges import JudgeDoor, JudgeOptions
 from studio.services.runs import RunsDoor
+from studio.services.scoring import ScoreDoor, ScoreOptions
 from studio.services.training import TrainDoor
 from studio.train import guide
 from studio.train.checks import optimizer_choices
@@ -58,9 +60,11 @@ __all__ = [
     "EvalOptions",
     "GenerateOptions",
     "PairOptions",
+    "JudgeOptions",
     "NoValidationSplit",
     "RepoExists",
     "Sampling",
+    "ScoreOptions",
     "Studio",
     "clean",
     "command_text",
@@ -84,7 +88,7 @@ __all__ = [
 ]
 
 
-class Studio(DataDoor, GenerateDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, ExportDoor):
+class Studio(DataDoor, GenerateDoor, ScoreDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, JudgeDoor, ExportDoor):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.chat.engine import BASE
+from studio.chat.sources import BASE
 from studio.paths import runs_root
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, training_figure
 from studio.runs.dashboards import dashboard

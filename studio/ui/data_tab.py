@@ -30,7 +30,7 @@ from studio.services import (
     placeholder_figure,
     save,
 )
-from studio.ui import generate_panel
+from studio.ui import generate_panel, score_panel
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
@@ -328,6 +328,7 @@ def build(studio: Studio) -> dict:
     load = _wire_load(studio, ui, view)
     _wire_clean(studio, ui, view, cleaning, load)
     generate_panel.build(studio, view["loaded"], lambda button, state: _wire_use(ui, view, load, button, state))
+    score_panel.build(studio, view["loaded"], ui["model"], cleaning["form"])  # scorers, then the same clean path
     # The Train tab takes the loaded data's parameters after each successful load (loaded_events);
     # "preview" loads the sample when the page opens, the newcomer's first step (not handed on).
     on_load, inputs, outputs = load
