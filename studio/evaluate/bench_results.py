@@ -100,8 +100,7 @@ def merge_results(run: Run, scores: dict, names: list[str], source: str, options
     if mine:
         run.write_json(
             RESULTS,
-            {"harness": f"lm-eval {version('lm_eval')}", "base_model": base_model, "updated": now}
-            | {"tasks": tasks},
+            {"harness": f"lm-eval {version('lm_eval')}", "base_model": base_model, "updated": now} | {"tasks": tasks},
         )
     return mine
 

@@ -28,7 +28,6 @@ import yaml
 from lm_eval.tasks import TaskManager
 
 from studio.data.loading import hub_offline
-from studio.models.loading import hub_reachable
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +114,19 @@ def resolve(names: list[str]) -> tuple[TaskManager, list]:
             f"benchmark task {', '.join(unknown)}: the harness knows no such task ({_available()}; "
             "`python -m studio eval --bench list --all` prints every name)"
         )
-    if online and not hub_offline() and not hub_reachable():
+    if online and not hub_offline() and not _hub_reachable():
         raise ValueError(
             f"benchmark task {', '.join(online)} needs its data from the Hugging Face Hub, which cannot be reached "
             f"from this machine; the offline tasks run anywhere: {', '.join(sorted(offline))} "
             "(with HF_HUB_OFFLINE=1, data already in the datasets cache is used)"
         )
     return manager, [_offline_spec(manager, n) if n in offline else n for n in names]
+
+
+def _hub_reachable() -> bool:
+    from studio.models.loading import hub_reachable  # loads torch: only when a task needs the Hub
+
+    return hub_reachable()
 
 
 def _offline_spec(manager: TaskManager, name: str) -> dict:

@@ -26,35 +26,17 @@ from lm_eval import simple_evaluate
 from studio.chat.engine import ChatEngine
 from studio.chat.sources import source_kind
 from studio.evaluate.bench_model import RequestWatch, Stopped, StudioLM
+from studio.evaluate.bench_options import BenchOptions
 from studio.evaluate.bench_results import merge_results, task_scores
 from studio.evaluate.bench_tasks import parse_tasks, resolve
 from studio.models import loading
 from studio.runs.directory import Run
-from studio.schema import option
 
 log = logging.getLogger(__name__)
 
 MODELS = ("base", "adapter")
 BOOTSTRAP_ITERS = 1000  # only metrics without a closed-form error (BLEU, F1, ...) resample
 REPORT_EVERY_S = 0.25
-
-
-@dataclass
-class BenchOptions:
-    tasks: list[str] = option(
-        default_factory=lambda: ["studio_facts", "studio_arithmetic"],
-        help="Benchmark tasks: the offline ones shipped in assets/benchmarks, or any task of lm-evaluation-harness "
-        "by name (mmlu, hellaswag, arc_easy, gsm8k, truthfulqa_mc2, ...; these fetch their data from the Hub).",
-    )
-    limit: int = option(
-        20, "Examples per task (per subtask of a group such as mmlu); 0: all of them.", minimum=0, maximum=10**6
-    )
-    batch_size: int = option(8, "Requests per forward pass.", minimum=1, maximum=512)
-    chat_template: bool = option(
-        False,
-        "Wrap each prompt in the model's chat template (the harness's apply_chat_template). Off: plain text "
-        "prompts, as benchmarks are usually reported.",
-    )
 
 
 @dataclass
@@ -115,6 +97,8 @@ def run_benchmarks(
     names = parse_tasks(options.tasks)
     manager, specs = resolve(names)
     source = adapter or str(run.adapter_dir)
+    if run.config().train.method == "reward":
+        raise ValueError(f"run {run.id} is a reward model: it scores answers and writes none, so it has no benchmark")
     if not adapter and not run.has_adapter():
         raise ValueError(f"run {run.id} has no saved adapter yet; wait for it to finish or pick a checkpoint")
     started = time.time()

@@ -34,6 +34,7 @@ from studio.export.hub import RepoExists, token_hint
 from studio.runs.curves import is_dpo, placeholder_figure, training_figure
 from studio.runs.metrics import probe_table
 from studio.runs.owners import LOCAL
+from studio.services.benchmarks import BenchDoor
 from studio.services.chat import ChatDoor
 from studio.services.data import DataDoor
 from studio.services.evaluation import EvaluateDoor
@@ -78,7 +79,7 @@ __all__ = [
 ]
 
 
-class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, ExportDoor):
+class Studio(DataDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, BenchDoor, ExportDoor):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)

@@ -21,6 +21,7 @@ from studio.services import (
     results_figure,
     results_table,
 )
+from studio.ui import bench_panel
 from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
@@ -36,6 +37,7 @@ def build(studio: Studio) -> dict:
     ui = _layout(options_form, compare_form)
     actions = EvalActions(studio, options_form, compare_form)
     _wire(ui, actions, options_form, compare_form)
+    bench_panel.build(studio, ui["run"], ui["adapter"])  # lm-evaluation-harness benchmarks, base vs adapter
     return {"run": ui["run"], "refresh": (actions.runs_update, ui["run"]), "history": (actions.history, ui["history"])}
 
 
