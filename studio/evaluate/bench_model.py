@@ -16,11 +16,20 @@ way. Each request kind (log-likelihood, generation) announces its count first, i
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from lm_eval.api.model import CacheHook
 from lm_eval.models.huggingface import HFLM
+
+# The harness warns whenever it is handed a model object rather than a name; that is what the studio means.
+HANDED_A_MODEL = ("`pretrained` model kwarg is not of type `str`", "Passed an already-initialized model")
+
+
+def _not_handed_a_model(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(HANDED_A_MODEL)
+
 
 Counter = Callable[[int, int, str], None]  # (requests done, requests announced, request kind)
 
@@ -60,6 +69,7 @@ class StudioLM(HFLM):
     """HFLM over an already loaded model and tokenizer, reporting to a :class:`RequestWatch`."""
 
     def __init__(self, model, tokenizer, watch: RequestWatch, batch_size: int = 8, max_length: int | None = None):
+        logging.getLogger("lm_eval.models.huggingface").addFilter(_not_handed_a_model)  # once: a set
         super().__init__(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_length=max_length)
         self.watch = watch
         self.set_cache_hook(watch)

@@ -67,6 +67,7 @@ class _Clock:
 
     def begin(self, index: int, model: str) -> None:
         self.index, self.model, self.started = index, model, time.monotonic()
+        self.shown = 0.0  # the new model's first count is shown at once
 
     def __call__(self, done: int, total: int, kind: str) -> None:
         now = time.monotonic()
