@@ -123,6 +123,7 @@ def test_the_service_runs_one_benchmark_in_the_background(tiny_sft_run):
     assert "studio_arithmetic" in service.bench_results(tiny_sft_run.id)["tasks"]
     assert "studio_arithmetic exact_match (first-number)" in service.bench_summary(tiny_sft_run.id)
     assert not service.stop_benchmarks()  # nothing running
+    assert "studio_arithmetic" in service.run_view(tiny_sft_run.id)["summary"]["benchmarks"]  # the Runs tab
 
 
 def test_the_cli_lists_the_tasks_offline_first_without_a_run(capsys):
