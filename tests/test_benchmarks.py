@@ -152,3 +152,20 @@ def test_the_cli_prints_base_and_adapter_with_their_errors_as_json(tiny_sft_run)
         assert 0 <= scores["acc"] <= 1 and scores["acc_stderr"] >= 0
     assert data["base"]["studio_facts"]["brier_score"] != data["adapter"]["studio_facts"]["brier_score"]
     assert "100%" in result.stderr  # progress lines go to stderr
+
+
+@pytest.mark.heavy  # the embedded model on all 48 offline questions: ~1 min on two loaded cores
+def test_the_embedded_model_beats_chance_on_the_offline_tasks(embedded_dir):
+    from lm_eval import simple_evaluate
+
+    from studio.evaluate.bench_model import RequestWatch, StudioLM
+    from studio.evaluate.bench_results import task_scores
+
+    engine = ChatEngine(str(embedded_dir))
+    manager, specs = bench_tasks.resolve(["studio_facts", "studio_arithmetic"])
+    lm = StudioLM(engine.ensure_base(), engine.tokenizer, RequestWatch())
+    out = simple_evaluate(lm, tasks=specs, task_manager=manager, bootstrap_iters=0, log_samples=False)
+    scores = task_scores(out, ["studio_facts", "studio_arithmetic"])
+    print({name: {m: v["value"] for m, v in s["metrics"].items()} for name, s in scores.items()})
+    assert scores["studio_facts"]["n"] == 24 and scores["studio_facts"]["metrics"]["acc"]["value"] > 0.5  # chance: 0.25
+    assert scores["studio_arithmetic"]["metrics"]["exact_match (first-number)"]["value"] > 0
