@@ -36,9 +36,9 @@ def test_start_polls_to_a_side_by_side_table(tiny_sft_run):
                 break
             time.sleep(0.5)
         assert "benchmark completed" in status and "benchmarks.json" in status
-        assert table["headers"] == ["task", "metric", "n", "base ± se", "adapter ± se", "difference", "better"]
-        rows = {row[1].split(" (")[0]: row for row in table["data"] if row[0] == "studio_facts"}
-        assert set(rows) == {"acc", "acc_norm", "brier_score"}
+        assert table["headers"] == ["task", "metric", "n", "base ± se", "adapter ± se", "change", "better"]
+        rows = {row[1].rsplit(" ", 1)[0]: row for row in table["data"] if row[0] == "studio_facts"}
+        assert set(rows) == {"acc", "acc_norm", "brier_score"} and table["data"][0][1] == "acc ↑"
         assert rows["acc"][2] == 2 and " ± " in rows["acc"][3] and " ± " in rows["acc"][4]
         assert rows["brier_score"][5].startswith(("+", "-")) and rows["brier_score"][5] != "+0.0000"
         assert "base" in str(chart) and "adapter" in str(chart)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-HEADERS = ["task", "metric", "n", "base ± se", "adapter ± se", "difference", "better"]
+HEADERS = ["task", "metric", "n", "base ± se", "adapter ± se", "change", "better"]
 
 
 def _fmt(value, error=None) -> str:
@@ -31,7 +31,7 @@ def bench_table(tasks: dict | None) -> dict:
     data = [
         [
             r["task"],
-            f"{r['metric']} ({'higher' if r['higher_is_better'] else 'lower'} is better)",
+            f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",  # which way is better
             r["n"],
             _fmt(r["base"], r["base_stderr"]),
             _fmt(r["adapter"], r["adapter_stderr"]),
@@ -57,13 +57,14 @@ def bench_figure(tasks: dict | None, title: str = "") -> go.Figure:
             marker_color=color,
             text=[_fmt(r[label]) for r in shown],
             textposition="outside",
+            cliponaxis=False,
         )
     fig.update_layout(
         barmode="group",
         title=title or ("Benchmarks: base vs adapter" if shown else "No benchmark results yet"),
         height=380,
-        margin={"l": 40, "r": 10, "t": 60, "b": 80},
-        legend={"orientation": "h", "y": 1.08},
+        margin={"l": 40, "r": 10, "t": 90, "b": 80},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
     )
     fig.update_yaxes(rangemode="tozero")
     return fig

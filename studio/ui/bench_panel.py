@@ -62,7 +62,12 @@ def _layout(studio: Studio, form: Form) -> dict:
                 ui["status"] = gr.Markdown(elem_id="bench-status")
             with gr.Column(scale=2):
                 ui["table"] = gr.Dataframe(
-                    bench_table(None), label="Benchmarks: base vs adapter", interactive=False, elem_id="bench-table"
+                    bench_table(None),
+                    label="Benchmarks: base vs adapter",
+                    interactive=False,
+                    wrap=True,
+                    column_widths=["17%", "21%", "6%", "17%", "17%", "12%", "10%"],
+                    elem_id="bench-table",
                 )
                 ui["chart"] = gr.Plot(bench_figure(None), label="Benchmark scores", elem_id="bench-chart")
     ui["timer"] = gr.Timer(1.0, active=True)  # on at page load: re-attach to a benchmark under way
