@@ -127,16 +127,21 @@ def test_the_service_runs_one_benchmark_in_the_background(tiny_sft_run):
 
 
 def test_the_cli_lists_the_tasks_offline_first_without_a_run(capsys):
+    import logging
+
     from studio.cli import main
 
-    assert main(["eval", "--bench", "list"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[:2] for line in lines[:3]] == [
-        ["studio_arithmetic", "offline"],
-        ["studio_facts", "offline"],
-        ["mmlu", "hub"],
-    ]
-    assert main(["eval"]) == 2 and "give --run RUN_DIR" in capsys.readouterr().err
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:  # main() adds its console handler to the root logger: put the test session's back
+        assert main(["eval", "--bench", "list"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert main(["eval"]) == 2 and "give --run RUN_DIR" in capsys.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    first = [line.split()[:2] for line in lines[:3]]
+    assert first == [["studio_arithmetic", "offline"], ["studio_facts", "offline"], ["mmlu", "hub"]]
 
 
 @pytest.mark.cli
