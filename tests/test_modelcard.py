@@ -123,3 +123,21 @@ def test_ticks_cover_the_range():
 def test_no_token_from_the_environment_reaches_the_card(finished_run, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_cardsecret123")
     assert "hf_cardsecret123" not in modelcard.write_card(finished_run).read_text()
+
+
+def test_benchmarks_appear_when_the_harness_scored_the_run(finished_run):
+    assert "## Benchmarks" not in modelcard.render(finished_run)
+    metric = {"higher_is_better": True, "base": 0.25, "base_stderr": 0.1, "adapter": 0.5, "adapter_stderr": 0.125}
+    finished_run.write_json(
+        "benchmarks.json",
+        {
+            "harness": "lm-eval 0.4.13",
+            "tasks": {
+                "arc_easy": {"n": 20, "adapter_dir": "/secret/path", "metrics": {"acc": {**metric, "difference": 0.25}}}
+            },
+        },
+    )
+    text = modelcard.render(finished_run)
+    assert "## Benchmarks" in text and "lm-eval 0.4.13" in text
+    assert "| arc_easy | acc ↑ | 20 | 0.2500 ± 0.1000 | 0.5000 ± 0.1250 | +0.2500 |" in text
+    assert "/secret/path" not in text

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from studio.cli.common import fail, open_cli_run, print_json, runs_folder
 from studio.config import EMBEDDED_MODEL
-from studio.generate.pairs import PairOptions
-from studio.generate.synthetic import GenerateOptions
+from studio.generate.options import GenerateOptions, PairOptions
 from studio.schema import ConfigError, add_arguments, apply_overrides
 
 

@@ -4,7 +4,8 @@
     write_card(run, folder, kind="merged", repo_id="me/x")  # the card that travels with an export
 
 Everything in it comes from the run directory (config.yaml, dataset.json, environment.json,
-summary.json, segments.json, metrics.jsonl, eval.json when an evaluation wrote one), so the card
+summary.json, segments.json, metrics.jsonl, eval.json when an evaluation wrote one, benchmarks.json
+when the harness benchmarked it), so the card
 says what was actually trained: a run that was stopped or killed and resumed reports the time,
 tokens and peak memory of all its segments, and lists them. The YAML front matter follows the Hub's model card metadata: ``base_model``,
 ``library_name`` (peft for adapters), tags, ``datasets`` when the data came from the Hub, and
@@ -20,6 +21,8 @@ import yaml
 from huggingface_hub import try_to_load_from_cache
 
 from studio.config import METHODS
+from studio.evaluate.bench_report import card_section
+from studio.evaluate.bench_results import load_benchmarks
 from studio.export.lossplot import REWARD_SERIES, loss_png
 from studio.models import loading
 from studio.runs.directory import Run
@@ -337,6 +340,8 @@ def render(
     evaluation = eval_section(run)
     if evaluation:
         parts.append(evaluation)
+    if benchmarks := card_section(load_benchmarks(run)):  # lm-evaluation-harness, base vs fine-tuned
+        parts.append(benchmarks)
     if merge:
         rows = [(k, v) for k, v in merge.items() if not isinstance(v, dict | list)]
         parts += ["## Merge\n", _table(rows, ("check", "result")) + "\n"]

@@ -27,23 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.evaluate.row_scores import parse_rating, rating_messages
-from studio.schema import option
+from studio.generate.options import PairOptions
 
 RATING_TOKENS = 128  # a judge's reason and its 'Rating: N' line
 
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class PairOptions:
-    k: int = option(4, "Answers sampled per prompt (best and worst become a pair).", minimum=2, maximum=8)
-    max_new_tokens: int = option(128, "Longest sampled answer, in tokens.", minimum=8, maximum=2048)
-    temperature: float = option(0.9, "Sampling temperature of the K answers.", minimum=0.05, maximum=2.0)
-    min_margin: float = option(
-        1.0, "Keep a pair only when the best answer's score beats the worst's by at least this.", minimum=0.0
-    )
-    limit: int = option(50, "At most this many prompts are used.", minimum=1, maximum=1000)
-    random_seed: int = option(0, "Seed of the first answer's sampling (answer i uses seed + i).", minimum=0)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from studio.data import canonicalize
 from studio.data.clean import CleanOptions, CleanResult, clean
-from studio.schema import option
+from studio.generate.options import GenerateOptions
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +43,6 @@ ASK_INSTRUCTION = (
     "Write ONE new instruction on a different topic, in the same style and of similar length. "
     "Reply with the instruction only: no numbering, no answer."
 )
-
-
-@dataclass
-class GenerateOptions:
-    n: int = option(20, "How many new rows to ask the teacher for.", minimum=1, maximum=500, label="Rows")
-    seeds_per_prompt: int = option(
-        3, "Seed instructions shown to the teacher for each new one.", minimum=1, maximum=8, label="Seeds shown"
-    )
-    max_new_tokens: int = option(
-        256, "Longest answer the teacher writes, in tokens.", minimum=8, maximum=4096, label="Answer tokens"
-    )
-    temperature: float = option(
-        0.8, "The teacher's sampling temperature (higher: more varied instructions).", minimum=0.0, maximum=2.0
-    )
-    random_seed: int = option(0, "Seed of which seed rows are shown and of the teacher's sampling.", minimum=0)
-    dedup: list[str] = option(
-        default_factory=lambda: ["exact", "near"],
-        help="Duplicates removed among the new rows and against the seeds (semantic loads an embedder).",
-        choices=["exact", "near", "semantic"],
-        label="Duplicates",
-    )
 
 
 @dataclass

@@ -31,11 +31,12 @@ from studio.data.stats import length_figure
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
 from studio.evaluate.report import results_figure, results_table
 from studio.export.hub import RepoExists, token_hint
-from studio.generate.pairs import PairOptions, margin_figure
-from studio.generate.synthetic import GenerateOptions
+from studio.generate.options import GenerateOptions, PairOptions
+from studio.generate.pairs import margin_figure
 from studio.runs.curves import is_dpo, placeholder_figure, training_figure
 from studio.runs.metrics import probe_table
 from studio.runs.owners import LOCAL
+from studio.services.benchmarks import BenchDoor
 from studio.services.chat import ChatDoor
 from studio.services.data import DataDoor
 from studio.services.evaluation import EvaluateDoor
@@ -88,7 +89,9 @@ __all__ = [
 ]
 
 
-class Studio(DataDoor, GenerateDoor, ScoreDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, JudgeDoor, ExportDoor):
+class Studio(
+    DataDoor, GenerateDoor, ScoreDoor, TrainDoor, RunsDoor, ChatDoor, EvaluateDoor, BenchDoor, JudgeDoor, ExportDoor
+):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
         self.jobs = JobManager(self.runs_root)

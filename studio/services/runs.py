@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.chat.sources import BASE
+from studio.evaluate.bench_report import summary
+from studio.evaluate.bench_results import load_benchmarks
 from studio.paths import runs_root
 from studio.runs.curves import compare_figure, is_dpo, metric_keys, training_figure
 from studio.runs.dashboards import dashboard
@@ -51,12 +53,18 @@ class RunsDoor:
         metrics = run.metrics()
         return {
             "figure": training_figure(metrics, dpo=is_dpo(metrics)),
-            "summary": self._summary(run),
+            "summary": self._summary(run) | self._bench_line(run),
             "probes": probe_table(run.probes()),
             "config": run.config_path.read_text(),
             "log": run.log_tail(40),
             "tracker": dashboard(run.path),  # the tracker it also logged to and how to open it, or None
         }
+
+    @staticmethod
+    def _bench_line(run: Run) -> dict:
+        """Each benchmarked task's first metric, base -> adapter (benchmarks.json), when there are any."""
+        line = summary(load_benchmarks(run))
+        return {"benchmarks": line} if line else {}
 
     def compare_runs(self, run_ids: list[str], key: str = "loss", user: str | None = None):
         """One metric of several runs overlaid: (figure, the metrics the runs have, the one drawn:

@@ -21,7 +21,7 @@ from studio.services import (
     results_figure,
     results_table,
 )
-from studio.ui import judge_panel
+from studio.ui import bench_panel, judge_panel
 from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
@@ -39,6 +39,7 @@ def build(studio: Studio) -> dict:
     actions = EvalActions(studio, options_form, compare_form)
     _wire(ui, actions, options_form, compare_form)
     judge_panel.build(studio, ui["run"])  # LLM judges: a section of its own, below
+    bench_panel.build(studio, ui["run"], ui["adapter"])  # lm-evaluation-harness benchmarks, base vs adapter
     return {"run": ui["run"], "refresh": (actions.runs_update, ui["run"]), "history": (actions.history, ui["history"])}
 
 
