@@ -21,6 +21,7 @@ import os
 import sys
 
 from studio.cli.common import fail
+from studio.models.noise import drop_known_noise
 
 # One module per command (a module may register several: export_cmd registers export and push).
 COMMANDS = ["train", "chat", "runs", "model", "data", "estimate", "eval", "export", "bench"]
@@ -43,8 +44,6 @@ def quiet_libraries() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    # bitsandbytes warns at import that an optional CPU kernel package is absent; 4-bit works without it.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         import datasets
 
@@ -61,6 +60,7 @@ def quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    drop_known_noise()  # before any command imports a model library
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
