@@ -32,6 +32,7 @@ with socket.socket() as s:
     port = s.getsockname()[1]
 env = {**os.environ, "STUDIO_RUNS_DIR": str(work / "runs"), "STUDIO_DATA_DIR": str(work / "datasets")}
 env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(root))
+env["STUDIO_DATA_DIRS"] = os.pathsep.join([str(root), str(runs_source.parent)])  # the tiny model's folder
 log = open(work / "app.log", "w")
 proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--no-browser"], cwd=root, env=env,
                         stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
@@ -83,6 +84,11 @@ try:
             page.locator("#data-summary").scroll_into_view_if_needed()
             shot(page, "data-preview", page.locator("#data-summary").locator("xpath=../.."))
             shot(page, "training-text", page.locator("#training-text"))
+            page.set_viewport_size({"width": 400, "height": 800})  # where long lines wrap: mid-word before
+            page.wait_for_timeout(1500)
+            shot(page, "training-text-phone", page.locator("#training-text"))
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.wait_for_timeout(1000)
 
         def upload_then_use_cleaned():
             page.locator("input[type=file]").first.set_input_files(str(ASSETS / "sample_dpo.jsonl"))
@@ -108,8 +114,10 @@ try:
                 page.get_by_role("option", name=kind, exact=False).first.click()
                 page.get_by_role("button", name="Open", exact=True).click()
                 page.wait_for_timeout(6000)
-                found[f"{kind}_panels"] = page.locator("#runs-curves .g-gtitle, .js-plotly-plot .gtitle").all_inner_texts()
-                found[f"{kind}_legend_entries"] = page.locator(".js-plotly-plot .legendtext").count()
+                plot = page.locator(".js-plotly-plot").first
+                found[f"{kind}_panels"] = plot.locator(".annotation-text").all_inner_texts()
+                found[f"{kind}_legend_entries"] = plot.locator(".legendtext").count()
+                found[f"{kind}_legends"] = plot.locator("g.legend").count()
                 shot(page, f"runs-{kind}")
 
         def export_gguf():
@@ -117,14 +125,30 @@ try:
             page.wait_for_timeout(4000)
             page.get_by_text("GGUF for llama.cpp and Ollama").click()
             page.wait_for_timeout(1000)
-            found["gguf_type"] = page.get_by_role("combobox", name="GGUF type").input_value()
+            kind = page.get_by_role("combobox", name="GGUF type")
+            found["gguf_type"] = kind.input_value()
             found["push_gguf_button"] = page.get_by_role("button", name="Push the").inner_text()
             page.get_by_role("button", name="Write and check the GGUF").click()
-            page.wait_for_timeout(1500)
-            found["progress_bars"] = page.locator(".progress-text").count()
-            shot(page, "export-gguf")
-            page.get_by_text("ollama create").first.wait_for(timeout=120000)
+            page.wait_for_timeout(3000)
+            if found["gguf_type"] == "none":  # the first click is refused: choose a type, click again
+                found["first_click"] = page.locator("#export-gguf-note").inner_text()
+                shot(page, "export-gguf-refused")
+                kind.click()
+                page.get_by_role("option", name="q8_0", exact=True).click()
+                page.get_by_role("button", name="Write and check the GGUF").click()
+            most = 0
+            for _ in range(200):  # the progress bars drawn while it writes, at their most
+                bars = page.locator(".progress-level:visible, .eta-bar:visible").count()
+                if bars > most:
+                    most = bars
+                    shot(page, "export-gguf-progress")
+                if page.locator("#export-gguf").inner_text().strip() or page.locator("#export-gguf-note").inner_text():
+                    break
+                page.wait_for_timeout(250)
+            found["progress_bars_at_most"] = most
+            page.get_by_text("ollama create").first.wait_for(timeout=180000)
             shot(page, "export-gguf-done")
+            found["push_gguf_button_after"] = page.get_by_role("button", name="Push the").inner_text()
 
         def grpo_preset_review():
             page.get_by_role("tab", name="Train").click()
@@ -133,7 +157,8 @@ try:
             page.get_by_role("button", name="Fill the form").click()
             page.wait_for_timeout(15000)
             found["grpo_review"] = page.locator("#train-review").inner_text()[:600]
-            shot(page, "grpo-review", page.locator("#train-review"))
+            page.locator("#train-review").scroll_into_view_if_needed()
+            shot(page, "grpo-review")
 
         for fn in (data_preview, upload_then_use_cleaned, runs_summary_and_curves, export_gguf, grpo_preset_review):
             scene(fn)

@@ -121,7 +121,9 @@ def _inputs() -> dict:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
-                label="Upload a dataset (JSON, JSONL, CSV, Parquet)", file_types=[".json", ".jsonl", ".csv", ".parquet"]
+                label="Upload a dataset (JSON, JSONL, CSV, Parquet)",
+                file_types=[".json", ".jsonl", ".csv", ".parquet"],
+                elem_id="data-upload",
             )
             source = gr.Textbox(
                 value=DEFAULT_DATASET,

@@ -133,6 +133,15 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
     ui.merge_button.click(
         on_merge, *merge_io, concurrency_id="model", api_name="export_merge", show_progress_on=ui.merged
     )
+    card_outputs = [ui.card_meta, ui.card_body, ui.card_plot, ui.card_note]
+    ui.card_button.click(_card_handler(studio), ui.run, card_outputs, api_name="model_card")
+    _wire_gguf_and_push(studio, ui, sampling)
+    return {"run": ui.run, "refresh": (runs_update, ui.run)}
+
+
+def _wire_gguf_and_push(studio: Studio, ui: SimpleNamespace, sampling: Form | None) -> None:
+    """The GGUF's button, the push buttons, and the GGUF push's label that follows the chosen type."""
+    form = ui.form
     gguf_inputs = [ui.run, form.components["gguf"], *(sampling.inputs if sampling else [])]
     gguf_outputs = [ui.gguf_files, ui.gguf_text, ui.gguf_note]
     ui.gguf_button.click(
@@ -146,8 +155,6 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
     form.components["gguf"].change(
         lambda t: gr.update(value=push_gguf_label(t)), form.components["gguf"], ui.push_gguf_button, api_name=False
     )
-    card_outputs = [ui.card_meta, ui.card_body, ui.card_plot, ui.card_note]
-    ui.card_button.click(_card_handler(studio), ui.run, card_outputs, api_name="model_card")
     push_inputs = [ui.run, ui.repo, ui.token, *form.inputs]
     # The handler empties the token field itself, whatever happened (a failed push included).
     push_outputs = [ui.pushed, form.components["update"], ui.push_note, ui.token, ui.hint]
@@ -167,7 +174,6 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
         api_name="push_gguf_to_hub",
         show_progress_on=ui.pushed,
     )
-    return {"run": ui.run, "refresh": (runs_update, ui.run)}
 
 
 def _card_handler(studio: Studio):
