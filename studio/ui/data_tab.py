@@ -246,7 +246,14 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
     """Load and preview (also after an upload); returns the handler with its inputs and outputs."""
 
     def on_load(
-        source_value, fmt_value, columns_value, system_value, model_value, max_len, uploaded, request: gr.Request = None
+        source_value,
+        fmt_value,
+        columns_value,
+        system_value,
+        model_value,
+        max_len,
+        uploaded=None,
+        request: gr.Request = None,
     ):
         """``uploaded``: the last upload ({"shown", "path"}), read when the source box still shows its name."""
         user = user_of(request)  # another person's run files read as missing ones
