@@ -11,6 +11,7 @@ measured (legend names, the slider's range, the progress bars drawn...) is print
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,14 +39,15 @@ proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--no-br
                         stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 url = f"http://127.0.0.1:{port}/"
 found: dict = {}
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a kill still stops the app (finally, below)
 
 
 def shot(page, name: str, locator=None) -> None:
     path = out / f"rough-{prefix}-{name}.png"
     if locator is None:
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, timeout=120000)
     else:
-        locator.screenshot(path=str(path))
+        locator.screenshot(path=str(path), timeout=120000)
 
 
 def scene(fn):
@@ -114,7 +116,7 @@ try:
                 page.get_by_role("option", name=kind, exact=False).first.click()
                 page.get_by_role("button", name="Open", exact=True).click()
                 page.wait_for_timeout(6000)
-                plot = page.locator(".js-plotly-plot").first
+                plot = page.locator(".js-plotly-plot:visible").first
                 found[f"{kind}_panels"] = plot.locator(".annotation-text").all_inner_texts()
                 found[f"{kind}_legend_entries"] = plot.locator(".legendtext").count()
                 found[f"{kind}_legends"] = plot.locator("g.legend").count()
@@ -123,6 +125,9 @@ try:
         def export_gguf():
             page.get_by_role("tab", name="Export").click()
             page.wait_for_timeout(4000)
+            page.get_by_role("combobox", name="Run", exact=True).click()
+            page.get_by_role("option", name="sft", exact=False).first.click()  # GRPO's tiny adapter did not move
+            page.wait_for_timeout(1000)
             page.get_by_text("GGUF for llama.cpp and Ollama").click()
             page.wait_for_timeout(1000)
             kind = page.get_by_role("combobox", name="GGUF type")
@@ -155,7 +160,7 @@ try:
             page.get_by_role("combobox", name="Preset").click()
             page.get_by_role("option", name="Quick CPU demo: GRPO arithmetic").click()
             page.get_by_role("button", name="Fill the form").click()
-            page.wait_for_timeout(15000)
+            page.locator("#train-review", has_text="240 training rows").wait_for(timeout=120000)
             found["grpo_review"] = page.locator("#train-review").inner_text()[:600]
             page.locator("#train-review").scroll_into_view_if_needed()
             shot(page, "grpo-review")

@@ -52,7 +52,7 @@ def _layout() -> SimpleNamespace:
                 ui.form.add(defaults, ["dtype"])
                 ui.merge_button = gr.Button("Merge and save the full model")
                 ui.merge_note = gr.HTML(elem_id="export-merge-note")
-                ui.merged = gr.Markdown(elem_id="export-merge")
+                ui.merged = gr.Markdown(elem_id="export-merge", min_height=40)  # room for its progress bar
             with gr.Accordion("GGUF for llama.cpp and Ollama", open=False):
                 # Here a GGUF is what the button writes: a type is chosen already (q8_0: near-lossless,
                 # half of f16), "none" is no choice; the push below says which type it sends.
@@ -89,7 +89,7 @@ def _layout() -> SimpleNamespace:
                     ui.push_button = gr.Button("Push to the Hub", variant="primary")
                     ui.push_gguf_button = gr.Button(push_gguf_label(GGUF_TYPE))
                 ui.push_note = gr.HTML(elem_id="export-push-note")
-                ui.pushed = gr.Markdown(elem_id="export-push")
+                ui.pushed = gr.Markdown(elem_id="export-push", min_height=40)  # room for its progress bar
     return ui
 
 
@@ -150,7 +150,7 @@ def _wire_gguf_and_push(studio: Studio, ui: SimpleNamespace, sampling: Form | No
         gguf_outputs,
         concurrency_id="model",
         api_name="export_gguf",
-        show_progress_on=ui.gguf_text,
+        show_progress_on=ui.gguf_files,
     )
     form.components["gguf"].change(
         lambda t: gr.update(value=push_gguf_label(t)), form.components["gguf"], ui.push_gguf_button, api_name=False
