@@ -98,8 +98,8 @@ def summary_text(s: dict) -> str:
         ("started", s.get("started")),
         ("owner", (s.get("owner") or "") + (" (shared read-only)" if s.get("shared") else "")),
     ]  # fmt: skip
-    lines = [f"**{_md(s['run'])}**", "", "| | |", "|---|---|"]
-    lines += [f"| {name} | {_md(value)} |" for name, value in rows if value not in (None, "")]
+    cells = [f"| {name} | {_md(value)} |" for name, value in rows if value not in (None, "")]
+    lines = [f"**{_md(s['run'])}**", "", cells[0], "|---|---|", *cells[1:]]  # the status heads the table
     if len(segments) > 1:  # each start and resume: where the time went
         lines += ["", "| segment | began | ended | steps | time | device |", "|---|---|---|---|---|---|"]
         lines += [
