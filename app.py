@@ -9,6 +9,10 @@ import threading
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from studio.models.noise import drop_known_noise  # noqa: E402 - light: logging only
+
+drop_known_noise()  # bitsandbytes' "pip install kernels" line at every start-up; nothing else
+
 from studio.paths import ALLOWED_ENV, runs_root  # noqa: E402 - a leaf: imports nothing
 from studio.train.trackers import point_trackio  # noqa: E402
 

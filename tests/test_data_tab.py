@@ -47,8 +47,9 @@ def test_failed_loads_keep_the_loaded_data(tmp_path, monkeypatch):
         # Clean works on what was loaded last with success, not on the failed sources.
         report, *_ = client.predict(EMBEDDED_MODEL, *DEFAULT_CLEANING, api_name="/clean_data")
         assert "Kept 223 of 223 rows" in report
-        source, fmt, columns, system = client.predict(api_name="/use_cleaned")
+        source, fmt, columns, system, upload = client.predict(api_name="/use_cleaned")
         assert source.startswith(str(tmp_path / "datasets" / "sample_sft-clean-")) and fmt == "auto"
+        assert upload is None  # the upload box no longer names the file the cleaned one replaced
     finally:
         demo.close()
 

@@ -65,9 +65,15 @@ def test_stop_then_resume_counts_both_segments(tiny_config, runs_dir):
     assert len(first) == 1 and first[0]["ended"] == "stopped" and first[0]["to_step"] == stopped.step
 
     jobs.start(None, resume=run.path)
-    assert jobs.wait(120).status == "completed"
+    resumed = jobs.snapshot()  # at once: the elapsed time goes on from the first segment's, not from 0
+    assert resumed.elapsed_s >= first[0]["train_seconds"]
+    done = jobs.wait(120)
+    assert done.status == "completed"
     segments = check_accounting(run, ["stopped", "completed"])
     assert (segments[1]["from_step"], segments[1]["to_step"]) == (stopped.step, 8)
+    assert done.elapsed_s >= sum(s["train_seconds"] for s in segments)
+    times = [m["time"] for m in run.metrics() if "time" in m]  # the curve's clock does not jump back either
+    assert times == sorted(times) and len(times) >= 8
 
 
 @pytest.mark.cli

@@ -65,7 +65,9 @@ def test_review_train_list_compare_delete(tiny_model_dir, tmp_path):
         run_id = table["data"][0][0]
         assert table["data"][0][1] == "completed" and chosen["value"] == run_id
         _, summary, *_ = client.predict(run_id, api_name="/open_run")
-        assert summary["step"] == 3 and summary["checkpoint"] == "checkpoint-3"
+        # A table a person reads, not the raw JSON.
+        assert "| step | 3 of 3 (saved: checkpoint-3) |" in summary and "| status | completed |" in summary
+        assert "{" not in summary and "| memory | peak " in summary
         figure, metric, differences, _ = client.predict([run_id], "loss", api_name="/compare_runs")
         assert differences["data"] == [["pick two runs or more to list their differences"]]
         assert "learning_rate" in [c[0] for c in metric["choices"]]

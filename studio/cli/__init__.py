@@ -24,6 +24,7 @@ import warnings
 
 from studio.cli.common import fail
 from studio.data.access import read_anywhere
+from studio.models.noise import drop_known_noise
 from studio.paths import runs_root
 from studio.train.trackers import point_trackio
 
@@ -47,8 +48,6 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     warnings.filterwarnings("ignore")
-    # bitsandbytes warns at import that an optional CPU kernel package is absent; 4-bit works without it.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
         import datasets  # lazy: cli-startup - datasets and transformers load in seconds; only a command that runs needs them quiet
 
@@ -65,6 +64,7 @@ def quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    drop_known_noise()  # before any command imports a model library
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

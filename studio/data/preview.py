@@ -8,7 +8,9 @@ from studio.data.dataset import LoadedData
 from studio.data.render import render_chat, render_row, segments
 from studio.data.stats import LengthStats, length_stats
 
-PREVIEW_ROWS = 5  # the first examples a preview renders (the Data tab's example slider counts them)
+PREVIEW_ROWS = (
+    50  # the first rows a preview renders: the Data tab's Example slider reaches them (50 pairs take under a second)
+)
 
 
 @dataclass

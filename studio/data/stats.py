@@ -103,6 +103,10 @@ class LengthStats:
         ordered = sorted(self.lengths)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0
 
+    def suggested(self, share: float = 0.95) -> int:
+        """A max length (a multiple of 64) that keeps ``share`` of the measured rows whole."""
+        return -(-self.percentile(share) // 64) * 64
+
     def to_json(self) -> dict:
         return {
             "unit": self.unit,
@@ -114,6 +118,8 @@ class LengthStats:
             "median": self.percentile(0.5),
             "p95": self.percentile(0.95),
             "max": max(self.lengths, default=0),
+            "keeps_95_percent": self.suggested(0.95),
+            "keeps_all": self.suggested(1.0),
         }
 
     def describe(self) -> str:
@@ -122,7 +128,17 @@ class LengthStats:
         text = f"Token lengths{scope}: median {j['median']}, p95 {j['p95']}, max {j['max']}."
         if self.max_length:
             text += f" **{self.truncated}** of {j['measured']} exceed the max length {self.max_length} and are cut."
-        return text
+        return text + self.advice()
+
+    def advice(self) -> str:
+        """What max length to set when it cuts rows: one that keeps 95% of them whole, or all of them."""
+        if not self.truncated:
+            return ""
+        most, every = self.suggested(0.95), self.suggested(1.0)
+        if most > self.max_length:
+            tail = f" ({every} keeps every row, at more memory per step)" if every > most else ""
+            return f" Set the max length to **{most}** to keep 95% of the rows whole{tail}."
+        return f" Fewer than 5% are cut; a max length of **{every}** keeps every row whole."
 
 
 def length_stats(tokenizer, rows: list[dict], max_length: int | None = None, limit: int = 20_000) -> LengthStats:

@@ -21,8 +21,9 @@ DPO_PANELS = [
     ),
 ]
 
-# Drawn when the run logs them (reward model, ORPO, KTO, GRPO); GRPO's per-function rewards are
-# added by name (rewards/<function>/mean and /std, studio.train.rewards).
+# Drawn when the run logs the panel's first metric (reward model, ORPO, KTO, GRPO): SFT logs an entropy
+# too, but a panel named after GRPO's clipped answers is no place for it. GRPO's per-function rewards
+# are added by name (rewards/<function>/mean and /std, studio.train.rewards).
 METHOD_PANELS = [
     ("Reward model accuracy and margin", [("accuracy", "accuracy"), ("margin", "margin")]),
     ("Eval accuracy and margin", [("eval_accuracy", "eval accuracy"), ("eval_margin", "eval margin")]),
@@ -48,7 +49,7 @@ def _is_function_mean(key: str) -> bool:
 
 
 def _present(metrics: list[dict], panel: tuple[str, list]) -> bool:
-    return any(_series(metrics, key)[0] for key, _ in panel[1])
+    return bool(_series(metrics, panel[1][0][0])[0])
 
 
 def _series(metrics: list[dict], key: str) -> tuple[list, list]:
@@ -89,25 +90,41 @@ def placeholder_figure(text: str = EMPTY_TEXT, height: int = 220) -> go.Figure:
 
 
 def training_figure(metrics: list[dict], dpo: bool = False) -> go.Figure:
-    """Every signal worth watching, one panel each (DPO adds rewards, margins and accuracies)."""
+    """Every signal worth watching, one panel each (DPO adds rewards, margins and accuracies).
+
+    A panel of several curves has its own small legend in its corner; a panel of one curve needs
+    none (its title names it): one legend for all, under a GRPO run's ten panels, listed 20 names."""
     if not any(_series(metrics, key)[0] for _, series in PANELS for key, _ in series):
         return placeholder_figure()
     panels = PANELS + (DPO_PANELS if dpo else []) + reward_panels(metrics)
     panels += [p for p in METHOD_PANELS if _present(metrics, p)]
     rows = (len(panels) + 1) // 2
     fig = make_subplots(rows=rows, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.12)
+    legends = {}
     for i, (_, series) in enumerate(panels):
-        for key, name in series:
-            x, y = _series(metrics, key)
-            if x:
-                mode = "lines+markers" if key.startswith("eval") or len(x) < 30 else "lines"
-                color = COLORS.get(key)
-                trace = go.Scatter(x=x, y=y, mode=mode, name=name, line=dict(color=color), marker=dict(color=color))
-                fig.add_trace(trace, row=i // 2 + 1, col=i % 2 + 1)
-    fig.update_layout(height=280 * rows, margin=dict(l=40, r=10, t=40, b=30), legend=dict(orientation="h"))
+        drawn = [(key, name, *_series(metrics, key)) for key, name in series]
+        drawn = [d for d in drawn if d[2]]
+        legend = f"legend{len(legends) + 2}" if len(drawn) > 1 else None
+        for key, name, x, y in drawn:
+            mode = "lines+markers" if key.startswith("eval") or len(x) < 30 else "lines"
+            color = COLORS.get(key)
+            line, marker = dict(color=color), dict(color=color)
+            trace = go.Scatter(x=x, y=y, mode=mode, name=name, line=line, marker=marker, legend=legend)
+            trace.showlegend = legend is not None
+            fig.add_trace(trace, row=i // 2 + 1, col=i % 2 + 1)
+        if legend:
+            legends[legend] = _corner(fig, i)
+    fig.update_layout(height=280 * rows, margin=dict(l=40, r=10, t=40, b=30), **legends)
     # "step" under the bottom row only: on every row it sat on top of the next row's titles.
     fig.update_xaxes(title_text="step", row=rows)
     return fig
+
+
+def _corner(fig: go.Figure, index: int) -> dict:
+    """A legend in the top right corner of subplot ``index`` (its axes' domains, in paper coordinates)."""
+    suffix = "" if index == 0 else str(index + 1)
+    x, y = fig.layout[f"xaxis{suffix}"].domain, fig.layout[f"yaxis{suffix}"].domain
+    return dict(x=x[1], y=y[1], xanchor="right", yanchor="top", bgcolor="rgba(255,255,255,0.7)", font=dict(size=10))
 
 
 def is_dpo(metrics: list[dict]) -> bool:

@@ -159,7 +159,7 @@ class MetricsCallback(TrainerCallback):
 
     def _record(self, state, logs: dict) -> None:
         record = {"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 4)}
-        record["time"] = round(time.monotonic() - self._t0, 3)
+        record["time"] = round(self.tracker.earlier_s + time.monotonic() - self._t0, 3)  # a resume goes on
         for key, value in logs.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 record[key] = float(value)

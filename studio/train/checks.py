@@ -85,7 +85,9 @@ def _train_problems(config: RunConfig) -> list[Problem]:
         )
     if t.packing and t.method != "sft":
         out.append(Problem("packing", f"packing applies to SFT only; it is ignored for {t.method.upper()}", "warning"))
-    if config.probes.prompts() and t.eval_steps <= 0:
+    # GRPO shows the answers it samples at every step (studio.train.completions): probes before and after
+    # are all it needs, and its shipped preset asks for no evaluation along the way.
+    if config.probes.prompts() and t.eval_steps <= 0 and t.method != "grpo":
         out.append(
             Problem(
                 "probe_prompts", "probes are answered at each evaluation; with eval_steps 0 only at the end", "warning"

@@ -191,10 +191,12 @@ class JobManager:
         follow(handle, run, self._tracker, self._stop)
 
     def _begin(self, run: Run, main_process: bool) -> None:
-        """``run`` becomes the job this manager reports on, with a fresh stop flag and tracker."""
+        """``run`` becomes the job this manager reports on, with a fresh stop flag and tracker; a
+        resumed run's elapsed time counts its earlier segments."""
         self.run, self.main_process = run, main_process
         self._stop = threading.Event()
-        self._tracker = Tracker(run.id, str(run.path))
+        earlier = segment_totals(read_segments(run.path))["train_seconds"]
+        self._tracker = Tracker(run.id, str(run.path), earlier_s=earlier)
 
     def _in_background(self, body, args: tuple, name: str) -> None:
         thread = threading.Thread(target=_lowered, args=(body, *args), name=name, daemon=True)

@@ -156,9 +156,12 @@ def overfitting_message(metrics: list[dict], window: int = 3) -> str:
 class Tracker:
     """Thread-safe holder of one run's progress, with the timing of its phases."""
 
-    def __init__(self, run_id: str = "", run_dir: str = ""):
+    def __init__(self, run_id: str = "", run_dir: str = "", earlier_s: float = 0.0):
+        """``earlier_s``: the time the run trained before this start (a resume's earlier segments),
+        so its elapsed time goes on from there instead of starting again at zero."""
         self._lock = threading.Lock()
         self._p = Progress(run_id=run_id, run_dir=run_dir)
+        self.earlier_s = earlier_s
         self._started = time.monotonic()
         self._last_activity = self._started
         self._first_step_at: float | None = None
@@ -277,7 +280,7 @@ class Tracker:
                 for phase in ROUND_PHASES
                 if phase not in p.round_seconds and any(s >= p.step for s in self._schedule.get(phase, ()))
             ]
-        p.elapsed_s = now - self._started
+        p.elapsed_s = self.earlier_s + now - self._started
         p.since_last_step_s = now - last
         p.stalled = stall_message(p, p.since_last_step_s)
         return p

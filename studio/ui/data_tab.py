@@ -37,6 +37,9 @@ from studio.ui.space import user_of
 
 DEFAULT_DATASET = DataConfig().dataset
 COLOR_MAP = {"trained": "#22c55e", "rejected": "#f87171"}
+UPLOADED = " (uploaded)"  # after an upload the source box shows the file's own name, not Gradio's hashed folder
+# Gradio's highlighted text breaks lines anywhere (word-break: break-all), even inside a word.
+TEXT_CSS = "<style>#training-text .textfield { word-break: normal; overflow-wrap: anywhere; }</style>"
 MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
@@ -48,6 +51,14 @@ def _cell(value) -> str:
 def _table(rows: list[dict], limit: int = 20) -> dict:
     columns = list(dict.fromkeys(k for r in rows[:limit] for k in r))  # in the file's order
     return {"headers": columns, "data": [[_cell(r.get(c, "")) for c in columns] for r in rows[:limit]]}
+
+
+def _rendered(example: dict | None) -> dict:
+    """The highlighted text with a legend of what it holds: "rejected" only for a preference pair."""
+    if not example:
+        return gr.update(value=[], color_map={"trained": COLOR_MAP["trained"]})
+    shown = {"trained", "rejected"} if example.get("rejected") else {"trained"}
+    return gr.update(value=_highlight(example), color_map={k: v for k, v in COLOR_MAP.items() if k in shown})
 
 
 def _highlight(example: dict) -> list[tuple[str, str | None]]:
@@ -115,7 +126,9 @@ def _inputs() -> dict:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
-                label="Upload a dataset (JSON, JSONL, CSV, Parquet)", file_types=[".json", ".jsonl", ".csv", ".parquet"]
+                label="Upload a dataset (JSON, JSONL, CSV, Parquet)",
+                file_types=[".json", ".jsonl", ".csv", ".parquet"],
+                elem_id="data-upload",
             )
             source = gr.Textbox(
                 value=DEFAULT_DATASET,
@@ -145,7 +158,9 @@ def _inputs() -> dict:
                 info="Tokens past this are cut (shown in the preview).",
             )
             load = gr.Button("Load and preview", variant="primary")
+    uploaded = gr.State(None)  # the last upload: {"shown": its name in the source box, "path": Gradio's copy}
     return dict(
+        uploaded=uploaded,
         upload=upload,
         source=source,
         format=fmt,
@@ -217,12 +232,11 @@ def _preview_view() -> dict:
         lengths = gr.Plot(
             placeholder_figure("The histogram of token lengths appears here."), label="Token lengths", scale=2
         )
-    example_index = gr.Slider(
-        1, PREVIEW_ROWS, value=1, step=1, label="Example", info="Which of the first examples to show."
-    )
+    example_index = gr.Slider(1, PREVIEW_ROWS, value=1, step=1, label="Example", info="Which row to show.")
+    gr.HTML(head=TEXT_CSS)
     rendered = gr.HighlightedText(
         label="Exact training text under the chat template (green: tokens that carry loss; red: a rejected answer)",
-        color_map=COLOR_MAP,
+        color_map={"trained": COLOR_MAP["trained"]},
         show_legend=True,
         combine_adjacent=True,
         elem_id="training-text",
@@ -237,11 +251,23 @@ def _preview_view() -> dict:
 def _wire_load(studio: Studio, ui: dict, view: dict):
     """Load and preview (also after an upload); returns the handler with its inputs and outputs."""
 
-    def on_load(source_value, fmt_value, columns_value, system_value, model_value, max_len, request: gr.Request = None):
+    def on_load(
+        source_value,
+        fmt_value,
+        columns_value,
+        system_value,
+        model_value,
+        max_len,
+        uploaded=None,
+        request: gr.Request = None,
+    ):
+        """``uploaded``: the last upload ({"shown", "path"}), read when the source box still shows its name."""
         user = user_of(request)  # another person's run files read as missing ones
+        if uploaded and (source_value or "").strip() == uploaded["shown"]:
+            source_value = uploaded["path"]
         try:
             data = studio.load_data(source_value, fmt_value, columns_value, system_value, user)
-            shown = studio.preview(data, model_value, int(max_len) if max_len else None, user=user)
+            shown = studio.preview(data, model_value, int(max_len) if max_len else None, n=PREVIEW_ROWS, user=user)
         except ValueError as exc:  # a card on the status line; the data shown and handed on stay as they were
             return (*[gr.skip()] * 7, card(str(exc), elem_id="data-refused"), None)
         if data.skipped:
@@ -249,33 +275,46 @@ def _wire_load(studio: Studio, ui: dict, view: dict):
         examples = [
             {"row": e.row, "segments": e.segments, "rejected": e.rejected, "tokens": e.tokens} for e in shown.examples
         ]
-        first = _highlight(examples[0]) if examples else []
+        first = _rendered(examples[0] if examples else None)
         params = dict(source=source_value, format=fmt_value, columns=columns_value, system=system_value)
         figure = length_figure(shown.lengths, f"Token lengths under {model_value}'s chat template")
-        # A slider needs minimum < maximum: with one example it stays at 1, not interactive.
-        slider = gr.update(maximum=max(2, len(examples)), value=1, interactive=len(examples) > 1)
-        return _summary(data, shown), _table(data.raw_rows), slider, first, examples, figure, params, "", params
+        return _summary(data, shown), _table(data.raw_rows), _slider(len(examples), shown.num_rows), first, \
+            examples, figure, params, "", params  # fmt: skip
 
     def on_upload(file):
-        return file if isinstance(file, str) else getattr(file, "name", "") if file else gr.update()
+        """The source box shows the file's own name; the path in Gradio's hashed folder is remembered."""
+        path = file if isinstance(file, str) else getattr(file, "name", "") if file else ""
+        if not path:
+            return gr.skip(), gr.skip()
+        shown = Path(path).name + UPLOADED
+        return shown, {"shown": shown, "path": path}
 
     def on_pick(index, examples):
-        return _highlight(examples[min(int(index), len(examples)) - 1]) if examples else []
+        return _rendered(examples[min(int(index), len(examples)) - 1] if examples else None)
 
-    inputs = [ui["source"], ui["format"], ui["columns"], ui["system"], ui["model"], ui["max_length"]]
+    inputs = [ui["source"], ui["format"], ui["columns"], ui["system"], ui["model"], ui["max_length"], ui["uploaded"]]
     outputs = [view[k] for k in ("summary", "table", "example_index", "rendered", "examples", "lengths", "loaded")]
     outputs += [view["status"], view["handoff"]]
     uploaded = (
         ui["upload"]
-        .upload(on_upload, ui["upload"], ui["source"])
+        .upload(on_upload, ui["upload"], [ui["source"], ui["uploaded"]])
         .then(on_load, inputs, outputs, api_visibility="private", show_progress_on=view["status"])
     )
+    # A path typed over an upload's name replaces the upload: the upload box lets it go too.
+    ui["source"].input(lambda: (None, None), None, [ui["upload"], ui["uploaded"]], api_visibility="private")
     loaded = ui["load"].click(on_load, inputs, outputs, api_name="load_data", show_progress_on=view["status"])
     view["events"] = [uploaded, loaded]  # a success hands the data to the Train form
     view["example_index"].change(
         on_pick, [view["example_index"], view["examples"]], view["rendered"], api_visibility="private"
     )
     return on_load, inputs, outputs
+
+
+def _slider(examples: int, rows: int) -> dict:
+    """The Example slider over the rendered rows; a slider needs minimum < maximum: with one row it
+    stays at 1, not interactive."""
+    scope = f"one of the first {examples} of {rows} rows" if examples < rows else f"one of the {rows} rows"
+    return gr.update(maximum=max(2, examples), value=1, interactive=examples > 1, info=f"Which row to show: {scope}.")
 
 
 def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> None:
@@ -312,11 +351,12 @@ def _wire_use(ui: dict, view: dict, load, button, path_state, api_name: str | No
         if not path:
             raise user_error("Make the file first (clean or generate); that file is what goes to Train.")
         gr.Info(f"The Train tab now uses {path}.")
-        return path, "auto", "", ""
+        return path, "auto", "", "", None, None  # the upload box no longer names the file it replaced
 
     on_load, load_inputs, load_outputs = load
+    outs = [ui[k] for k in ("source", "format", "columns", "system", "upload", "uploaded")]
     visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
-    used = button.click(on_use, path_state, [ui["source"], ui["format"], ui["columns"], ui["system"]], **visibility)
+    used = button.click(on_use, path_state, outs, **visibility)
     used = used.success(on_load, load_inputs, load_outputs, api_visibility="private", show_progress_on=view["status"])
     view["events"].append(used)
 

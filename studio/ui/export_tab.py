@@ -17,13 +17,19 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.config import ExportConfig
+from studio.config import GGUF_CHOICES, ExportConfig
 from studio.services import RepoExists, Sampling, Studio, token_hint
 from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
 
 UPDATE_LABEL = next(f.metadata["label"] for f in fields(ExportConfig) if f.name == "update")
+GGUF_TYPE = "q8_0"  # the GGUF section's first choice
+
+
+def push_gguf_label(gguf_type: str) -> str:
+    """The button names the type it pushes (chosen under "GGUF for llama.cpp and Ollama", maybe closed)."""
+    return f"Push the {gguf_type} GGUF with its Modelfile"
 
 
 def _layout() -> SimpleNamespace:
@@ -46,10 +52,13 @@ def _layout() -> SimpleNamespace:
                 ui.form.add(defaults, ["dtype"])
                 ui.merge_button = gr.Button("Merge and save the full model")
                 ui.merge_note = gr.HTML(elem_id="export-merge-note")
-                ui.merged = gr.Markdown(elem_id="export-merge")
+                ui.merged = gr.Markdown(elem_id="export-merge", min_height=40)  # room for its progress bar
             with gr.Accordion("GGUF for llama.cpp and Ollama", open=False):
-                ui.form.add(defaults, ["gguf"])
-                ui.form.components["gguf"].label = "GGUF type"
+                # Here a GGUF is what the button writes: a type is chosen already (q8_0: near-lossless,
+                # half of f16), "none" is no choice; the push below says which type it sends.
+                ui.form.add(ExportConfig(gguf=GGUF_TYPE), ["gguf"])
+                gguf = ui.form.components["gguf"]
+                gguf.label, gguf.choices = "GGUF type", [(c, c) for c in GGUF_CHOICES if c != "none"]
                 ui.gguf_button = gr.Button("Write and check the GGUF")
                 ui.gguf_note = gr.HTML(elem_id="export-gguf-note")
                 ui.gguf_files = gr.File(label="GGUF file and Modelfile", file_count="multiple", interactive=False)
@@ -78,9 +87,9 @@ def _layout() -> SimpleNamespace:
                     ui.form.add(defaults, ["update", "verify"])
                 with gr.Row():
                     ui.push_button = gr.Button("Push to the Hub", variant="primary")
-                    ui.push_gguf_button = gr.Button("Push the GGUF (type above) with its Modelfile")
+                    ui.push_gguf_button = gr.Button(push_gguf_label(GGUF_TYPE))
                 ui.push_note = gr.HTML(elem_id="export-push-note")
-                ui.pushed = gr.Markdown(elem_id="export-push")
+                ui.pushed = gr.Markdown(elem_id="export-push", min_height=40)  # room for its progress bar
     return ui
 
 
@@ -116,23 +125,46 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
             return gr.skip(), card(str(exc))
         return _merge_text(report.to_dict()), ""
 
+    # One progress bar per action, on its result (Gradio draws one on every output otherwise).
     ui.refresh.click(runs_update, ui.run, ui.run, api_name="export_runs")
     ui.run.change(on_run, ui.run, ui.about, api_name=False)
-    ui.zip_button.click(on_zip, ui.run, [ui.zipped, ui.zip_note], api_name="export_zip")
+    ui.zip_button.click(on_zip, ui.run, [ui.zipped, ui.zip_note], api_name="export_zip", show_progress_on=ui.zipped)
     merge_io = [ui.run, form.components["dtype"]], [ui.merged, ui.merge_note]
-    ui.merge_button.click(on_merge, *merge_io, concurrency_id="model", api_name="export_merge")
-    gguf_inputs = [ui.run, form.components["gguf"], *(sampling.inputs if sampling else [])]
-    gguf_outputs = [ui.gguf_files, ui.gguf_text, ui.gguf_note]
-    ui.gguf_button.click(
-        _gguf_handler(studio, sampling), gguf_inputs, gguf_outputs, concurrency_id="model", api_name="export_gguf"
+    ui.merge_button.click(
+        on_merge, *merge_io, concurrency_id="model", api_name="export_merge", show_progress_on=ui.merged
     )
     card_outputs = [ui.card_meta, ui.card_body, ui.card_plot, ui.card_note]
     ui.card_button.click(_card_handler(studio), ui.run, card_outputs, api_name="model_card")
+    _wire_gguf_and_push(studio, ui, sampling)
+    return {"run": ui.run, "refresh": (runs_update, ui.run)}
+
+
+def _wire_gguf_and_push(studio: Studio, ui: SimpleNamespace, sampling: Form | None) -> None:
+    """The GGUF's button, the push buttons, and the GGUF push's label that follows the chosen type."""
+    form = ui.form
+    gguf_inputs = [ui.run, form.components["gguf"], *(sampling.inputs if sampling else [])]
+    gguf_outputs = [ui.gguf_files, ui.gguf_text, ui.gguf_note]
+    ui.gguf_button.click(
+        _gguf_handler(studio, sampling),
+        gguf_inputs,
+        gguf_outputs,
+        concurrency_id="model",
+        api_name="export_gguf",
+        show_progress_on=ui.gguf_files,
+    )
+    form.components["gguf"].change(
+        lambda t: gr.update(value=push_gguf_label(t)), form.components["gguf"], ui.push_gguf_button, api_name=False
+    )
     push_inputs = [ui.run, ui.repo, ui.token, *form.inputs]
     # The handler empties the token field itself, whatever happened (a failed push included).
     push_outputs = [ui.pushed, form.components["update"], ui.push_note, ui.token, ui.hint]
     ui.push_button.click(
-        _push_handler(studio, form), push_inputs, push_outputs, concurrency_id="model", api_name="push_to_hub"
+        _push_handler(studio, form),
+        push_inputs,
+        push_outputs,
+        concurrency_id="model",
+        api_name="push_to_hub",
+        show_progress_on=ui.pushed,
     )
     ui.push_gguf_button.click(
         _push_handler(studio, form, gguf=True),
@@ -140,8 +172,8 @@ def build(studio: Studio, sampling: Form | None = None) -> dict:
         push_outputs,
         concurrency_id="model",
         api_name="push_gguf_to_hub",
+        show_progress_on=ui.pushed,
     )
-    return {"run": ui.run, "refresh": (runs_update, ui.run)}
 
 
 def _card_handler(studio: Studio):

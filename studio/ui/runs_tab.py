@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.services import Studio, placeholder_figure
+from studio.services import Studio, duration, placeholder_figure
 from studio.ui.errors import card
 from studio.ui.space import user_of
 from studio.ui.train_views import PROBE_WIDTHS, probe_columns
@@ -69,6 +69,46 @@ def _differences(run_ids: list[str], rows: list[dict]) -> dict:
     return {"headers": ["field", *run_ids], "data": [[r["field"], *(_cell(r[i]) for i in run_ids)] for r in rows]}
 
 
+def _md(value) -> str:
+    """A table cell: no pipe or line break from the run's files breaks the table."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def summary_text(s: dict) -> str:
+    """One run's summary as a table a person reads (it was the raw JSON); empty fields left out."""
+    ppl = s.get("eval_perplexity")
+    memory = [f"peak {s['peak_memory_gib']} GiB" if s.get("peak_memory_gib") else ""]
+    memory += [f"estimate {s['estimated_memory_gib']} GiB" if s.get("estimated_memory_gib") else ""]
+    segments = s.get("segments") or []
+    seconds = s.get("train_seconds")
+    rows = [
+        ("status", s.get("queue") or s["status"]),
+        ("error", s.get("error")),
+        ("training", f"{s['method'].upper()} · {s['adapter']} · `{s['model']}`"),
+        ("step", f"{s['step']} of {s.get('total_steps') or '?'}" + (f" (saved: {s['checkpoint']})" if s.get("checkpoint") else "")),
+        ("last train loss", s.get("last_loss")),
+        ("best eval loss", s.get("best_eval_loss")),
+        ("best reward accuracy", s.get("best_reward_accuracy")),
+        ("best reward margin", s.get("best_reward_margin")),
+        ("eval perplexity", f"base {ppl['base']} → adapter {ppl['adapter']}" if ppl else None),
+        ("memory", ", ".join(m for m in memory if m)),
+        ("time per step", f"{s['seconds_per_step']} s" if s.get("seconds_per_step") else None),
+        ("training time", duration(seconds) + (f" in {len(segments)} segments" if len(segments) > 1 else "") if seconds else None),
+        ("tokens trained", f"{s['tokens']:,}" if s.get("tokens") else None),
+        ("started", s.get("started")),
+        ("owner", (s.get("owner") or "") + (" (shared read-only)" if s.get("shared") else "")),
+    ]  # fmt: skip
+    cells = [f"| {name} | {_md(value)} |" for name, value in rows if value not in (None, "")]
+    lines = [f"**{_md(s['run'])}**", "", cells[0], "|---|---|", *cells[1:]]  # the status heads the table
+    if len(segments) > 1:  # each start and resume: where the time went
+        lines += ["", "| segment | began | ended | steps | time | device |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"| {g['segment']} | {g['began']} | {g['ended']} | {g['steps']} | {duration(g['train_seconds'])} | {_md(g['device'])} |"
+            for g in segments
+        ]
+    return "\n".join(lines)
+
+
 def tracker_text(view: dict | None) -> str:
     """The tracker a run also logged to and the commands that open its dashboard; "" for a run without one."""
     if not view:
@@ -108,7 +148,7 @@ def _layout() -> SimpleNamespace:
         with gr.Column(scale=3):
             ui.curves = gr.Plot(placeholder_figure("Open a run to see its curves."), label="Curves")
         with gr.Column(scale=2):
-            ui.summary = gr.JSON(label="Summary")
+            ui.summary = gr.Markdown("Open a run to see its summary.", elem_id="runs-summary")
             ui.tracker = gr.Markdown(elem_id="runs-tracker")
             ui.probes = gr.Dataframe(
                 headers=["prompt", "latest", "base"], column_widths=PROBE_WIDTHS, label="Probe prompts", wrap=True
@@ -170,7 +210,8 @@ class _Handlers:
         probes = gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS)
         shared = bool(view["summary"].get("shared"))
         tracker = tracker_text(view["tracker"])
-        return view["figure"], view["summary"], tracker, probes, view["config"], view["log"], shared, gr.skip()
+        summary = summary_text(view["summary"])
+        return view["figure"], summary, tracker, probes, view["config"], view["log"], shared, gr.skip()
 
     def compare(self, run_ids, key, request: gr.Request):
         """Outputs: overlay, metric, config differences, message."""
