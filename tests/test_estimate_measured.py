@@ -30,7 +30,7 @@ METHOD_ARGS = {
 # methods whose heads differ most; ``bash test.sh`` (heavy included) measures them all.
 HEAVY = pytest.mark.heavy
 CASES = [
-    ("sft", "lora"),
+    pytest.param("sft", "lora", marks=pytest.mark.smoke),
     ("sft", "qlora"),
     ("sft", "full"),
     ("dpo", "lora"),

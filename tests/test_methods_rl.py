@@ -242,6 +242,10 @@ def test_reward_model_learns_held_out_pairs(tmp_path):
 
 
 @pytest.mark.slow
+# The embedded model loaded, sampled and trained: the costliest test CI ran (about 2.5 minutes of a
+# loaded two-core machine). Heavy: test_methods_embedded's GRPO run asserts more on the same model
+# (a reward logged every step, the held-out reward raised); CI trains GRPO on the tiny model above.
+@pytest.mark.heavy
 def test_grpo_on_the_embedded_model_scores_its_groups(tmp_path):
     from studio.train.jobs import JobManager
 

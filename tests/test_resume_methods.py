@@ -75,8 +75,18 @@ def assert_same_continuation(straight: dict, straight_weights: dict, run, saved_
         assert torch.allclose(tensor, straight_weights[name], rtol=1e-4, atol=1e-6), name
 
 
-# GRPO's case samples and trains twice (over a minute on two cores): heavy, as its SIGKILL case.
-@pytest.mark.parametrize("method", ["reward", "orpo", "kto", pytest.param("grpo", marks=pytest.mark.heavy)])
+# CI resumes the reward model (its new score head restored with the adapter) as the smoke case;
+# ORPO's and KTO's resumes take the same checkpoint path and GRPO's samples and trains twice (over a
+# minute on two cores): heavy, as the SIGKILL cases.
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param("reward", marks=pytest.mark.smoke),
+        pytest.param("orpo", marks=pytest.mark.heavy),
+        pytest.param("kto", marks=pytest.mark.heavy),
+        pytest.param("grpo", marks=pytest.mark.heavy),
+    ],
+)
 def test_resume_from_a_checkpoint_repeats_the_uninterrupted_run(tiny_model_dir, tmp_path, method):
     straight, straight_weights, run = train_then_resume(resumable(tiny_model_dir, method), tmp_path, SAVED_AT)
     assert_same_continuation(straight, straight_weights, run, SAVED_AT)
