@@ -29,18 +29,19 @@ sys.path.insert(0, str(ROOT))
 # a launcher's rank): a
 # developer's shell or a Space must not steer the tests (nor turn off a fast path's switch,
 # studio.fastpaths: the tests that compare with them off set them themselves). All of it is
-# cleared but where the caches live (the embedded model is converted there once), and the tests'
-# own values are set below; the autouse fixture ``studio_environment`` puts this back around every test.
+# cleared but where the caches live (the embedded model is converted there once) and where tests
+# leave what a person looks at (screenshots, the load test's report), and the tests' own values are
+# set below; the autouse fixture ``studio_environment`` puts this back around every test.
 STUDIO_PREFIXES = ("STUDIO_", "SPACE_", "HF_", "GRADIO_", "OAUTH_", "OPENAI_", "WANDB_", "MLFLOW_", "TRACKIO_")
 RANKS = frozenset({"WORLD_SIZE", "RANK", "LOCAL_RANK"})
-CACHES = frozenset({"STUDIO_CACHE_DIR", "HF_HOME", "HF_HUB_CACHE"})
+KEPT = frozenset({"STUDIO_CACHE_DIR", "HF_HOME", "HF_HUB_CACHE", "STUDIO_SCREENSHOTS", "STUDIO_LOAD_REPORT"})
 
 
 def read_by_studio(name: str) -> bool:
     return name.startswith(STUDIO_PREFIXES) or name in RANKS
 
 
-for _name in [n for n in os.environ if read_by_studio(n) and n not in CACHES]:
+for _name in [n for n in os.environ if read_by_studio(n) and n not in KEPT]:
     del os.environ[_name]
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -32,6 +32,7 @@ def test_the_shells_values_are_gone():
     assert "HF_TOKEN" not in os.environ and "STUDIO_FASTPATHS" not in os.environ
     assert os.environ["STUDIO_DATA_DIRS"] != "/odd/data" and os.environ["STUDIO_CHAT_BACKEND"] == "torch"
     assert os.environ["STUDIO_CACHE_DIR"] == "/kept/cache"  # where caches live is kept
+    assert os.environ["STUDIO_SCREENSHOTS"] == "/kept/shots"  # and where tests leave screenshots
 
 def test_a_test_writes_the_environment_directly():
     os.environ["STUDIO_RUNS_DIR"] = "/leaked/runs"
@@ -53,6 +54,7 @@ def test_a_shell_with_odd_values_steers_no_test(tmp_path):
         "HF_TOKEN": "hf_odd",
         "STUDIO_FASTPATHS": "0",
         "STUDIO_CACHE_DIR": "/kept/cache",
+        "STUDIO_SCREENSHOTS": "/kept/shots",
     }
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider", str(tmp_path)]
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **odd}, capture_output=True, text=True, timeout=120)
