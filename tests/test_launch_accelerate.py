@@ -30,26 +30,16 @@ def train_on_accelerate(config, tmp_path, strategy: str, timeout: float = 420, r
     return result, runs
 
 
-@pytest.mark.smoke
-def test_two_processes_launched_by_the_studio_train_a_step_into_one_run(tiny_config, tmp_path):
-    result, runs = train_on_accelerate(tiny_config, tmp_path, "ddp", rows=4)
-    [run] = list(runs.iterdir())
-    log = (run / "launch.log").read_text() if (run / "launch.log").exists() else ""
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:] + log[-4000:]
-    assert yaml.safe_load((run / "accelerate.yaml").read_text())["num_processes"] == 2
-    assert json.loads((run / "environment.json").read_text())["world_size"] == 2
-    assert [s for s in steps_of(run) if s] == [1]
-    assert json.loads((run / "status.json").read_text())["status"] == "completed"
-    assert (run / "adapter" / "adapter_model.safetensors").exists()
-
-
 def steps_of(run) -> list[int]:
     return [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.heavy  # two steps and two checkpoints: minutes on two cores
-def test_two_processes_launched_by_the_studio_train_into_one_run(tiny_config, tmp_path):
-    result, runs = train_on_accelerate(tiny_config, tmp_path, "ddp")
+# CI's smoke case trains one step (4 rows); two steps, a checkpoint after each, take longer: heavy.
+@pytest.mark.parametrize(
+    ("rows", "steps"), [pytest.param(4, [1], marks=pytest.mark.smoke), pytest.param(8, [1, 2], marks=pytest.mark.heavy)]
+)
+def test_two_processes_launched_by_the_studio_train_into_one_run(tiny_config, tmp_path, rows, steps):
+    result, runs = train_on_accelerate(tiny_config, tmp_path, "ddp", rows=rows)
     [run] = list(runs.iterdir())
     log = (run / "launch.log").read_text() if (run / "launch.log").exists() else ""
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:] + log[-4000:]
@@ -57,7 +47,7 @@ def test_two_processes_launched_by_the_studio_train_into_one_run(tiny_config, tm
     assert written["num_processes"] == 2
     assert written["distributed_type"] == "MULTI_GPU"  # accelerate then starts one process per rank
     assert json.loads((run / "environment.json").read_text())["world_size"] == 2
-    assert [s for s in steps_of(run) if s] == [1, 2]
+    assert [s for s in steps_of(run) if s] == steps
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
     assert (run / "adapter" / "adapter_model.safetensors").exists()
     assert json.loads((run / "launch.json").read_text())["on"] == "accelerate"
