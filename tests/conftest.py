@@ -4,8 +4,9 @@ The tiny model makes service tests take seconds; tests marked ``slow`` use the r
 model (converted once into the user cache by scripts/setup.sh). ``tiny_config`` is the recipe as
 a config; ``make_run(**overrides)`` is a finished run of it (one per distinct recipe per session).
 
-Markers sort the tiers; ``bash test.sh`` runs them all, CI all but ``heavy``. The unit tier:
-``pytest -m "not slow and not e2e and not browser and not cli"``.
+Markers sort the tiers (pyproject.toml): ``bash test.sh --all`` (or without options) runs them all,
+CI (``bash test.sh --ci``) all but ``heavy``, which keeps ``smoke``, the cheapest case of each heavy
+check. The unit tier: ``pytest -m "not slow and not e2e and not browser and not cli"``.
 """
 
 from __future__ import annotations
@@ -24,15 +25,33 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "real-data"
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# The environment the studio reads (STUDIO_*, SPACE_*, HF_*, Gradio's, OAuth, OpenAI, the trackers',
+# a launcher's rank): a
+# developer's shell or a Space must not steer the tests (nor turn off a fast path's switch,
+# studio.fastpaths: the tests that compare with them off set them themselves). All of it is
+# cleared but where the caches live (the embedded model is converted there once) and where tests
+# leave what a person looks at (screenshots, the load test's report), and the tests' own values are
+# set below; the autouse fixture ``studio_environment`` puts this back around every test.
+STUDIO_PREFIXES = ("STUDIO_", "SPACE_", "HF_", "GRADIO_", "OAUTH_", "OPENAI_", "WANDB_", "MLFLOW_", "TRACKIO_")
+RANKS = frozenset({"WORLD_SIZE", "RANK", "LOCAL_RANK"})
+KEPT = frozenset({"STUDIO_CACHE_DIR", "HF_HOME", "HF_HUB_CACHE", "STUDIO_SCREENSHOTS", "STUDIO_LOAD_REPORT"})
+
+
+def read_by_studio(name: str) -> bool:
+    return name.startswith(STUDIO_PREFIXES) or name in RANKS
+
+
+for _name in [n for n in os.environ if read_by_studio(n) and n not in KEPT]:
+    del os.environ[_name]
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Where llama-cpp-python is installed (optional), chat turns move to llama.cpp once a source's GGUF
 # is written in the background; tests compare replies across calls, so they pin PyTorch and
 # tests/test_chat_llamacpp.py asks for llama.cpp by name.
-os.environ.setdefault("STUDIO_CHAT_BACKEND", "torch")
+os.environ["STUDIO_CHAT_BACKEND"] = "torch"
 # The folders tests read data from (studio.data.access): the checkout, the shared real data and
 # the temporary folders pytest makes.
-os.environ.setdefault("STUDIO_ALLOWED_DIRS", os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()]))
+os.environ["STUDIO_ALLOWED_DIRS"] = os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()])
 # The fast paths' switches (studio.fastpaths) change what trains: a developer's shell must not turn
 # one off under the tests; the tests that compare with them off set them themselves.
 from studio.fastpaths import ALL_OFF, FASTPATHS  # noqa: E402 - after the path above
@@ -41,7 +60,25 @@ for _switch in (ALL_OFF, *(p.switch for p in FASTPATHS.values())):
     os.environ.pop(_switch, None)
 # Trackio reads its folder once, on import (TRL imports it): the tests' Trackio runs stay out of the
 # user's cache, as app.py and the CLI keep the studio's in the runs folder (trackers.point_trackio).
-os.environ.setdefault("TRACKIO_DIR", tempfile.mkdtemp(prefix="studio-trackio-"))
+os.environ["TRACKIO_DIR"] = tempfile.mkdtemp(prefix="studio-trackio-")
+TESTS_ENVIRONMENT = {n: v for n, v in os.environ.items() if read_by_studio(n)}
+
+
+def reset_studio_environment() -> None:
+    """The studio's variables back to ``TESTS_ENVIRONMENT``: none added, none changed, none gone."""
+    for name in [n for n in os.environ if read_by_studio(n) and n not in TESTS_ENVIRONMENT]:
+        del os.environ[name]
+    os.environ.update(TESTS_ENVIRONMENT)
+
+
+@pytest.fixture(autouse=True)
+def studio_environment():
+    """Every test starts from the tests' environment and leaves it as it found it, though it (or
+    the code under test: the CLI run in-process sets STUDIO_RUNS_DIR, a training sets the trackers'
+    places) wrote to ``os.environ`` directly. A test sets what it needs with ``monkeypatch``."""
+    reset_studio_environment()
+    yield
+    reset_studio_environment()
 
 
 @pytest.fixture(scope="session")

@@ -26,14 +26,15 @@ METHOD_ARGS = {
     + ["--num-generations", "2", "--max-completion-length", "8", "--reward-format", "1"]
     + ["--reward-length", "1", "--length-target", "400"],
 }
-# Each case is a fresh training process (~30 s on two cores): CI measures one per adapter and the
-# methods whose heads differ most; ``bash test.sh`` (heavy included) measures them all.
+# Each case is a fresh training process (~30 s on two cores): CI measures one per adapter (sft lora
+# is the smoke case) and GRPO, whose sampling differs most; ``bash test.sh --all`` measures them all
+# (DPO's pairs are measured there, with ORPO's, KTO's and the reward model's).
 HEAVY = pytest.mark.heavy
 CASES = [
-    ("sft", "lora"),
+    pytest.param("sft", "lora", marks=pytest.mark.smoke),
     ("sft", "qlora"),
     ("sft", "full"),
-    ("dpo", "lora"),
+    pytest.param("dpo", "lora", marks=HEAVY),
     pytest.param("dpo", "full", marks=HEAVY),
     pytest.param("kto", "lora", marks=HEAVY),
     pytest.param("orpo", "lora", marks=HEAVY),

@@ -233,7 +233,7 @@ def test_a_gguf_changed_since_its_check_or_never_checked_is_never_pushed(in_proc
     assert "alice/changed-gguf" not in in_process.repos
 
 
-@pytest.mark.heavy  # a second whole export (merge, write, read back): over a minute on two cores
+@pytest.mark.smoke  # a whole export (merge, write, read back) of the tiny run: CI's one GGUF written here
 def test_a_gguf_that_failed_its_check_is_never_pushed(in_process, tiny_sft_run, monkeypatch):
     import shutil
 

@@ -25,7 +25,9 @@ from studio.train.jobs import JobManager
 from .conftest import ROOT, free_port, tiny_recipe
 
 pytest.importorskip("ray")
-pytestmark = pytest.mark.heavy  # a Ray head and two torch workers: minutes on two cores
+# A Ray head and two torch workers take minutes on two cores: heavy, but for the smoke case (one
+# worker, two steps), which CI runs.
+HEAVY = pytest.mark.heavy
 
 RAY = Path(sys.executable).parent / "ray"
 
@@ -89,6 +91,23 @@ def _wait_for_step(jobs, run, step: int, timeout: float = 400) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.smoke
+def test_one_ray_worker_trains_the_run_on_the_cluster(ray_head, ray_env, tiny_model_dir, tmp_path):
+    jobs = JobManager(tmp_path / "runs")
+    started = time.monotonic()
+    run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, max_steps=2, save_steps=2), ray_head, workers=1))
+    progress = jobs.wait(400)
+    assert progress.status == "completed", progress.error
+    print(f"\nRAY SMOKE: one worker, two steps in {time.monotonic() - started:.1f}s")
+    assert _steps(run) == [1, 2] and _job(run).state() == "SUCCEEDED"
+    status = run.status()
+    assert status["ray_attempt"] == 1 and "restarts" not in status
+    assert json.loads((run.path / "environment.json").read_text())["world_size"] == 1
+    assert [c.name for c in run.checkpoints()] == ["checkpoint-2"]
+    assert (run.path / "adapter" / "adapter_model.safetensors").exists()
+
+
+@HEAVY
 def test_two_ray_workers_train_like_one_process_with_the_same_global_batch(ray_head, ray_env, tiny_model_dir, tmp_path):
     recipe = dict(max_steps=6, batch_size=2, max_rows=24, learning_rate=1e-3, save_steps=3)
     here = JobManager(tmp_path / "here")
@@ -126,6 +145,7 @@ def test_two_ray_workers_train_like_one_process_with_the_same_global_batch(ray_h
     assert worst < 0.01  # the same samples per step; the sums differ only in float order
 
 
+@HEAVY
 def test_stop_cancels_the_ray_run_with_a_checkpoint_to_resume(ray_head, ray_env, tiny_model_dir, tmp_path):
     jobs = JobManager(tmp_path / "runs")
     run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, max_steps=2000, batch_size=2, save_steps=0), ray_head))
@@ -139,6 +159,7 @@ def test_stop_cancels_the_ray_run_with_a_checkpoint_to_resume(ray_head, ray_env,
     assert _steps(run) == list(range(1, stopped_at + 1))
 
 
+@HEAVY
 def test_a_killed_worker_is_restarted_from_the_checkpoint_with_no_step_lost_or_repeated(
     ray_head, ray_env, tiny_model_dir, tmp_path
 ):
@@ -156,6 +177,7 @@ def test_a_killed_worker_is_restarted_from_the_checkpoint_with_no_step_lost_or_r
     assert [c.name for c in run.checkpoints()][-1] == "checkpoint-10"
 
 
+@HEAVY
 def test_a_dataset_the_workers_cannot_read_fails_once_without_restarts(ray_head, ray_env, tiny_model_dir, tmp_path):
     data = tmp_path / "rows.jsonl"
     shutil.copy(ROOT / "assets" / "sample_sft.jsonl", data)
@@ -177,6 +199,7 @@ def _wait(condition, timeout: float, what: str):
     return value
 
 
+@HEAVY
 def test_the_app_sends_a_run_to_ray_and_a_restarted_app_follows_and_stops_it(
     ray_head, ray_env, tiny_model_dir, tmp_path
 ):

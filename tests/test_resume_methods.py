@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from studio.train.jobs import JobManager
 
 from .conftest import ROOT, tiny_recipe, train_until_sigkill
-from .test_methods_rl import configure
+from .test_methods_rl import LOGGED, configure
 
 # 4 rows (KTO: 2 pairs, so 4 labelled answers), batch 2: two steps an epoch. The checkpoint after
 # step 1 is mid-epoch; the resumed steps end that epoch and start the next, reshuffled.
@@ -75,11 +75,22 @@ def assert_same_continuation(straight: dict, straight_weights: dict, run, saved_
         assert torch.allclose(tensor, straight_weights[name], rtol=1e-4, atol=1e-6), name
 
 
-# GRPO's case samples and trains twice (over a minute on two cores): heavy, as its SIGKILL case.
-@pytest.mark.parametrize("method", ["reward", "orpo", "kto", pytest.param("grpo", marks=pytest.mark.heavy)])
+# CI resumes the reward model (its new score head restored with the adapter) as the smoke case;
+# ORPO's and KTO's resumes take the same checkpoint path and GRPO's samples and trains twice (over a
+# minute on two cores): heavy, as the SIGKILL cases.
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param("reward", marks=pytest.mark.smoke),
+        pytest.param("orpo", marks=pytest.mark.heavy),
+        pytest.param("kto", marks=pytest.mark.heavy),
+        pytest.param("grpo", marks=pytest.mark.heavy),
+    ],
+)
 def test_resume_from_a_checkpoint_repeats_the_uninterrupted_run(tiny_model_dir, tmp_path, method):
     straight, straight_weights, run = train_then_resume(resumable(tiny_model_dir, method), tmp_path, SAVED_AT)
     assert_same_continuation(straight, straight_weights, run, SAVED_AT)
+    assert LOGGED[method] <= set().union(*run.metrics())  # the method's figures reach metrics.jsonl
     if method == "reward":  # the new score head is trained, checkpointed and restored with the adapter
         assert any(".score." in name for name in weights(run))
 
@@ -92,6 +103,7 @@ def test_grpo_reusing_its_samples_checkpoints_only_between_generations(tiny_mode
     config.grpo.num_iterations = 2
     straight, straight_weights, run = train_then_resume(config, tmp_path, saved_at=2)
     assert_same_continuation(straight, straight_weights, run, saved_at=2)
+    assert LOGGED["grpo"] <= set().union(*run.metrics())  # the method's figures reach metrics.jsonl
 
 
 def test_stop_waits_for_the_end_of_a_generated_batch(tmp_path):

@@ -10,7 +10,7 @@ from studio.export.card import render
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
 from studio.train.jobs import JobManager
 
-from .conftest import start_and_stop, train_until_sigkill
+from .conftest import start_and_stop
 
 
 def test_segment_log_counts_a_killed_segment_up_to_its_last_write(tmp_path):
@@ -76,19 +76,5 @@ def test_stop_then_resume_counts_both_segments(tiny_config, runs_dir):
     assert times == sorted(times) and len(times) >= 8
 
 
-@pytest.mark.cli
-def test_a_sigkilled_segment_still_counts_after_resume(tiny_config, runs_dir, tmp_path):
-    tiny_config.train.max_steps = 10
-    tiny_config.train.save_steps = 1
-    tiny_config.train.save_total_limit = 2
-    tiny_config.train.batch_size = 2
-    run = train_until_sigkill(tiny_config, tmp_path, runs_dir)
-    killed = read_segments(run.path)
-    assert len(killed) == 1 and killed[0]["ended"] == "interrupted" and killed[0]["to_step"] >= 3
-    assert run.summary()["train_seconds"] == killed[0]["train_seconds"] > 0  # no summary.json yet
-
-    jobs = JobManager()
-    jobs.start(None, resume=run.path)
-    assert jobs.wait(180).status == "completed"
-    segments = check_accounting(run, ["interrupted", "completed"])
-    assert segments[1]["from_step"] <= segments[0]["to_step"] and segments[1]["to_step"] == 10
+# A SIGKILLed segment's accounting after a resume: tests/test_runs.py, on the SIGKILLed run it
+# trains anyway (one killed training in CI instead of two).

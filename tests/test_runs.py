@@ -8,11 +8,13 @@ import time
 
 import pytest
 
+from studio.runs.segments import read_segments
 from studio.schema import ConfigError
 from studio.services import Studio
 from studio.train.jobs import JobManager
 
 from .conftest import ROOT, start_and_stop, train_until_sigkill
+from .test_run_segments import check_accounting
 
 
 def loss_steps(run) -> list[int]:
@@ -30,6 +32,9 @@ def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tiny_config, tmp_path)
     assert run.status()["status"] == "interrupted"  # its pid is gone
     killed_at = int(run.last_checkpoint().name.split("-")[1])  # the last complete one (a save may be torn)
     assert 3 <= killed_at < 10
+    killed = read_segments(run.path)  # the killed segment counts up to its last write
+    assert len(killed) == 1 and killed[0]["ended"] == "interrupted" and killed[0]["to_step"] >= 3
+    assert run.summary()["train_seconds"] == killed[0]["train_seconds"] > 0  # no summary.json yet
 
     result = subprocess.run(
         [sys.executable, "-m", "studio", "train", "--resume", str(run.path), "--runs-dir", str(runs), "--quiet"],
@@ -47,6 +52,8 @@ def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tiny_config, tmp_path)
     assert f"(step {killed_at})" in run.log_path.read_text()
     state = json.loads((run.last_checkpoint() / "trainer_state.json").read_text())
     assert state["global_step"] == 10
+    segments = check_accounting(run, ["interrupted", "completed"])  # summary, history and card count both
+    assert segments[1]["from_step"] <= segments[0]["to_step"] and segments[1]["to_step"] == 10
 
 
 def test_stop_resume_probes_and_history_after_restart(tiny_config, runs_dir):
