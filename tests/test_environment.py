@@ -30,7 +30,8 @@ import os
 def test_the_shells_values_are_gone():
     assert "SPACE_ID" not in os.environ and "STUDIO_RUNS_DIR" not in os.environ
     assert "HF_TOKEN" not in os.environ and "STUDIO_FASTPATHS" not in os.environ
-    assert os.environ["STUDIO_DATA_DIRS"] != "/odd/data" and os.environ["STUDIO_CHAT_BACKEND"] == "torch"
+    assert os.environ["STUDIO_ALLOWED_DIRS"] != "/odd/data" and os.environ["STUDIO_CHAT_BACKEND"] == "torch"
+    assert "STUDIO_DATA_DIRS" not in os.environ and "STUDIO_CLEANED_DIR" not in os.environ  # old and new names
     assert os.environ["STUDIO_CACHE_DIR"] == "/kept/cache"  # where caches live is kept
     assert os.environ["STUDIO_SCREENSHOTS"] == "/kept/shots"  # and where tests leave screenshots
 
@@ -48,7 +49,9 @@ def test_the_next_test_finds_the_tests_environment():
 def test_a_shell_with_odd_values_steers_no_test(tmp_path):
     (tmp_path / "test_inner.py").write_text(INNER)
     odd = {
-        "STUDIO_DATA_DIRS": "/odd/data",
+        "STUDIO_ALLOWED_DIRS": "/odd/data",
+        "STUDIO_DATA_DIRS": "/odd/old-name",
+        "STUDIO_CLEANED_DIR": "/odd/cleaned",
         "STUDIO_RUNS_DIR": "/odd/runs",
         "SPACE_ID": "odd/space",
         "HF_TOKEN": "hf_odd",

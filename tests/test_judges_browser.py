@@ -43,7 +43,7 @@ def test_the_judges_section_shows_the_jury_the_people_line_and_every_verdict(tin
         openai_server(always_a) as first,
         openai_server(longer) as second,
         openai_server(by_length) as rater,
-        running_app(runs, env={"STUDIO_DATA_DIR": str(tmp_path / "datasets")}) as url,
+        running_app(runs, env={"STUDIO_CLEANED_DIR": str(tmp_path / "datasets")}) as url,
         sync_playwright() as pw,
     ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

@@ -89,7 +89,7 @@ def export_tab(page, expect, shots: Path) -> None:
 def test_the_rough_edges_are_smoothed(tiny_sft_run, tmp_path, monkeypatch):
     from playwright.sync_api import expect, sync_playwright
 
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "datasets"))  # where Clean saves
+    monkeypatch.setenv("STUDIO_CLEANED_DIR", str(tmp_path / "datasets"))  # where Clean saves
     shots = Path(os.environ.get("STUDIO_SCREENSHOTS", tmp_path / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
     runs = tmp_path / "runs"

@@ -38,7 +38,7 @@ def test_ratings_are_read_by_explicit_marks_only():
 
 @pytest.fixture
 def studio(runs_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "datasets"))
+    monkeypatch.setenv("STUDIO_CLEANED_DIR", str(tmp_path / "datasets"))
     for name in ("OPENAI_API_KEY", "OPENAI_MODEL"):
         monkeypatch.delenv(name, raising=False)
     return Studio(runs_dir)
