@@ -241,10 +241,13 @@ def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
     from studio.train.progress import Tracker
 
     studio, handlers, _ = train
-    assert handlers.on_samples(None).visible is False  # no run: no table
+    table, start, watch = handlers.on_live(None)
+    assert table.visible is False and watch["visible"] is False  # no run: no table, no curves to watch
     run = new_run(RunConfig(), studio.root)
     studio.jobs.run, studio.jobs._tracker = run, Tracker(run.id, str(run.path))  # the job the tab reports on
-    assert handlers.on_samples(None).visible is False  # a run that samples nothing (not GRPO)
+    table, start, watch = handlers.on_live(None)
+    assert table.visible is False  # a run that samples nothing (not GRPO)
+    assert watch["visible"] and start["interactive"]  # its curves show; Start is on (nothing trains)
     rows = [
         {"step": s, "mode": m, "prompt": "2+2?", "completion": c, "rewards": {"exact_answer": t}, "total": t}
         for s, m, c, t in [
@@ -255,6 +258,7 @@ def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
         ]
     ]
     completions.append(run.path, rows)
-    table = handlers.on_samples(None)
-    assert table.visible and table.value["headers"] == ["step", "prompt", "answer", "total", "exact_answer"]
-    assert table.value["data"] == [[2, "2+2?", "4", 1.0, 1.0], [2, "2+2?", "5", 0.0, 0.0]]
+    table = handlers.on_live(None)[0]  # the answer and its rewards first, then the prompt and the step
+    assert table.visible and table.value["headers"] == ["answer", "total", "exact_answer", "prompt", "step"]
+    assert table.value["data"] == [["4", 1.0, 1.0, "2+2?", 2], ["5", 0.0, 0.0, "2+2?", 2]]
+    assert table.column_widths[0] == "40%"
