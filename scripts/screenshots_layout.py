@@ -81,7 +81,7 @@ def launch(root: Path, runs: Path) -> tuple[subprocess.Popen, str]:
     cmd = [sys.executable, "app.py", "--port", str(port), "--no-browser"]
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    for _ in range(300):
+    for _ in range(900):  # minutes on a busy machine
         try:
             urllib.request.urlopen(url, timeout=2)
             return proc, url
@@ -92,7 +92,7 @@ def launch(root: Path, runs: Path) -> tuple[subprocess.Popen, str]:
 
 def headers(page, name: str) -> list[str]:
     grid = page.get_by_role("grid", name=name)
-    return [h.strip() for h in grid.get_by_role("columnheader").all_inner_texts()]
+    return [h.replace("⋮", "").strip() for h in grid.get_by_role("columnheader").all_inner_texts()]
 
 
 def desktop(page, out: Path, prefix: str, yaml: Path, runs: Path) -> None:

@@ -262,3 +262,15 @@ def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
     assert table.visible and table.value["headers"] == ["answer", "total", "exact_answer", "prompt", "step"]
     assert table.value["data"] == [["4", 1.0, 1.0, "2+2?", 2], ["5", 0.0, 0.0, "2+2?", 2]]
     assert table.column_widths[0] == "40%"
+
+
+def test_wide_tables_give_every_column_its_share():
+    """Config differences: every compared run's column, in equal shares; the first rows: no column
+    narrower than half an equal share (an empty "input" stays readable), the long one the widest."""
+    rows = [{"field": "train.learning_rate", "a": 1e-3, "b": 5e-3, "c": None}]
+    diff = runs_tab._differences(["a", "b", "c"], rows)
+    assert diff.value["headers"] == ["field", "a", "b", "c"] and diff.column_widths == ["20%", *["26.7%"] * 3]
+    first = data_tab._table([{"instruction": "Hi!", "input": "", "output": "Arr, matey! " * 10}] * 3)
+    shares = [float(w.rstrip("%")) for w in first.column_widths]
+    assert first.value["headers"] == ["instruction", "input", "output"]
+    assert min(shares) >= 50 / 3 and shares[2] == max(shares) and sum(shares) == pytest.approx(100, abs=0.2)
