@@ -3,7 +3,7 @@ as OUTDIR/layout-PREFIX-*.png, at 1440x900 and at 400x800 (a phone).
 
     git archive ab07b8e | tar -x -C /tmp/layout-before      # the Train tab before the layout work
     .venv/bin/python scripts/screenshots_layout.py /tmp/layout-before docs/screenshots before
-    .venv/bin/python scripts/screenshots_layout.py . docs/screenshots after
+    .venv/bin/python scripts/screenshots_layout.py . docs/screenshots after [--phone-only]
 
 It trains, on a tiny random model in /tmp, two 3-step SFT runs before the app
 starts, and a short GRPO run from the Train tab (its YAML loaded with "Load config YAML", then Start);
@@ -139,6 +139,7 @@ def desktop(page, out: Path, prefix: str, yaml: Path, runs: Path) -> None:
 
 
 def phone(page, out: Path, prefix: str) -> None:
+    page.wait_for_selector("#data-summary:has-text('223 rows')", timeout=120000)
     page.get_by_role("tab", name="Train").click()
     page.wait_for_selector("#review-batch", timeout=60000)
     page.wait_for_timeout(1000)
@@ -166,9 +167,11 @@ def main():
     try:
         with sync_playwright() as pw:
             b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
-            page = b.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(url)
-            desktop(page, out, prefix, yaml, runs)
+            if "--phone-only" not in sys.argv:
+                page = b.new_page(viewport={"width": 1440, "height": 900})
+                page.goto(url)
+                desktop(page, out, prefix, yaml, runs)
+                page.close()
             page = b.new_page(viewport={"width": 400, "height": 800})
             page.goto(url)
             phone(page, out, prefix)
