@@ -67,7 +67,8 @@ def test_review_train_list_compare_delete(tiny_model_dir, tmp_path):
         _, summary, *_ = client.predict(run_id, api_name="/open_run")
         assert summary["step"] == 3 and summary["checkpoint"] == "checkpoint-3"
         figure, metric, differences, _ = client.predict([run_id], "loss", api_name="/compare_runs")
-        assert differences["data"] == [["pick two runs or more to list their differences"]]
+        # An update with the table's column widths (every compared run's column in view): the rows are its value.
+        assert differences["value"]["data"] == [["pick two runs or more to list their differences"]]
         assert "learning_rate" in [c[0] for c in metric["choices"]]
         *_, message = client.predict([], "loss", api_name="/compare_runs")
         assert "pick at least one" in message and "studio-card-error" in message
