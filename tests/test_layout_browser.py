@@ -1,11 +1,12 @@
 """A Train tab that fits (issue 33, item 5), in headless Chromium at 1440x900 and at 400x800.
 
-In CI: a method's own section shows only while it is chosen, Start comes before the status and the
-review, the Data tab's first rows keep every column readable, and on a phone Start is within two
-screens and the chat columns stack. Heavy, as they train: Start is off while one's run trains (on
-again when it ends) with the curves full width under the status, Runs -> Config differences shows
-every compared run's column, and GRPO's answers table shows the answer and its rewards first.
-Screenshots go to $STUDIO_SCREENSHOTS (default: the test's tmp folder).
+Without training: a method's own section shows only while it is chosen, Start comes before the
+status and the review, the Data tab's first rows keep every column readable, and on a phone Start
+is within two screens and the chat columns stack. Training a tiny model: Start is off while one's
+run trains (on again when it ends) with the curves full width under the status, Runs -> Config
+differences shows every compared run's column, and GRPO's answers table shows the answer and its
+rewards first. All heavy (an app and a browser each); the handlers' tests in tests/test_ui_handlers.py
+run in CI. Screenshots go to $STUDIO_SCREENSHOTS (default: the test's tmp folder).
 """
 
 import os
@@ -19,7 +20,7 @@ from .apphost import running_app
 from .conftest import tiny_recipe
 from .test_browser import CHROMIUM, FLAGS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.heavy]  # 52 s for the lightest at load 4.6 on 2 cores
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
 
@@ -106,7 +107,6 @@ def test_sections_for_the_method_start_first_and_a_phone(tmp_path):
 
 
 @needs_chromium
-@pytest.mark.heavy
 def test_start_is_off_while_ones_run_trains_and_every_compared_run_shows(tmp_path, tiny_model_dir, tiny_sft_run):
     from playwright.sync_api import expect, sync_playwright
 
@@ -155,7 +155,6 @@ def test_start_is_off_while_ones_run_trains_and_every_compared_run_shows(tmp_pat
 
 
 @needs_chromium
-@pytest.mark.heavy
 def test_grpo_answers_table_shows_answer_and_rewards_first(tmp_path, tiny_model_dir):
     from playwright.sync_api import expect, sync_playwright
 
