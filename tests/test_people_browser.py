@@ -53,6 +53,8 @@ def test_two_people_each_see_their_own_runs_and_the_queue(tiny_model_dir, tmp_pa
             page.get_by_role("tab", name="Train").click()
         expect(alice.locator("#train-status")).to_contain_text("running", timeout=30000)
         expect(bob.locator("#train-status")).to_contain_text("queued: 1st in line", timeout=30000)
+        expect(alice.get_by_role("button", name="Start training")).to_be_disabled(timeout=30000)  # hers trains
+        expect(bob.get_by_role("button", name="Start training")).to_be_enabled()  # Alice's run is not his
         bob.screenshot(path=str(shots / "people_bob_queued.png"), full_page=True)
         for page, mine, theirs in ((alice, alices, bobs), (bob, bobs, alices)):
             page.get_by_role("tab", name="Runs").click()

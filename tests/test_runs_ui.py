@@ -69,7 +69,8 @@ def test_review_train_list_compare_delete(tiny_model_dir, tmp_path):
         assert "| step | 3 of 3 (saved: checkpoint-3) |" in summary and "| status | completed |" in summary
         assert "{" not in summary and "| memory | peak " in summary
         figure, metric, differences, _ = client.predict([run_id], "loss", api_name="/compare_runs")
-        assert differences["data"] == [["pick two runs or more to list their differences"]]
+        # An update with the table's column widths (every compared run's column in view): the rows are its value.
+        assert differences["value"]["data"] == [["pick two runs or more to list their differences"]]
         assert "learning_rate" in [c[0] for c in metric["choices"]]
         *_, message = client.predict([], "loss", api_name="/compare_runs")
         assert "pick at least one" in message and "studio-card-error" in message

@@ -241,10 +241,13 @@ def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
     from studio.train.progress import Tracker
 
     studio, handlers, _ = train
-    assert handlers.on_samples(None).visible is False  # no run: no table
+    table, start, watch = handlers.on_live(None)
+    assert table.visible is False and watch["visible"] is False  # no run: no table, no curves to watch
     run = new_run(RunConfig(), studio.root)
     studio.jobs.run, studio.jobs._tracker = run, Tracker(run.id, str(run.path))  # the job the tab reports on
-    assert handlers.on_samples(None).visible is False  # a run that samples nothing (not GRPO)
+    table, start, watch = handlers.on_live(None)
+    assert table.visible is False  # a run that samples nothing (not GRPO)
+    assert watch["visible"] and start["interactive"]  # its curves show; Start is on (nothing trains)
     rows = [
         {"step": s, "mode": m, "prompt": "2+2?", "completion": c, "rewards": {"exact_answer": t}, "total": t}
         for s, m, c, t in [
@@ -255,6 +258,19 @@ def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
         ]
     ]
     completions.append(run.path, rows)
-    table = handlers.on_samples(None)
-    assert table.visible and table.value["headers"] == ["step", "prompt", "answer", "total", "exact_answer"]
-    assert table.value["data"] == [[2, "2+2?", "4", 1.0, 1.0], [2, "2+2?", "5", 0.0, 0.0]]
+    table = handlers.on_live(None)[0]  # the answer and its rewards first, then the prompt and the step
+    assert table.visible and table.value["headers"] == ["answer", "total", "exact_answer", "prompt", "step"]
+    assert table.value["data"] == [["4", 1.0, 1.0, "2+2?", 2], ["5", 0.0, 0.0, "2+2?", 2]]
+    assert table.column_widths[0] == "40%"
+
+
+def test_wide_tables_give_every_column_its_share():
+    """Config differences: every compared run's column, in equal shares; the first rows: no column
+    narrower than half an equal share (an empty "input" stays readable), the long one the widest."""
+    rows = [{"field": "train.learning_rate", "a": 1e-3, "b": 5e-3, "c": None}]
+    diff = runs_tab._differences(["a", "b", "c"], rows)
+    assert diff.value["headers"] == ["field", "a", "b", "c"] and diff.column_widths == ["20%", *["26.7%"] * 3]
+    first = data_tab._table([{"instruction": "Hi!", "input": "", "output": "Arr, matey! " * 10}] * 3)
+    shares = [float(w.rstrip("%")) for w in first.column_widths]
+    assert first.value["headers"] == ["instruction", "input", "output"]
+    assert min(shares) >= 50 / 3 and shares[2] == max(shares) and sum(shares) == pytest.approx(100, abs=0.2)

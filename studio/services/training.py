@@ -79,6 +79,11 @@ class TrainDoor:
         run = self.queue.cancel_last(user)
         return f"Took {run.id} out of the queue." if run else "No training of yours is running or waiting."
 
+    def trains_for(self, user: str | None = None) -> bool:
+        """Whether a training of ``user``'s own runs here now (the Train tab's Start waits for it to end)."""
+        run = self._job_run()
+        return self.jobs.active and run is not None and may_change(run, user)
+
     def progress(self, user: str | None = None) -> Progress:
         """The job's snapshot when ``user`` may see its run; else their own run waiting in the queue;
         else an idle snapshot that says whether another person's training runs."""

@@ -41,31 +41,17 @@ def build(studio: Studio) -> dict:
 
 
 def _layout(form: Form) -> dict:
+    """The columns first (each its picker above its replies; on a phone they stack, full width),
+    then the message box and what reads the replies; the settings at the side (on a phone, below)."""
     ui: dict = {}
     with gr.Row():
-        with gr.Column(scale=1, min_width=280):
-            ui["pickers"] = [
-                gr.Dropdown([("Base model", BASE)], value=BASE, label="Column 1", allow_custom_value=True),
-                gr.Dropdown([("Base model", BASE)], value=BASE, label="Column 2", allow_custom_value=True),
-                gr.Dropdown([("(off)", OFF)], value=OFF, label="Column 3", allow_custom_value=True),
-            ]
-            ui["refresh"] = gr.Button("Refresh runs", size="sm")
-            ui["system"] = gr.Textbox(label="System prompt", lines=2, info="Empty: the chat template's default.")
-            form.add(Sampling())
-            ui["memory"] = gr.Markdown(elem_id="chat-memory")
-            ui["unload"] = gr.Button("Unload models (free memory)", size="sm")
         with gr.Column(scale=3):
+            _columns(ui)
             with gr.Row():
-                ui["chats"] = [
-                    gr.Chatbot(label="Base model", height=400, elem_id="chat-1"),
-                    gr.Chatbot(label="Base model", height=400, elem_id="chat-2"),
-                    gr.Chatbot(label="Column 3", height=400, elem_id="chat-3", visible=False),
-                ]
-            with gr.Row():
-                ui["message"] = gr.Textbox(placeholder="Ask every column...", show_label=False, scale=5)
-                ui["send"] = gr.Button("Send", variant="primary", scale=1)
-                ui["regenerate"] = gr.Button("Regenerate", scale=1)
-                ui["clear"] = gr.Button("Clear", scale=1)
+                ui["message"] = gr.Textbox(placeholder="Ask every column...", show_label=False, scale=5, min_width=240)
+                ui["send"] = gr.Button("Send", variant="primary", scale=1, min_width=80)
+                ui["regenerate"] = gr.Button("Regenerate", scale=1, min_width=110)
+                ui["clear"] = gr.Button("Clear", scale=1, min_width=80)
             ui["note"] = gr.HTML(elem_id="chat-note")  # a refused action says why here, nothing else changes
             with gr.Row():
                 ui["votes"] = [
@@ -84,10 +70,31 @@ def _layout(form: Form) -> dict:
             with gr.Accordion("Export", open=False):
                 ui["export"] = gr.Button("Export the conversation as JSON", size="sm")
                 ui["exported"] = gr.File(label="Conversation", interactive=False)
+        with gr.Column(scale=1, min_width=280):
+            ui["refresh"] = gr.Button("Refresh runs", size="sm")
+            ui["system"] = gr.Textbox(label="System prompt", lines=2, info="Empty: the chat template's default.")
+            form.add(Sampling())
+            ui["memory"] = gr.Markdown(elem_id="chat-memory")
+            ui["unload"] = gr.Button("Unload models (free memory)", size="sm")
     # Opening the tab bumps this counter (app.py wires the tab's select to "refresh"), and its
     # change refreshes every column's choices: runs finished since are offered at once.
     ui["opened"] = gr.State(0)
     return ui
+
+
+def _columns(ui: dict) -> None:
+    """Three columns side by side, each at least 300 px wide: a narrower screen stacks them."""
+    first = [("Base model", BASE)]
+    choices = [(first, BASE), (first, BASE), ([("(off)", OFF)], OFF)]
+    ui["pickers"], ui["chats"] = [], []
+    with gr.Row():
+        for i, (options, value) in enumerate(choices):
+            with gr.Column(min_width=300):
+                picker = gr.Dropdown(options, value=value, label=f"Column {i + 1}", allow_custom_value=True)
+                label = "Base model" if i < 2 else "Column 3"
+                chat = gr.Chatbot(label=label, height=400, elem_id=f"chat-{i + 1}", visible=i < 2)
+            ui["pickers"].append(picker)
+            ui["chats"].append(chat)
 
 
 def _wire(ui: dict, actions: ChatActions, form: Form) -> None:

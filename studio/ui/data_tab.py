@@ -48,9 +48,14 @@ def _cell(value) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def _table(rows: list[dict], limit: int = 20) -> dict:
+def _table(rows: list[dict], limit: int = 20) -> gr.Dataframe:
+    """The first rows, every column in view: half the width shared equally (an empty column stays
+    readable), half by the columns' text lengths (a long answer gets the room)."""
     columns = list(dict.fromkeys(k for r in rows[:limit] for k in r))  # in the file's order
-    return {"headers": columns, "data": [[_cell(r.get(c, "")) for c in columns] for r in rows[:limit]]}
+    data = [[_cell(r.get(c, "")) for c in columns] for r in rows[:limit]]
+    lengths = [1 + sum(len(row[i]) for row in data) for i in range(len(columns))]
+    widths = [f"{50 / len(columns) + 50 * n / sum(lengths):.1f}%" for n in lengths] if columns else None
+    return gr.Dataframe(value=data, headers=columns, column_widths=widths)
 
 
 def _rendered(example: dict | None) -> dict:

@@ -61,12 +61,15 @@ def _row(r: dict) -> list:
     ]
 
 
-def _differences(run_ids: list[str], rows: list[dict]) -> dict:
-    """The differing config fields, one column per run; a sentence when there is nothing to list."""
+def _differences(run_ids: list[str], rows: list[dict]) -> gr.Dataframe:
+    """The differing config fields, one column per run, every run's in view; a sentence when there
+    is nothing to list."""
     if len(run_ids) < 2 or not rows:
         said = "pick two runs or more to list their differences" if len(run_ids) < 2 else "the configs are the same"
-        return {"headers": ["field"], "data": [[said]]}
-    return {"headers": ["field", *run_ids], "data": [[r["field"], *(_cell(r[i]) for i in run_ids)] for r in rows]}
+        return gr.Dataframe(value=[[said]], headers=["field"], column_widths=None)
+    widths = ["20%", *[f"{80 / len(run_ids):.1f}%"] * len(run_ids)]
+    data = [[r["field"], *(_cell(r[i]) for i in run_ids)] for r in rows]
+    return gr.Dataframe(value=data, headers=["field", *run_ids], column_widths=widths)
 
 
 def _md(value) -> str:
@@ -161,20 +164,16 @@ def _layout() -> SimpleNamespace:
             ui.compared = gr.Dropdown([], multiselect=True, label="Runs to overlay", scale=3)
             ui.metric = gr.Dropdown(["loss", "eval_loss"], value="loss", label="Metric", allow_custom_value=True)
             ui.compare = gr.Button("Compare", scale=0, min_width=110)
-        with gr.Row():
-            ui.overlay = gr.Plot(
-                placeholder_figure("Pick runs and press Compare to overlay a metric."),
-                label="Overlayed curves",
-                scale=3,
-            )
-            ui.differences = gr.Dataframe(
-                headers=["the config fields that differ between the compared runs appear here"],
-                label="Config differences",
-                interactive=False,
-                wrap=True,
-                max_height=420,
-                scale=2,
-            )
+        ui.overlay = gr.Plot(
+            placeholder_figure("Pick runs and press Compare to overlay a metric."), label="Overlayed curves"
+        )
+        ui.differences = gr.Dataframe(  # full width: one column per compared run, each in view
+            headers=["the config fields that differ between the compared runs appear here"],
+            label="Config differences",
+            interactive=False,
+            wrap=True,
+            max_height=420,
+        )
     return ui
 
 

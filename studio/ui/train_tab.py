@@ -23,44 +23,15 @@ import yaml
 
 from studio.config import RunConfig
 from studio.schema import ConfigError, Problem, apply_overrides, typed_fields
-from studio.services import (
-    LOCAL,
-    QueueFull,
-    Studio,
-    command_text,
-    guide,
-    is_dpo,
-    optimizer_choices,
-    training_figure,
-)
+from studio.services import QueueFull, Studio, command_text, is_dpo, optimizer_choices, training_figure
 from studio.ui.errors import card, user_error
 from studio.ui.forms import Form
 from studio.ui.space import user_of
-from studio.ui.train_guide import GUIDED, build_guide, guide_view, wire_guide
-from studio.ui.train_layout import LAYOUT, SECTIONS, field_order, field_owner
+from studio.ui.train_guide import GUIDED, guide_view, wire_guide
+from studio.ui.train_layout import SECTIONS, build_layout, field_order
 from studio.ui.train_views import loaded_params, probe_frame, review_html, samples_frame, stale_refusal, status_html
 
 FIX_HINT = "Fix the field in the form (the review below lists every problem) and press Start again."
-
-
-def _layout_form(form: Form, defaults: RunConfig) -> dict:
-    owner = field_owner(defaults)
-    extra = {}
-    for title, is_open, rows in LAYOUT:
-        with gr.Accordion(title, open=is_open):
-            for row in rows:
-                with gr.Row():
-                    for name in row:
-                        form.add(owner[name], [name])
-                    if name == "lora_dropout":
-                        extra["alpha2r"] = gr.Button("alpha = 2r", size="sm", scale=0, min_width=90)
-            if title == "Optimisation":
-                extra["batch"] = gr.Markdown(elem_id="train-batch")
-            if title == "Model and method":  # by the method: what fits the data, and the fixes
-                extra["guide"] = build_guide()
-    missing = set(field_order()) - set(form.components) - {"run_name"}
-    assert not missing, f"fields missing from the Train layout: {missing}"
-    return extra
 
 
 def _set_props(component, **props) -> None:
@@ -83,48 +54,6 @@ def _tune_components(form: Form, device_kind: str) -> None:
             _set_props(component, minimum=None, maximum=None)
     _set_props(form.components["optim"], choices=[(c, c) for c in optimizer_choices(device_kind)])
     _set_props(form.components["probe_prompts"], lines=3, max_lines=10, placeholder="Who are you?\nWhat is 2 + 2?")
-
-
-def _layout(studio: Studio, form: Form, defaults: RunConfig) -> SimpleNamespace:
-    ui = SimpleNamespace()
-    with gr.Row():
-        with gr.Column(scale=3):
-            with gr.Row():
-                ui.preset = gr.Dropdown(
-                    list(guide.PRESETS), value=None, label="Preset", info="Fills the whole form.", scale=3
-                )
-                ui.apply_preset = gr.Button("Fill the form", scale=1)
-                form.add(defaults, ["run_name"])
-            extra = _layout_form(form, defaults)
-            ui.alpha2r, ui.batch, ui.guide = extra["alpha2r"], extra["batch"], extra["guide"]
-        with gr.Column(scale=2):
-            with gr.Row():
-                ui.start = gr.Button("Start training", variant="primary")
-                ui.stop = gr.Button("Stop", variant="stop")
-            with gr.Row():
-                ui.resumable = gr.Dropdown(
-                    [], label="Interrupted run", info="A stopped or killed run, from its last checkpoint.", scale=3
-                )
-                ui.resume = gr.Button("Resume", scale=1, min_width=100)
-            # Refusals (a field out of range, a busy job) show here, next to the buttons; the
-            # status, curves, probes and log below keep what they showed.
-            ui.message = gr.HTML(elem_id="train-message")
-            ui.status = gr.HTML(status_html(studio.progress(LOCAL)))
-            ui.review = gr.HTML("<div id='train-review'>Checking the form...</div>", label="Before you start")
-            ui.plot = gr.Plot(training_figure([]), label="Training curves")
-            ui.probes = probe_frame([], label="Probe prompts: now vs base", wrap=True, interactive=False)
-            ui.samples = samples_frame([], [], label="GRPO: sampled answers of the latest step, best first", wrap=True)
-            ui.log = gr.Textbox(label="Log (tail)", lines=8, max_lines=8, autoscroll=True, interactive=False)
-            with gr.Accordion("Config file and headless command", open=False):
-                with gr.Row():
-                    ui.save = gr.Button("Save config as YAML")
-                    ui.load = gr.UploadButton("Load config YAML", file_types=[".yaml", ".yml"])
-                ui.config_file = gr.File(label="Config", interactive=False)
-                ui.command = gr.Code(command_text(defaults), language="shell", label="Reproduce headless")
-    ui.timer = gr.Timer(1.0, active=False)
-    ui.flagged = gr.State([])  # fields whose info line shows a problem
-    ui.shown_run = gr.State("")  # the run whose config the form shows
-    return ui
 
 
 class _Handlers:
@@ -246,9 +175,13 @@ class _Handlers:
             raise user_error(str(exc)) from exc
         return status_html(self.studio.progress(user))
 
-    def on_samples(self, request: gr.Request):
-        p, user = self.studio.progress(user_of(request)), user_of(request)
-        return samples_frame(*self.studio.sampled_answers(p.run_dir, user)) if p.run_dir else samples_frame([], [])
+    def on_live(self, request: gr.Request):
+        """Outputs: GRPO's answers, Start (off while a training of this person's runs), the curves' area
+        (shown once they have a run to show)."""
+        user = user_of(request)
+        p = self.studio.progress(user)
+        samples = samples_frame(*self.studio.sampled_answers(p.run_dir, user)) if p.run_dir else samples_frame([], [])
+        return samples, gr.update(interactive=not self.studio.trains_for(user)), gr.update(visible=bool(p.run_dir))
 
     def on_tick(self, request: gr.Request):
         """Outputs: status, plot, log, probes, timer, and (once the job ends) the resumable runs."""
@@ -336,16 +269,28 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
     ordered = [form.components[n] for n in h.names]
     outputs = [ui.status, ui.plot, ui.log, ui.probes, ui.timer]
     started = [*outputs, ui.message, ui.shown_run]
-    ui.start.click(h.on_start, ordered, started, api_name="start_training", show_progress_on=ui.message)
+    live = [ui.samples, ui.start, ui.watch]
+    live_then = dict(fn=h.on_live, inputs=None, outputs=live, show_progress="hidden", api_visibility="private")
+    ui.start.click(h.on_start, ordered, started, api_name="start_training", show_progress_on=ui.message).then(
+        **live_then
+    )
     ui.resume.click(
         h.on_resume, ui.resumable, [*started, *form.inputs], api_name="resume_training", show_progress_on=ui.message
-    )
+    ).then(**live_then)
     yaml_text, yaml_status = gr.Textbox(visible=False), gr.HTML(visible=False)
     gr.Button(visible=False).click(h.on_start_yaml, yaml_text, yaml_status, api_name="train_from_yaml")
-    ui.stop.click(h.on_stop, None, [ui.status, ui.plot, ui.log], api_name="stop_training")
+    ui.stop.click(h.on_stop, None, [ui.status, ui.plot, ui.log], api_name="stop_training").then(**live_then)
     ui.timer.tick(h.on_tick, None, [*outputs, ui.resumable], api_name="progress")
-    for trigger in ([ui.timer.tick], None):  # on each tick, and on page load for a finished run
-        gr.on(trigger, h.on_samples, None, ui.samples, api_visibility="private", show_progress="hidden")
+    gr.on([ui.timer.tick], **live_then)  # on each tick; the last one (the job ended) turns Start on again
+    gr.on(None, **live_then)  # on page load: a finished run's curves and answers, a running one's Start off
+    shown_for = list(ui.sections.values())
+    form.components["method"].change(
+        lambda method: [gr.update(visible=method in methods) for methods in shown_for],
+        form.components["method"],
+        list(ui.sections),
+        api_visibility="private",
+        show_progress="hidden",
+    )
     guide = [ui.guide.card, ui.guide.use_example, ui.guide.use_preset, ui.guide.switch]
     reviewed = [ui.review, ui.command, ui.batch, ui.flagged, *guide, *ordered]
     gr.on(
@@ -370,7 +315,7 @@ def _wire(ui: SimpleNamespace, h: _Handlers, form: Form) -> list:
 def build(studio: Studio, data_components: dict | None = None) -> dict:
     defaults = RunConfig()
     form = Form()
-    ui = _layout(studio, form, defaults)
+    ui = build_layout(studio, form, defaults)
     _tune_components(form, studio.device().kind)
     studio.warm_up()  # before any handler thread imports the model libraries
     handlers = _Handlers(studio, form)

@@ -149,9 +149,22 @@ def probe_frame(probes: list[dict], **props) -> gr.Dataframe:
     return gr.Dataframe(value=rows, headers=headers, column_widths=PROBE_WIDTHS, **props)
 
 
+def samples_columns(headers: list[str], rows: list[list]) -> tuple[list[str], list[list], list[str]]:
+    """GRPO's table (step, prompt, answer, total, each reward) reordered to what is read first: the
+    answer and its rewards, then the prompt and the step; with the columns' widths."""
+    if not headers:
+        return [], [], []
+    order = [2, *range(3, len(headers)), 1, 0]
+    scores = len(headers) - 3
+    widths = ["40%", *[f"{24 / scores:.1f}%"] * scores, "30%", "6%"]
+    return [headers[i] for i in order], [[row[i] for i in order] for row in rows], widths
+
+
 def samples_frame(headers: list[str], rows: list[list], **props) -> gr.Dataframe:
     """GRPO's sampled answers of the latest step with their rewards; hidden for other methods."""
-    return gr.Dataframe(value=rows or None, headers=headers or None, visible=bool(rows), **props)
+    headers, rows, widths = samples_columns(headers, rows)
+    shown = dict(value=rows, headers=headers, column_widths=widths) if rows else dict(value=None, headers=None)
+    return gr.Dataframe(**shown, visible=bool(rows), **props)
 
 
 def stale_refusal(message: str, flagged: list):
