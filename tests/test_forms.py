@@ -7,13 +7,13 @@ from studio.config import ExportConfig
 from studio.data.clean import CleanOptions
 from studio.schema import ConfigError, typed_fields
 from studio.services import Studio
-from studio.ui import data_tab, export_tab
+from studio.ui import clean_panel, export_tab
 from studio.ui.forms import Form
 
 
 def test_the_clean_form_is_generated_from_clean_options():
     with gr.Blocks():
-        cleaning = data_tab._clean_controls()
+        cleaning = clean_panel.controls()
     form = cleaning["form"]
     assert list(form.components) == [f.name for f, _, _ in typed_fields(CleanOptions)]
     kinds = {name: type(c).__name__ for name, c in form.components.items()}
@@ -26,9 +26,9 @@ def test_the_clean_form_is_generated_from_clean_options():
     assert form.components["min_tokens"].info == CleanOptions.__dataclass_fields__["min_tokens"].metadata["help"]
     # the clean_data endpoint's values: empty or 0 bounds mean "no bound"
     defaults = ["drop", True, "", 0, 0, None, 0, ["exact"], 0.8, None, "auto", 0.0, 42]
-    assert data_tab.read_options(form, defaults) == CleanOptions()
+    assert clean_panel.read_options(form, defaults) == CleanOptions()
     words = ["strip", False, "As an AI\nfoo, bar", 3, 50, 0, 0, ["exact", "near"], 0.9, 0.3, "auto", 0.1, 7]
-    read = data_tab.read_options(form, words)
+    read = clean_panel.read_options(form, words)
     assert (read.exclude, read.min_tokens, read.max_tokens, read.dedup, read.semantic_threshold) == (
         ["As an AI", "foo", "bar"],
         3,
@@ -37,9 +37,9 @@ def test_the_clean_form_is_generated_from_clean_options():
         0.3,
     )
     with pytest.raises(ConfigError, match="min_tokens: 9 is above max_tokens 5"):
-        data_tab.read_options(form, ["drop", True, "", 9, 5, 0, 0, [], 0.8, None, "auto", 0.0, 42])
+        clean_panel.read_options(form, ["drop", True, "", 9, 5, 0, 0, [], 0.8, None, "auto", 0.0, 42])
     with pytest.raises(ValueError, match="near_threshold: nan is not a finite number"):
-        data_tab.read_options(form, ["drop", True, "", 0, 0, 0, 0, [], float("nan"), 0.0, 42])
+        clean_panel.read_options(form, ["drop", True, "", 0, 0, 0, 0, [], float("nan"), None, "auto", 0.0, 42])
 
 
 def test_the_export_tab_options_are_export_config(tmp_path):

@@ -55,6 +55,7 @@ class Method:
     ``scorer``: the model is a one-output score head, not a language model: it answers nothing.
     ``adapters``: the fine-tuning types it trains with (studio.train.checks refuses the others);
     ``min_batch``: the smallest batch its loss works on (KTO estimates its KL term across a batch).
+    ``options``: the config sections of its own it reads (dpo, kto, grpo): the form shows them for it.
     """
 
     title: str
@@ -71,6 +72,7 @@ class Method:
     scorer: bool = False
     adapters: tuple[str, ...] = ("lora", "qlora", "full")
     min_batch: int = 1
+    options: tuple[str, ...] = ()
 
     def takes(self, kind: str, fmt: str = "") -> bool:
         """Whether it trains on data of this kind (chat, text, preference, prompt) and format."""
@@ -117,6 +119,7 @@ METHODS = {
         ("perplexity", "preference", "implicit_reward"),
         "DPOTrainer",
         "Quick CPU demo: LoRA DPO",
+        options=("dpo",),
     ),
     "orpo": Method(
         "ORPO",
@@ -132,6 +135,7 @@ METHODS = {
         ("perplexity", "preference"),
         "ORPOTrainer",
         "Quick CPU demo: LoRA DPO",
+        options=("dpo",),
     ),
     "kto": Method(
         "KTO",
@@ -146,6 +150,7 @@ METHODS = {
         "KTOTrainer",
         "Quick CPU demo: LoRA DPO",
         min_batch=2,
+        options=("dpo", "kto"),
     ),
     "reward": Method(
         "Reward model",
@@ -174,6 +179,7 @@ METHODS = {
         ("rewards",),
         "GRPOTrainer",
         "Quick CPU demo: GRPO arithmetic",
+        options=("grpo",),
     ),
 }
 METHOD_NAMES = list(METHODS)

@@ -9,30 +9,21 @@ that fails leaves the data already shown (and the one Clean works on) as it was.
 
 from __future__ import annotations
 
-import html
 import json
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from studio.config import EMBEDDED_MODEL, FORMAT_CHOICES, DataConfig, TrainConfig
-from studio.schema import ConfigError, apply_overrides, typed_fields
 from studio.services import (
     PREVIEW_ROWS,
-    CleanOptions,
     Studio,
-    clean,
-    default_output,
     length_figure,
     placeholder_figure,
-    save,
 )
-from studio.ui import generate_panel, score_panel
-from studio.ui.errors import card, user_error
-from studio.ui.forms import Form
+from studio.ui import clean_panel, generate_panel, score_panel
+from studio.ui.clean_panel import plain as _plain
+from studio.ui.errors import card
 from studio.ui.space import user_of
 
 DEFAULT_DATASET = DataConfig().dataset
@@ -40,7 +31,6 @@ COLOR_MAP = {"trained": "#22c55e", "rejected": "#f87171"}
 UPLOADED = " (uploaded)"  # after an upload the source box shows the file's own name, not Gradio's hashed folder
 # Gradio's highlighted text breaks lines anywhere (word-break: break-all), even inside a word.
 TEXT_CSS = "<style>#training-text .textfield { word-break: normal; overflow-wrap: anywhere; }</style>"
-MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
 def _cell(value) -> str:
@@ -75,11 +65,6 @@ def _highlight(example: dict) -> list[tuple[str, str | None]]:
     return out
 
 
-def _plain(text) -> str:
-    """Text that comes from the data (names, columns, rows) shown as text: no HTML, no Markdown."""
-    return MARKDOWN_MARKS.sub(r"\\\1", html.escape(str(text)))
-
-
 def _summary(data, shown) -> str:
     name = Path(data.source).name or data.source
     text = (
@@ -91,40 +76,6 @@ def _summary(data, shown) -> str:
     for note in shown.notes:
         text += f"\n\nNote: {_plain(note)}"
     return text
-
-
-def _report(result, files: dict) -> str:
-    lines = ["| step | removed | modified |", "|---|---:|---:|"]
-    lines += [f"| {s.name.replace('_', ' ')} | {s.removed} | {s.modified or ''} |" for s in result.steps]
-    split = f"{len(result.train)} train" + (f" + {len(result.val)} validation" if result.val else "")
-    for step in (s for s in result.steps if s.groups):
-        lines += [f"\n**Same meaning, one kept per group** (embedded by {_plain(step.embedder)}):\n"]
-        lines += [
-            " ≈ ".join(f"row {m['row']} “{_plain(m['text'][:80])}”" for m in group) + "\n" for group in step.groups
-        ]
-    return (
-        f"**Kept {result.kept} of {result.input_rows} rows** ({split}); fingerprint `{result.fingerprint}`.\n\n"
-        + "\n".join(lines)
-        + f"\n\nSaved to `{files['train']}`"
-        + (f" (validation: `{files['val']}`)" if "val" in files else "")
-        + ". A run on it records the same fingerprint"
-        + (
-            " (in the Train form: dataset = the file above, val_dataset = the validation file)."
-            if "val" in files
-            else "."
-        )
-    )
-
-
-def _removed_table(result) -> dict:
-    rows = [[s.name, e["row"], e["reason"], e["text"]] for s in result.steps for e in s.examples]
-    return {"headers": ["step", "row", "reason", "row text"], "data": rows}
-
-
-def _downloads(files: dict) -> list[str]:
-    """Copies the browser may download (Gradio serves only the temp folder and the working directory)."""
-    folder = Path(tempfile.mkdtemp(prefix="studio-clean-"))
-    return [str(shutil.copy(path, folder / Path(path).name)) for path in files.values()]
 
 
 def _inputs() -> dict:
@@ -175,50 +126,6 @@ def _inputs() -> dict:
         max_length=max_length,
         load=load,
     )
-
-
-# How the generated cleaning form is laid out: columns of CleanOptions fields (rows side by side).
-CLEAN_LAYOUT = [
-    [["special_tokens"], ["drop_empty"], ["exclude"]],
-    [["min_tokens", "max_tokens"], ["min_chars", "max_chars"]],
-    [["dedup"], ["near_threshold"], ["semantic_threshold", "semantic_model"], ["val_fraction", "seed"]],
-]
-
-
-def _clean_controls() -> dict:
-    form, defaults = Form(), CleanOptions()
-    with gr.Accordion("Clean and split", open=True):
-        with gr.Row():
-            for column in CLEAN_LAYOUT:
-                with gr.Column():
-                    for row in column:
-                        with gr.Row():
-                            form.add(defaults, row)
-        with gr.Row():
-            run = gr.Button("Clean and save", variant="primary")
-            use = gr.Button("Use cleaned data in Train", interactive=False)
-        note = gr.HTML(elem_id="clean-note")  # a refused Clean says why here
-        report = gr.Markdown(elem_id="clean-report")
-        removed = gr.Dataframe(
-            headers=["step", "row", "reason", "row text"],
-            label="Examples of removed rows (after Clean and save)",
-            wrap=True,
-            max_height=320,
-            interactive=False,
-        )
-        files = gr.File(label="Cleaned files", file_count="multiple", interactive=False)
-    missing = {f.name for f, _, _ in typed_fields(CleanOptions)} - set(form.components)
-    assert not missing, f"cleaning options missing from the Data tab: {missing}"
-    return dict(form=form, options=form.inputs, run=run, use=use, report=report, removed=removed, files=files,
-                note=note)  # fmt: skip
-
-
-def read_options(form: Form, values) -> CleanOptions:
-    """The form's values (in CleanOptions field order) as CleanOptions (checked; ConfigError names the field)."""
-    options = CleanOptions()
-    apply_overrides(options, form.values(values))
-    options.check()
-    return options
 
 
 def _preview_view() -> dict:
@@ -322,57 +229,15 @@ def _slider(examples: int, rows: int) -> dict:
     return gr.update(maximum=max(2, examples), value=1, interactive=examples > 1, info=f"Which row to show: {scope}.")
 
 
-def _wire_clean(studio: Studio, ui: dict, view: dict, cleaning: dict, load) -> None:
-    """Clean the loaded data and save it; "Use in Train" puts the cleaned file in the source (and Train)."""
-    cleaned = gr.State("")
-
-    def on_clean(request: gr.Request, params, model_value, *values):
-        refused = (*[gr.skip()] * 5,)  # an earlier clean's report and files stay
-        if not params:
-            return *refused, card("Load a dataset first (Load and preview), then clean it.")
-        user = user_of(request)
-        try:
-            options = read_options(cleaning["form"], values)
-            data = studio.load_data(params["source"], params["format"], params["columns"], params["system"], user)
-            result = clean(data, options, studio.tokenizer(model_value, user))
-            files = save(result, default_output(params["source"], result.fingerprint))
-        except ConfigError as exc:
-            return *refused, card([str(p) for p in exc.problems])
-        except ValueError as exc:
-            return *refused, card(str(exc))
-        ready = gr.update(interactive=True)
-        return _report(result, files), _removed_table(result), _downloads(files), ready, files["train"], ""
-
-    outputs = [cleaning["report"], cleaning["removed"], cleaning["files"], cleaning["use"], cleaned, cleaning["note"]]
-    inputs = [view["loaded"], ui["model"], *cleaning["options"]]
-    cleaning["run"].click(on_clean, inputs, outputs, api_name="clean_data")
-    _wire_use(ui, view, load, cleaning["use"], cleaned, api_name="use_cleaned")
-
-
-def _wire_use(ui: dict, view: dict, load, button, path_state, api_name: str | None = None) -> None:
-    """A "Use in Train" button: the file in ``path_state`` becomes the source, loaded and handed to Train."""
-
-    def on_use(path):
-        if not path:
-            raise user_error("Make the file first (clean or generate); that file is what goes to Train.")
-        gr.Info(f"The Train tab now uses {path}.")
-        return path, "auto", "", "", None, None  # the upload box no longer names the file it replaced
-
-    on_load, load_inputs, load_outputs = load
-    outs = [ui[k] for k in ("source", "format", "columns", "system", "upload", "uploaded")]
-    visibility = {"api_name": api_name} if api_name else {"api_visibility": "private"}
-    used = button.click(on_use, path_state, outs, **visibility)
-    used = used.success(on_load, load_inputs, load_outputs, api_visibility="private", show_progress_on=view["status"])
-    view["events"].append(used)
-
-
 def build(studio: Studio) -> dict:
     ui = _inputs()
     view = _preview_view()
-    cleaning = _clean_controls()
+    cleaning = clean_panel.controls()
     load = _wire_load(studio, ui, view)
-    _wire_clean(studio, ui, view, cleaning, load)
-    generate_panel.build(studio, view["loaded"], lambda button, state: _wire_use(ui, view, load, button, state))
+    clean_panel.wire(studio, ui, view, cleaning, load)
+    generate_panel.build(
+        studio, view["loaded"], lambda button, state: clean_panel.wire_use(ui, view, load, button, state)
+    )
     score_panel.build(studio, view["loaded"], ui["model"], cleaning["form"])  # scorers, then the same clean path
     # The Train tab takes the loaded data's parameters after each successful load (loaded_events);
     # "preview" loads the sample when the page opens, the newcomer's first step (not handed on).

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.config import RunConfig
+from studio.config import METHODS, RunConfig
 from studio.schema import typed_fields
 from studio.services import LOCAL, Studio, command_text, guide, training_figure
 from studio.ui.forms import Form
@@ -81,7 +81,10 @@ LAYOUT = [
     ),
 ]
 # The sections a method reads (KTO reads beta from the DPO section); the others show for every method.
-METHOD_SECTIONS = {"DPO, ORPO and KTO": {"dpo", "orpo", "kto"}, "KTO": {"kto"}, "GRPO": {"grpo"}}
+METHOD_SECTIONS = {
+    title: {name for name, method in METHODS.items() if section in method.options}
+    for title, section in (("DPO, ORPO and KTO", "dpo"), ("KTO", "kto"), ("GRPO", "grpo"))
+}
 
 
 def field_order() -> list[str]:
