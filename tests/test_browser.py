@@ -44,7 +44,7 @@ def test_tabs_render(tmp_path, monkeypatch):
         expect(page.get_by_text("Fine-tuning Studio").first).to_be_visible(timeout=30000)
 
         page.get_by_role("button", name="Load and preview").click()
-        expect(page.get_by_text("223 rows")).to_be_visible(timeout=60000)
+        expect(page.get_by_text("223 rows", exact=True)).to_be_visible(timeout=60000)
         expect(page.locator("#training-text")).to_contain_text("Arr, matey!")
         expect(page.locator("#training-text")).to_contain_text("<|im_start|>assistant")
         expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30000)  # token-length histogram

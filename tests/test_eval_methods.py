@@ -52,7 +52,9 @@ def test_grpo_is_judged_by_its_own_rewards_on_held_out_prompts(engine, make_run)
 
 
 def test_a_reward_model_is_judged_by_pairwise_accuracy_against_its_fresh_head(engine, make_run):
-    run = make_run(method="reward", dataset=DPO_DATA, max_rows=16, val_fraction=0.25, batch_size=2, max_steps=4)
+    run = make_run(method="reward", dataset=DPO_DATA, max_rows=16, val_fraction=0.25, batch_size=2, max_steps=4,
+                   probe_prompts="Who are you?")  # fmt: skip
+    assert not run.probes()  # a score head answers nothing: its probe prompts are skipped, not a crash
     result = evaluate_run(engine, run, EvalOptions())
     rows, _, _ = held_out_rows(run, EvalOptions())
     assert result["rows"] == 4 and result["generated"] == 0

@@ -73,7 +73,7 @@ def test_the_judges_section_shows_the_jury_the_people_line_and_every_verdict(tin
 
 def score_step(page, expect, shots, rater_url):
     """The Data tab: a judge scores the sample's first 12 rows; a threshold cleans them."""
-    expect(page.get_by_text("223 rows")).to_be_visible(timeout=60000)  # the sample, loaded on opening
+    expect(page.get_by_text("223 rows", exact=True)).to_be_visible(timeout=60000)  # the sample, loaded on opening
     page.get_by_text("Score rows with a judge or a reward model").click()
     page.locator("#score-scorer textarea, #score-scorer input").first.fill(rater_url + "?model=rater")
     number(page, "Score rows").fill("12")

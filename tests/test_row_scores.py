@@ -84,7 +84,8 @@ def test_a_failing_judge_keeps_the_scores_so_far(studio):
 
 
 def test_a_reward_run_trained_in_the_studio_scores_preference_rows(make_run):
-    run = make_run(method="reward", dataset=DPO_DATA, max_rows=16, val_fraction=0.25, batch_size=2, max_steps=4)
+    run = make_run(method="reward", dataset=DPO_DATA, max_rows=16, val_fraction=0.25, batch_size=2, max_steps=4,
+                   probe_prompts="Who are you?")  # fmt: skip
     data = load_data(DPO_DATA, max_rows=6)
     scored = score_rows(None, data, str(run.path), ScoreOptions(score_rows=4))
     assert scored["kind"] == "reward" and scored["scored"] == 4 and scored["scores"][4:] == [None, None]

@@ -31,12 +31,13 @@ import numpy as np
 from huggingface_hub import snapshot_download
 from sentence_transformers import SentenceTransformer, models, util
 
+from studio.config import EMBEDDED_MODEL
 from studio.data import access
 
 log = logging.getLogger(__name__)
 
 SENTENCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-EMBEDDED_FOLDER = "smollm2-135m-instruct"  # the embedded model as studio.models.loading converts it
+EMBEDDED_FOLDER = EMBEDDED_MODEL  # the embedded model as studio.models.loading converts it
 LM_LAYERS = (
     12  # how deep the states are taken: paraphrases stand furthest from unrelated rows here (tests/test_semantic.py)
 )

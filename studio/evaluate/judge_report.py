@@ -179,19 +179,14 @@ def people_note(summary: dict) -> str:
     return f"{votes} people's votes from the arena checked: {more}; {rule}."
 
 
+VERDICT_HEADERS = (
+    "#", "judge", "question", "answer 1", "answer 2", "order 1 (1 is A)", "order 2 (2 is A)", "verdict", "rationale",
+)  # fmt: skip
+
+
 def verdict_rows(lines: list[dict], task: str = "compare") -> dict:
     """Every pair and judge: the question, the answers, each order's verdict and the rationale."""
-    headers = [
-        "#",
-        "judge",
-        "question",
-        "answer 1",
-        "answer 2",
-        "order 1 (1 is A)",
-        "order 2 (2 is A)",
-        "verdict",
-        "rationale",
-    ]
+    headers = list(VERDICT_HEADERS)
     data = []
     for item, entry in sorted(_grouped(lines, task).items()):
         first = entry["line"]

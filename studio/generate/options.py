@@ -21,7 +21,9 @@ class GenerateOptions:
     temperature: float = option(
         0.8, "The teacher's sampling temperature (higher: more varied instructions).", minimum=0.0, maximum=2.0
     )
-    random_seed: int = option(0, "Seed of which seed rows are shown and of the teacher's sampling.", minimum=0)
+    random_seed: int = option(
+        0, "Seed of which seed rows are shown and of the teacher's sampling.", minimum=0, maximum=2**32 - 1
+    )
     dedup: list[str] = option(
         default_factory=lambda: ["exact", "near"],
         help="Duplicates removed among the new rows and against the seeds (semantic loads an embedder).",
@@ -36,7 +38,12 @@ class PairOptions:
     max_new_tokens: int = option(128, "Longest sampled answer, in tokens.", minimum=8, maximum=2048)
     temperature: float = option(0.9, "Sampling temperature of the K answers.", minimum=0.05, maximum=2.0)
     min_margin: float = option(
-        1.0, "Keep a pair only when the best answer's score beats the worst's by at least this.", minimum=0.0
+        1.0,
+        "Keep a pair only when the best answer's score beats the worst's by at least this.",
+        minimum=0.0,
+        maximum=100.0,
     )
     limit: int = option(50, "At most this many prompts are used.", minimum=1, maximum=1000)
-    random_seed: int = option(0, "Seed of the first answer's sampling (answer i uses seed + i).", minimum=0)
+    random_seed: int = option(
+        0, "Seed of the first answer's sampling (answer i uses seed + i).", minimum=0, maximum=2**32 - 1
+    )

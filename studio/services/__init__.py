@@ -28,6 +28,7 @@ from studio.chat.sampling import Sampling
 from studio.data.clean import CleanOptions, clean, default_output, save
 from studio.data.preview import PREVIEW_ROWS
 from studio.data.stats import length_figure
+from studio.evaluate.judge_report import VERDICT_HEADERS
 from studio.evaluate.pipeline import EvalOptions, NoValidationSplit
 from studio.evaluate.report import results_figure, results_table
 from studio.export.hub import RepoExists, token_hint
@@ -54,6 +55,7 @@ from studio.train.progress import duration
 from studio.train.queue import QueueFull, TrainingQueue
 
 __all__ = [
+    "VERDICT_HEADERS",
     "PREVIEW_ROWS",
     "LOCAL",
     "QueueFull",

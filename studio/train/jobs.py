@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from studio.config import RunConfig
+from studio.config import METHODS, RunConfig
 from studio.paths import runs_root
 from studio.runs.directory import HOST, Run, list_runs, new_run, open_run
 from studio.runs.record import (
@@ -278,6 +278,9 @@ class JobManager:
         cycle = generation_cycle(plan.config)
         callbacks = [MetricsCallback(self._tracker, run.metrics_path, self._stop, peak.peak, segments, cycle)]
         prompts = plan.config.probes.prompts()
+        if prompts and METHODS[plan.config.train.method].scorer:  # a score head answers nothing to probe
+            log.info("probe prompts skipped: a %s run scores answers and writes none", plan.config.train.method)
+            prompts = []
         if prompts:
             callbacks.append(
                 ProbeCallback(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.services import JudgeOptions, Studio, placeholder_figure
+from studio.services import VERDICT_HEADERS, JudgeOptions, Studio, placeholder_figure
 from studio.ui.errors import card
 from studio.ui.forms import Form
 from studio.ui.space import user_of
@@ -22,20 +22,7 @@ JUDGES_INFO = (
 )
 EMPTY_RESULTS = {"headers": ["judge", "wins", "ties", "losses", "no verdict", "win rate (95% CI)"], "data": []}
 EMPTY_PEOPLE = {"headers": ["judge", "votes decided", "agreement (95% CI)", "Cohen's kappa"], "data": []}
-EMPTY_VERDICTS = {
-    "headers": [
-        "#",
-        "judge",
-        "question",
-        "answer 1",
-        "answer 2",
-        "order 1 (1 is A)",
-        "order 2 (2 is A)",
-        "verdict",
-        "rationale",
-    ],
-    "data": [],
-}
+EMPTY_VERDICTS = {"headers": list(VERDICT_HEADERS), "data": []}
 # #, judge, question, answer 1, answer 2, order 1, order 2, verdict, rationale
 VERDICT_WIDTHS = ["3%", "12%", "15%", "15%", "15%", "9%", "9%", "6%", "16%"]
 EMPTY_CHART = "Wins, ties and losses per judge appear here after a judging."
