@@ -33,6 +33,7 @@ from sentence_transformers import SentenceTransformer, models, util
 
 from studio.config import EMBEDDED_MODEL
 from studio.data import access
+from studio.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def open_embedder(model: str = "auto") -> Embedder:
 
 def _lm_folder(wanted: str) -> Path:
     """A causal LM's folder: the embedded model's converted copy for ``auto``, else a readable folder."""
-    folder = access.cache_dir() / "models" / EMBEDDED_FOLDER if wanted == "auto" else Path(wanted).expanduser()
+    folder = cache_dir() / "models" / EMBEDDED_FOLDER if wanted == "auto" else Path(wanted).expanduser()
     if wanted != "auto" and folder.exists():
         access.check_readable(folder, "model folder")  # the app reads only its own folders
     if (folder / "config.json").exists():
