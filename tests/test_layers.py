@@ -220,6 +220,8 @@ LAZY_REASONS = {
     "converter's script, bitsandbytes where optional)",
     "ui-startup": "a slow library (a second or more) that the app would otherwise load at start through "
     "studio.services, for a feature few sessions use",
+    "ray-worker": "the function Ray sends to its workers: the driver runs as __main__, so Ray pickles it by "
+    "value with its globals, and a module-level torch or accelerate fails to serialize",
 }
 LAZY = re.compile(r"#\s*lazy:\s*([\w-]+)")
 

@@ -19,9 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-from accelerate import PartialState
-
 from studio.runs.directory import Run, open_run
 from studio.train.jobs import JobManager
 from studio.train.remote import watch_stop_file
@@ -55,6 +52,8 @@ def _record_attempt(run: Run) -> None:
 def train_loop(loop_config: dict) -> None:
     """One Ray Train worker: the studio's job on this rank, in the foreground."""
     import ray.train  # lazy: optional - ray, inside the worker process Ray starts
+    import torch  # lazy: ray-worker
+    from accelerate import PartialState  # lazy: ray-worker
 
     context = ray.train.get_context()
     _environment(context)
