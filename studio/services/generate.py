@@ -24,6 +24,16 @@ from studio.generate.synthetic import GenerateOptions, generate
 from studio.runs.owners import LOCAL
 
 
+def check_endpoint(spec: str, user: str | None) -> None:
+    """Refuse an endpoint to a person of a studio with logins unless the operator allows them: it
+    makes the server send requests. The one rule for teachers, samplers, judges and scorers."""
+    if is_endpoint(spec) and user not in (None, LOCAL) and os.environ.get("STUDIO_ENDPOINTS") != "1":
+        raise ValueError(
+            "this shared studio does not call outside endpoints; its operator can allow them "
+            "with STUDIO_ENDPOINTS=1, or name a model or a run's adapter"
+        )
+
+
 class GenerateDoor:
     def _stop_event(self, user: str | None) -> threading.Event:
         stops = self.__dict__.setdefault("_generation_stops", {})
@@ -36,11 +46,7 @@ class GenerateDoor:
         """The backend ``spec`` names, as ``user`` may reach it (see the module docstring)."""
         spec = (spec or "").strip()
         if is_endpoint(spec):
-            if user not in (None, LOCAL) and os.environ.get("STUDIO_ENDPOINTS") != "1":
-                raise ValueError(
-                    "this shared studio does not call outside endpoints; its operator can allow them "
-                    "with STUDIO_ENDPOINTS=1, or name a model or a run's adapter"
-                )
+            check_endpoint(spec, user)
             return open_backend(spec)
         path = Path(spec).expanduser()
         if path.is_absolute() or spec.startswith("."):

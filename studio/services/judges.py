@@ -6,8 +6,6 @@ A part of :class:`studio.services.Studio` (the UI's one door); ``self`` is that 
 
 from __future__ import annotations
 
-import os
-
 from studio.chat.backends import is_endpoint
 from studio.evaluate.judge_report import (
     load_judgements,
@@ -20,7 +18,7 @@ from studio.evaluate.judge_report import (
 )
 from studio.evaluate.judges import JudgeOptions, judge_run
 from studio.models import loading
-from studio.runs.owners import LOCAL
+from studio.services.generate import check_endpoint
 
 
 class JudgeDoor:
@@ -50,13 +48,7 @@ class JudgeDoor:
         spec = (spec or "").strip()
         if self._is_run_id(spec):
             return self._side(spec, user)
-        # Endpoints make the server send requests: a studio with logins takes them only when its
-        # operator allows it (the rule of the Data tab's teachers, studio/services/generate.py).
-        if is_endpoint(spec) and user not in (None, LOCAL) and os.environ.get("STUDIO_ENDPOINTS") != "1":
-            raise ValueError(
-                "this shared studio does not call outside endpoints; its operator can allow them "
-                "with STUDIO_ENDPOINTS=1, or name a model or a run's adapter"
-            )
+        check_endpoint(spec, user)
         if spec and not is_endpoint(spec) and not spec.lower().endswith(".gguf"):
             loading.local_folder(spec, user)
         return spec
