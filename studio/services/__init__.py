@@ -102,6 +102,7 @@ class Studio(
         self.chat.source_root = self.root  # chat and evaluation load adapters from runs only
         self._tokenizers: dict[str, object] = {}
         self._lock = threading.Lock()
+        self.generation_stops: dict[str, threading.Event] = {}  # a person's Stop for their generation
 
 
 _studio: Studio | None = None

@@ -21,6 +21,7 @@ from studio.data.clean import default_output
 from studio.data.dataset import fingerprint
 from studio.generate.pairs import JuryScorer, PairOptions, RewardRunScorer, make_pairs, prompts_of, save_pairs
 from studio.generate.synthetic import GenerateOptions, generate
+from studio.models import loading
 from studio.runs.owners import LOCAL
 
 
@@ -36,8 +37,7 @@ def check_endpoint(spec: str, user: str | None) -> None:
 
 class GenerateDoor:
     def _stop_event(self, user: str | None) -> threading.Event:
-        stops = self.__dict__.setdefault("_generation_stops", {})
-        return stops.setdefault(user or LOCAL, threading.Event())
+        return self.generation_stops.setdefault(user or LOCAL, threading.Event())
 
     def stop_generating(self, user: str | None = None) -> None:
         self._stop_event(user).set()
@@ -54,7 +54,7 @@ class GenerateDoor:
             if resolved.is_relative_to(self.root.resolve()):
                 spec = self._source(spec, user, chat=True)  # a run's adapter: only one ``user`` may see
             else:
-                self.tokenizer(spec, user)  # a folder ``user`` may not read is refused here
+                loading.local_folder(spec, user)  # a folder ``user`` may not read is refused here
         return open_backend(spec, engine=self.chat, source_root=self.root)
 
     def generate_rows(self, seed_source: str, teacher: str, options: GenerateOptions, user=None, progress=None):
