@@ -78,7 +78,11 @@ class MetricsCallback(TrainerCallback):
         self.tracker.update(status="running", phase="training", total_steps=state.max_steps, step=state.global_step)
         self.tracker.schedule("evaluating", round_steps(args.eval_strategy, state.eval_steps, state.max_steps))
         self.tracker.schedule("saving", round_steps(args.save_strategy, state.save_steps, state.max_steps))
-        self._last_tokens = (state.num_input_tokens_seen, time.monotonic())
+        # The curve's clock starts where the segment's does (not when the trainer was being built),
+        # so a resumed run's first point, earlier segments' time plus its own, never falls behind
+        # the last point of the segment before it.
+        self._t0 = time.monotonic()
+        self._last_tokens = (state.num_input_tokens_seen, self._t0)
         if self.segments is not None and state.is_world_process_zero:
             self.segments.begin(state.global_step, state.num_input_tokens_seen)
 
