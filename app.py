@@ -54,8 +54,8 @@ def install_embedded_on_space() -> None:
 
 def stop_training_on_sigterm() -> None:
     """A Space restarting sends SIGTERM: the running training stops after its step, keeps a
-    checkpoint and reads "interrupted" with the cause, so it resumes (studio.train.shutdown)."""
-    from studio.train.shutdown import SignalStop
+    checkpoint and reads "interrupted" with the cause, so it resumes (studio.train.jobs.shutdown)."""
+    from studio.train.jobs.shutdown import SignalStop
 
     studio = get_studio()
     SignalStop(studio.jobs, exit_after=True, on_signal=studio.queue.close).install()

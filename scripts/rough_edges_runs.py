@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from studio.bench.tiny import make_tiny_model  # noqa: E402
-from studio.train.jobs import JobManager  # noqa: E402
+from studio.train.jobs.manager import JobManager  # noqa: E402
 from tests.conftest import ROOT, tiny_recipe  # noqa: E402
 
 runs = Path(sys.argv[1])

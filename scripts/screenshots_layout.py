@@ -51,7 +51,7 @@ def recipe(model: Path, **values) -> RunConfig:
 
 def sft_runs(model: Path) -> Path:
     """Two finished SFT runs that differ in learning rate and LoRA rank, made once."""
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     runs = TMP / "runs-made"
     if not runs.is_dir():

@@ -152,7 +152,7 @@ def tiny_config(tiny_model_dir):
 def make_run(tiny_model_dir, tmp_path_factory):
     """``make_run(**overrides)``: a finished run of the tiny recipe with those fields changed, each
     in its own runs folder. A recipe trains once per session; tests that share it share the run."""
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     made = {}
 

@@ -105,9 +105,9 @@ def test_each_bad_input_exits_2_with_its_message(tmp_path, capsys, name):
 
 
 def test_a_file_larger_than_memory_exits_2(tmp_path, capsys, monkeypatch):
-    from studio.data import loading
+    from studio.data import sources
 
-    monkeypatch.setattr(loading, "free_memory_bytes", lambda: 1000)
+    monkeypatch.setattr(sources, "free_memory_bytes", lambda: 1000)
     assert command("preview", write(tmp_path / "big.jsonl", '{"text": "a"}\n' * 100)) == 2
     assert "too large for the 1000 bytes of free memory" in capsys.readouterr().err
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from studio.data import DataError, load_data
-from studio.data.loading import read_source
+from studio.data.sources import read_source
 
 ROWS = [
     {"instruction": "Capital of France?", "input": "", "output": "Paris."},

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from studio.schema import ConfigError
-from studio.train import admission, disk
 from studio.train.estimate import estimate
-from studio.train.jobs import JobManager
+from studio.train.jobs import admission, disk
+from studio.train.jobs.manager import JobManager
 
 BALLAST_LEFT = 64 * 1024  # what the ballast leaves free on the tmpfs: no checkpoint fits in it
 

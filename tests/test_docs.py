@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# A file or folder of the repository named in the text: `studio/train/jobs.py`, tests/test_x.py, configs/...
+# A file or folder of the repository named in the text: `studio/train/jobs/manager.py`, tests/test_x.py, configs/...
 NAMED = re.compile(r"(?<![\w/.~-])((?:studio|tests|configs|assets|scripts|docs)/[\w./-]*\w/?)")
 # A speed claim with its number: "51 tokens/s", "0.36 ms", "104 GFLOPS", "6x faster", "ten times slower".
 SPEED = re.compile(

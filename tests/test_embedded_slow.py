@@ -4,7 +4,7 @@ import pytest
 
 from studio.chat.engine import ChatEngine, Sampling
 from studio.config import RunConfig
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import ROOT
 

@@ -142,8 +142,8 @@ def test_review_reports_problems_at_their_fields(tiny_config):
 def test_the_review_shows_the_estimate_admission_and_the_status_line_use(tiny_config):
     """One figure: the review reads the data's longest example as the plan does, so the Train tab's
     "needs about" is the job's estimate.json and the status line's "estimate", not a max_length guess."""
-    from studio.train.admission import admit
     from studio.train.estimate import plan_estimate
+    from studio.train.jobs.admission import admit
     from studio.train.review import review
 
     tiny_config.train.max_length = 512  # far above the sample's longest example
@@ -160,8 +160,8 @@ def test_the_review_shows_the_estimate_admission_and_the_status_line_use(tiny_co
 
 def test_the_process_itself_is_counted_and_admission_adds_only_the_run(tiny_config):
     from studio.models.device import current_rss_bytes
-    from studio.train.admission import admit
     from studio.train.estimate import PROCESS_BYTES
+    from studio.train.jobs.admission import admit
 
     est = estimate(tiny_config)
     parts = est.memory_bytes

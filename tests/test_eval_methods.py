@@ -7,7 +7,7 @@ from studio.chat.engine import ChatEngine
 from studio.evaluate.pipeline import EvalOptions, evaluate_run, held_out_rows
 from studio.evaluate.report import results_table
 from studio.models.scorer import RewardScorer
-from studio.train import rewards
+from studio.train.methods import grpo_rewards
 
 from .conftest import REAL_DATA, ROOT
 
@@ -42,9 +42,9 @@ def test_grpo_is_judged_by_its_own_rewards_on_held_out_prompts(engine, make_run)
         stats = result[label]
         answers = [g[label] for g in result["generations"]]
         # each function's mean is that function on the greedy answers; the total is the weighted sum
-        length = rewards.make_length_target(40)(answers)
+        length = grpo_rewards.make_length_target(40)(answers)
         assert stats["reward/length"] == pytest.approx(sum(length) / 2)
-        assert stats["reward/no_repeat"] == pytest.approx(sum(rewards.no_repeat(answers)) / 2)
+        assert stats["reward/no_repeat"] == pytest.approx(sum(grpo_rewards.no_repeat(answers)) / 2)
         weighted = stats["reward/exact_answer"] + stats["reward/length"] + 0.5 * stats["reward/no_repeat"]
         assert stats["reward"] == pytest.approx(weighted)
     shown = [row[0] for row in results_table(result)["data"]]

@@ -148,7 +148,7 @@ def test_update_below_bf16_resolution_is_an_empty_merge(tiny_sft_run, tmp_path):
 @pytest.fixture(scope="module")
 def qlora_run(tiny_model_dir, tmp_path_factory):
     from studio.config import RunConfig
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     config = RunConfig()
     config.model.model = str(tiny_model_dir)

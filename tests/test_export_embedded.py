@@ -9,7 +9,7 @@ import torch
 from studio.chat.engine import ChatEngine, Sampling
 from studio.config import RunConfig
 from studio.export import hub, merge, verify
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import ROOT
 from .hubserver import FakeHub

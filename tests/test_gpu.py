@@ -37,7 +37,7 @@ MEMORY_BAND = (0.8, 2.5)
 
 def _train(config, runs: Path):
     """Train ``config`` to the end here; (run, final progress)."""
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     jobs = JobManager(runs)
     run = jobs.start(config)

@@ -10,8 +10,8 @@ from studio.models.scorer import RewardScorer
 from studio.runs import completions
 from studio.runs.metrics import trim_steps
 from studio.schema import ConfigError
-from studio.train.jobs import JobManager
-from studio.train.rewards import conversation
+from studio.train.jobs.manager import JobManager
+from studio.train.methods.grpo_rewards import conversation
 
 from .conftest import ROOT, tiny_recipe
 

@@ -174,7 +174,7 @@ def test_repo_names_are_checked_before_anything_is_sent(in_process, tiny_sft_run
 
 
 def test_a_training_with_hf_token_in_the_environment_writes_it_nowhere(tiny_config, runs_dir, monkeypatch):
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     monkeypatch.setenv("HF_TOKEN", SECRET)  # e.g. a Space secret, present while a visitor trains
     tiny_config.train.max_steps = 2

@@ -6,11 +6,12 @@ import yaml
 
 from studio.cli import build_parser
 from studio.config import RunConfig
+from studio.config.launch_section import LaunchConfig
 from studio.launch.accelerate_yaml import accelerate_config, launch_command, write_config
-from studio.launch.checks import cluster_problems, launch_problems, resource_problems
-from studio.launch.options import LaunchConfig
+from studio.launch.cluster import cluster_problems, resource_problems
+from studio.launch.remote import decoder_layer_class
 from studio.train.checks import validate
-from studio.train.remote import decoder_layer_class
+from studio.train.placement import launch_problems
 from studio.ui.train_layout import LAYOUT, field_order
 
 
@@ -111,10 +112,10 @@ def test_a_cluster_without_the_resources_asked_is_refused():
 def test_stop_reaches_a_run_training_elsewhere_after_the_studio_restarted(tiny_model_dir, tmp_path):
     import os
 
+    from studio.launch.remote import STOP_FILE
     from studio.runs.directory import new_run
     from studio.runs.owners import claim
     from studio.services import Studio
-    from studio.train.remote import STOP_FILE
 
     from .conftest import tiny_recipe
 
@@ -136,9 +137,9 @@ def test_stop_reaches_a_run_training_elsewhere_after_the_studio_restarted(tiny_m
 
 
 def test_ray_restarts_the_workers_only_after_a_failure_in_training():
-    """A job that failed while loading fails the same way on every restart (studio.train.ray_driver)."""
-    from studio.train.progress import Progress
-    from studio.train.ray_driver import worth_a_restart
+    """A job that failed while loading fails the same way on every restart (studio.launch.ray_driver)."""
+    from studio.launch.ray_driver import worth_a_restart
+    from studio.train.jobs.progress import Progress
 
     assert not worth_a_restart(Progress(status="failed", phase="loading", error="dataset file not found: x"))
     assert worth_a_restart(Progress(status="failed", phase="training", step=3, error="worker died"))

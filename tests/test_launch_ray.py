@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.launch.checks import node_resources
+from studio.launch import remote
+from studio.launch.cluster import node_resources
 from studio.launch.ray_jobs import RayJob
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import ROOT, free_port, tiny_recipe
 
@@ -93,7 +94,7 @@ def _wait_for_step(jobs, run, step: int, timeout: float = 400) -> float:
 
 @pytest.mark.smoke
 def test_one_ray_worker_trains_the_run_on_the_cluster(ray_head, ray_env, tiny_model_dir, tmp_path):
-    jobs = JobManager(tmp_path / "runs")
+    jobs = JobManager(tmp_path / "runs", launcher=remote)
     started = time.monotonic()
     run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, max_steps=2, save_steps=2), ray_head, workers=1))
     progress = jobs.wait(400)
@@ -117,7 +118,7 @@ def test_two_ray_workers_train_like_one_process_with_the_same_global_batch(ray_h
     assert here.wait(300).status == "completed"
     local_total = time.monotonic() - local_start
 
-    jobs = JobManager(tmp_path / "ray")
+    jobs = JobManager(tmp_path / "ray", launcher=remote)
     ray_start = time.monotonic()
     run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, **recipe), ray_head))  # 2 workers x 2 = 4
     ray_first = _wait_for_step(jobs, run, 1)
@@ -147,7 +148,7 @@ def test_two_ray_workers_train_like_one_process_with_the_same_global_batch(ray_h
 
 @HEAVY
 def test_stop_cancels_the_ray_run_with_a_checkpoint_to_resume(ray_head, ray_env, tiny_model_dir, tmp_path):
-    jobs = JobManager(tmp_path / "runs")
+    jobs = JobManager(tmp_path / "runs", launcher=remote)
     run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, max_steps=2000, batch_size=2, save_steps=0), ray_head))
     _wait_for_step(jobs, run, 2)
     assert jobs.stop()
@@ -163,7 +164,7 @@ def test_stop_cancels_the_ray_run_with_a_checkpoint_to_resume(ray_head, ray_env,
 def test_a_killed_worker_is_restarted_from_the_checkpoint_with_no_step_lost_or_repeated(
     ray_head, ray_env, tiny_model_dir, tmp_path
 ):
-    jobs = JobManager(tmp_path / "runs")
+    jobs = JobManager(tmp_path / "runs", launcher=remote)
     run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, max_steps=10, batch_size=2, save_steps=2), ray_head))
     _wait_for_step(jobs, run, 3)  # checkpoint-2 is written before step 3 starts
     os.kill(int(run.status()["pid"]), signal.SIGKILL)  # rank 0's process, as an OOM killer would
@@ -181,7 +182,7 @@ def test_a_killed_worker_is_restarted_from_the_checkpoint_with_no_step_lost_or_r
 def test_a_dataset_the_workers_cannot_read_fails_once_without_restarts(ray_head, ray_env, tiny_model_dir, tmp_path):
     data = tmp_path / "rows.jsonl"
     shutil.copy(ROOT / "assets" / "sample_sft.jsonl", data)
-    jobs = JobManager(tmp_path / "runs")
+    jobs = JobManager(tmp_path / "runs", launcher=remote)
     run = jobs.start(_on_ray(tiny_recipe(tiny_model_dir, dataset=str(data), max_steps=4, batch_size=2), ray_head))
     data.unlink()  # gone before the workers (seconds away) load it: the same failure on every attempt
     progress = jobs.wait(300)

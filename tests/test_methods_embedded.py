@@ -11,7 +11,7 @@ import pytest
 from studio.chat.engine import ChatEngine
 from studio.config import RunConfig
 from studio.evaluate.pipeline import EvalOptions, evaluate_run
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import ROOT
 

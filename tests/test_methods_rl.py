@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from studio.schema import ConfigError
-from studio.train import rewards
 from studio.train.checks import validate
+from studio.train.methods import grpo_rewards
 from studio.train.plan import plan_run
 from studio.train.trainer import build_trainer
 
@@ -171,25 +171,25 @@ def chat(text):
 
 
 def test_exact_answer_reads_the_final_answer():
-    exact = rewards.make_exact_answer("answer")
+    exact = grpo_rewards.make_exact_answer("answer")
     completions = ["Answer: 12", chat("7 + 5 = 12."), "Answer: 13", "12 is wrong, Answer: 11", "", "answer = 1,200"]
     scores = exact(completions, answer=["12", "12", "12", "12", "12", "1200"])
     assert scores == [1.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    assert rewards.make_exact_answer("city")(["Answer: paris."], city=["Paris"]) == [1.0]
+    assert grpo_rewards.make_exact_answer("city")(["Answer: paris."], city=["Paris"]) == [1.0]
 
 
 def test_format_length_and_no_repeat_rewards():
-    fmt = rewards.make_format_check(r"\s*Answer: -?\d+\s*")
+    fmt = grpo_rewards.make_format_check(r"\s*Answer: -?\d+\s*")
     assert fmt(["Answer: 5", " Answer: -3\n", "The answer is 5", chat("Answer: 5")]) == [1.0, 1.0, 0.0, 1.0]
-    length = rewards.make_length_target(10)
+    length = grpo_rewards.make_length_target(10)
     assert length(["x" * 10, "x" * 5, "x" * 20, "x" * 40]) == [1.0, 0.5, 0.0, 0.0]
-    assert rewards.no_repeat(["one two three four", "la la la la la la", ""]) == [1.0, 0.25, 0.0]
+    assert grpo_rewards.no_repeat(["one two three four", "la la la la la la", ""]) == [1.0, 0.25, 0.0]
 
 
 def test_reward_functions_follow_the_weights(tiny_config):
     g = tiny_config.grpo
     g.reward_exact, g.reward_format, g.reward_length, g.reward_no_repeat = 2.0, 0.0, 0.5, 1.0
-    funcs, weights = rewards.reward_functions(g)
+    funcs, weights = grpo_rewards.reward_functions(g)
     assert [f.__name__ for f in funcs] == ["exact_answer", "length", "no_repeat"] and weights == [2.0, 0.5, 1.0]
 
 
@@ -235,7 +235,7 @@ def test_reward_model_learns_held_out_pairs(tmp_path):
 # (a reward logged every step, the held-out reward raised); CI trains GRPO on the tiny model above.
 @pytest.mark.heavy
 def test_grpo_on_the_embedded_model_scores_its_groups(tmp_path):
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     config = embedded_config("grpo", max_steps=2, batch_size=2, max_length=256)
     config.data.dataset = GRPO_DATA

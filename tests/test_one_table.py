@@ -88,7 +88,7 @@ def test_the_choices_are_the_tables():
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_each_row_speaks_the_vocabulary_its_readers_know(name):
-    from studio.train.methods import MODULES
+    from studio.train.trainer import MODULES
 
     row = METHODS[name]
     assert set(row.formats) <= set(FORMATS) and row.formats
@@ -118,9 +118,8 @@ def test_each_method_is_checked_planned_estimated_and_built_from_its_row(name, t
     ``rows``), the estimate (``sequences``, ``head``, ``reference``) and its TRL trainer."""
     from studio.train.checks import validate
     from studio.train.estimate import estimate
-    from studio.train.methods import MODULES
     from studio.train.plan import plan_run
-    from studio.train.trainer import build_trainer
+    from studio.train.trainer import MODULES, build_trainer
 
     row = METHODS[name]
     config = preset_on(tiny_model_dir, name)

@@ -132,7 +132,7 @@ def test_the_cli_reads_a_file_and_a_model_folder_outside_the_apps_folders(
 
 
 def test_a_ragged_csv_is_named_once_not_logged_by_datasets_first(tmp_path, caplog):
-    from studio.data.loading import DataError, read_file
+    from studio.data.sources import DataError, read_file
 
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b\n1,2\n3,4,5\n6,7\n")

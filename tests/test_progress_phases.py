@@ -3,8 +3,8 @@ evaluating, answering its probe prompts or saving, instead of taking it for a ha
 
 import pytest
 
-import studio.train.progress as progress
-from studio.train.progress import Progress, Tracker, stall_message
+import studio.train.jobs.progress as progress
+from studio.train.jobs.progress import Progress, Tracker, stall_message
 from studio.ui.train_views import status_html
 
 
@@ -91,7 +91,7 @@ def test_step_time_leaves_out_rounds_and_the_eta_counts_the_rounds_to_come(clock
 
 
 def test_a_real_run_goes_through_its_phases(tiny_config, runs_dir, monkeypatch):
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     seen: list[tuple[str, int]] = []
     switch = Tracker._switch

@@ -14,7 +14,7 @@ import pytest
 from studio.runs.directory import new_run
 from studio.runs.owners import claim, owner_of
 from studio.services import QueueFull, Studio
-from studio.train.queue import ordinal
+from studio.train.jobs.queue import ordinal
 
 from .conftest import tiny_recipe
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import ROOT, tiny_recipe, train_until_sigkill
 from .test_methods_rl import LOGGED, configure
@@ -112,7 +112,7 @@ def test_stop_waits_for_the_end_of_a_generated_batch(tmp_path):
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
     from studio.train.callbacks import MetricsCallback
-    from studio.train.progress import Tracker
+    from studio.train.jobs.progress import Tracker
 
     stop, tracker = threading.Event(), Tracker()
     callback = MetricsCallback(tracker, tmp_path / "metrics.jsonl", stop, stop_every=3)

@@ -8,7 +8,7 @@ import pytest
 
 from studio.export.card import render
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import start_and_stop
 

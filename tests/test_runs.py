@@ -11,7 +11,7 @@ import pytest
 from studio.runs.segments import read_segments
 from studio.schema import ConfigError
 from studio.services import Studio
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 from .conftest import ROOT, start_and_stop, train_until_sigkill
 from .test_run_segments import check_accounting

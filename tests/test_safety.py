@@ -202,7 +202,7 @@ def test_cli_export_overwrite_keeps_the_run(trained_run):
 
 
 def test_a_run_that_does_not_fit_the_free_memory_is_refused_before_it_starts(studio, tiny_config, monkeypatch):
-    from studio.train import admission
+    from studio.train.jobs import admission
 
     monkeypatch.setattr(admission, "device_free_bytes", lambda: 2**26)  # 64 MiB free: under what the run adds
     with pytest.raises(ConfigError) as caught:
@@ -228,7 +228,7 @@ def test_cli_refuses_a_batch_that_cannot_fit(tiny_config, tmp_path):
 
 
 def _jobs_with_saves(tiny_config, tmp_path):
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     tiny_config.train.max_steps, tiny_config.train.save_steps = 3, 1
     return JobManager(tmp_path / "runs")
@@ -260,7 +260,7 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_keeps_the_last_checkpoin
 
 
 def test_torch_s_words_for_a_full_disk_are_read_as_one(tmp_path):
-    from studio.train.faults import cause
+    from studio.train.jobs.faults import cause
 
     run = new_run(RunConfig(), tmp_path / "runs")
     exc = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 128 vs 64")
@@ -295,7 +295,7 @@ def test_a_new_run_on_a_full_disk_leaves_nothing_behind(studio, tiny_config, mon
 
 
 def test_a_killed_training_is_recorded_as_interrupted(tmp_path):
-    from studio.train.jobs import JobManager
+    from studio.train.jobs.manager import JobManager
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

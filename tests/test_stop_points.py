@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 from studio.runs.segments import read_segments
 from studio.schema import ConfigError
 from studio.services import Studio
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 from studio.train.probes import ProbeCallback
 
 from .conftest import tiny_recipe

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.train.jobs import NICE, JobManager, _lowered
+from studio.train.jobs.manager import NICE, JobManager, _lowered
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = "import studio, torch, os; print(os.environ.get('GOMP_SPINCOUNT'))"

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from studio.schema import ConfigError
-from studio.train.jobs import JobBusy, JobManager
+from studio.train.jobs.manager import JobBusy, JobManager
 from studio.train.model import trainable_parameters
 from studio.train.plan import plan_run
 from studio.train.trainer import build_trainer

@@ -1,6 +1,6 @@
 """What the snapshot says while a run goes: the watchdog and the overfitting warning."""
 
-from studio.train.progress import Progress, Tracker, overfitting_message, stall_message
+from studio.train.jobs.progress import Progress, Tracker, overfitting_message, stall_message
 
 
 def test_watchdog_speaks_only_when_steps_stop_coming():
@@ -14,7 +14,7 @@ def test_watchdog_speaks_only_when_steps_stop_coming():
 
 
 def test_tracker_counts_evaluation_batches_as_activity(monkeypatch):
-    import studio.train.progress as progress
+    import studio.train.jobs.progress as progress
 
     now = [1000.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])

@@ -13,7 +13,7 @@ from studio.config import RunConfig
 from studio.runs.curves import COLORS, training_figure
 from studio.runs.directory import new_run
 from studio.services import Studio
-from studio.train.progress import Progress
+from studio.train.jobs.progress import Progress
 from studio.ui import data_tab, export_tab, runs_tab, train_tab
 from studio.ui.errors import user_error
 from studio.ui.train_guide import GuideHandlers
@@ -238,7 +238,7 @@ def test_evaluate_tab_empty_state_says_what_will_appear():
 def test_the_train_tab_shows_grpo_s_latest_answers_best_first(train):
     from studio.runs import completions
     from studio.runs.directory import new_run
-    from studio.train.progress import Tracker
+    from studio.train.jobs.progress import Tracker
 
     studio, handlers, _ = train
     table, start, watch = handlers.on_live(None)

@@ -8,7 +8,7 @@ import pytest
 
 from studio.evaluate.pipeline import EvalOptions, held_out_rows
 from studio.schema import ConfigError
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 from studio.train.plan import plan_run
 
 ROOT = Path(__file__).resolve().parents[1]

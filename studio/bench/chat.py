@@ -28,7 +28,7 @@ from studio.bench.throughput import default_dataset, studio_config
 from studio.chat import llamacpp
 from studio.chat.engine import ChatEngine
 from studio.chat.sampling import Sampling
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 
 PROMPT = "Explain in a few sentences why the sky is blue, and what changes at sunset."
 FOLLOW_UP = "And why is the sea blue too?"

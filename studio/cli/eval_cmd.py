@@ -206,7 +206,7 @@ def run_bench(args) -> int:
 
 def _follow(job):
     """Progress lines on stderr until the job ends; Ctrl-C asks it to stop and waits for that."""
-    from studio.train.progress import duration  # lazy: cli-startup
+    from studio.train.jobs.progress import duration  # lazy: cli-startup
 
     shown = ""
     while True:

@@ -94,7 +94,7 @@ def _distributed():
 
 def _start_into(jobs, args, state):
     """Every process trains into the run directory the studio made; Stop reaches them through it."""
-    from studio.train.remote import watch_stop_file  # lazy: cli-startup
+    from studio.launch.remote import watch_stop_file  # lazy: cli-startup
 
     run_ = open_cli_run(args.into, args.runs_dir)
     main = state is None or state.is_main_process
@@ -134,14 +134,15 @@ def _start(jobs, config, args, state):
 
 
 def run(args) -> int:
-    from studio.train.jobs import JobManager  # lazy: cli-startup
-    from studio.train.shutdown import SignalStop  # lazy: cli-startup
+    from studio.launch import remote  # lazy: cli-startup
+    from studio.train.jobs.manager import JobManager  # lazy: cli-startup
+    from studio.train.jobs.shutdown import SignalStop  # lazy: cli-startup
 
     state = _distributed()
     main = state is None or state.is_main_process
     quiet = args.quiet or not main
     try:
-        jobs = JobManager(runs_folder(args.runs_dir))
+        jobs = JobManager(runs_folder(args.runs_dir), launcher=remote)
         if args.resume:
             args.resume = str(open_cli_run(args.resume, args.runs_dir).path)
         run_ = _start(jobs, _config(args), args, state)

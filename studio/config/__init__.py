@@ -38,6 +38,7 @@ from studio.config.choices import (
     GGUFType,
     Optimizer,
 )
+from studio.config.launch_section import LaunchConfig
 from studio.config.method_options import DPOConfig, GRPOConfig, KTOConfig
 from studio.config.method_table import METHOD_NAMES, METHODS, Method
 from studio.config.sections import (
@@ -49,7 +50,6 @@ from studio.config.sections import (
     ProbeConfig,
     TrainConfig,
 )
-from studio.launch.options import LaunchConfig
 from studio.schema import from_dict, option, to_dict
 
 __all__ = [

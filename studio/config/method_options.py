@@ -54,7 +54,7 @@ class KTOConfig:
 
 @dataclass
 class GRPOConfig:
-    """GRPO: the sampled groups and the built-in reward functions (studio.train.rewards)."""
+    """GRPO: the sampled groups and the built-in reward functions (studio.train.methods.grpo_rewards)."""
 
     num_generations: int = option(
         4, "Group size: answers sampled per prompt, each scored against its group's mean.", minimum=2, maximum=64

@@ -6,8 +6,8 @@ loading (files, Hub) -> formats (detect, canonical rows) -> dataset (load_data, 
 
 from studio.data.dataset import LoadedData, canonicalize, fingerprint, load_data, split
 from studio.data.formats import FORMATS, RowError, detect_format
-from studio.data.loading import DataError, read_rows
 from studio.data.render import Rendered, render_chat, render_row, render_text
+from studio.data.sources import DataError, read_rows
 
 __all__ = [
     "FORMATS",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.data.formats import EXPECTED, RowError, detect_format, kind_of, parse_column_mapping, to_canonical
-from studio.data.loading import DataError, read_source
+from studio.data.sources import DataError, read_source
 
 
 @dataclass

@@ -6,7 +6,7 @@
     job.stop()          # ends after the batch under way; finished tasks are kept
 
 The Evaluate tab polls the snapshot with a timer, so a reload or another tab re-attaches, as the
-Train tab does with a training (studio.train.jobs). Benchmarks take the chat engine's lock while a
+Train tab does with a training (studio.train.jobs.manager). Benchmarks take the chat engine's lock while a
 model computes, so chat waits between batches rather than failing.
 """
 

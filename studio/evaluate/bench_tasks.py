@@ -27,7 +27,7 @@ import lm_eval.tasks
 import yaml
 from lm_eval.tasks import TaskManager
 
-from studio.data.loading import hub_offline
+from studio.data.sources import hub_offline
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Each method's own measure, base versus trained, on the run's held-out rows.
 
 - GRPO: both models answer the held-out prompts greedily; each answer is scored by the run's
-  reward functions (studio.train.rewards, the run's weights): the mean of each function and of
+  reward functions (studio.train.methods.grpo_rewards, the run's weights): the mean of each function and of
   the weighted total. Greedy, so the figure is what the model answers, not what it samples.
 - Reward model: pairwise accuracy on the held-out pairs (the share whose chosen answer scores
   above the rejected one) and the mean score margin, for the base with the run's freshly drawn
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from studio.chat.sampling import Sampling
 from studio.data.render import render_chat
 from studio.models.scorer import RewardScorer
+from studio.train.methods.grpo_rewards import reward_functions
 from studio.train.preflight_rl import unpaired
-from studio.train.rewards import reward_functions
 
 Progress = Callable[[float, str], None]
 

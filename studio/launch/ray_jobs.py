@@ -4,7 +4,7 @@
     job.alive()                             # PENDING or RUNNING
     job.cancel()                            # Ray stops the job's driver and its workers
 
-The job's entrypoint is studio.train.ray_driver, which runs Ray Train's TorchTrainer on the
+The job's entrypoint is studio.launch.ray_driver, which runs Ray Train's TorchTrainer on the
 cluster. It trains into the run directory itself, so the runs folder must be storage the
 cluster's nodes share (on a local cluster it is simply this machine's folder); the studio's code
 must be importable there too: on a local cluster the job is given this checkout's path.
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.launch.checks import LOOPBACK, host
-from studio.launch.options import LaunchConfig
+from studio.config.launch_section import LaunchConfig
 from studio.paths import ENV_NAMES
+from studio.train.placement import LOOPBACK, host
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVE = ("PENDING", "RUNNING")  # Ray's job states while the job may still train
@@ -60,7 +60,7 @@ class RayJob:
 def entrypoint(run_dir: Path, local: bool) -> str:
     """The job's command: this interpreter on a local cluster, the cluster's python elsewhere."""
     python = sys.executable if local else "python"
-    return f"{shlex.quote(python)} -m studio.train.ray_driver {shlex.quote(str(run_dir))}"
+    return f"{shlex.quote(python)} -m studio.launch.ray_driver {shlex.quote(str(run_dir))}"
 
 
 def submit(launch: LaunchConfig, run_dir: Path, attempt: int = 1) -> RayJob:

@@ -23,7 +23,7 @@ DPO_PANELS = [
 
 # Drawn when the run logs the panel's first metric (reward model, ORPO, KTO, GRPO): SFT logs an entropy
 # too, but a panel named after GRPO's clipped answers is no place for it. GRPO's per-function rewards
-# are added by name (rewards/<function>/mean and /std, studio.train.rewards).
+# are added by name (rewards/<function>/mean and /std, studio.train.methods.grpo_rewards).
 METHOD_PANELS = [
     ("Reward model accuracy and margin", [("accuracy", "accuracy"), ("margin", "margin")]),
     ("Eval accuracy and margin", [("eval_accuracy", "eval accuracy"), ("eval_margin", "eval margin")]),

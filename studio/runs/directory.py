@@ -41,7 +41,7 @@ from studio.runs.segments import read_segments, segment_row, segment_totals
 HOST = socket.gethostname()  # status.json's pid is judged alive or gone only on the machine that wrote it
 
 # The one table of run statuses: a job is ACTIVE while its process may still write, then TERMINAL.
-# Before that a Start may wait in the training queue (studio.train.queue): WAITING, no process yet,
+# Before that a Start may wait in the training queue (studio.train.jobs.queue): WAITING, no process yet,
 # so never "interrupted"; a restarted app puts it back in the queue. ("created": written, not started.)
 ACTIVE = ("starting", "running", "stopping")
 QUEUED = "queued"
@@ -106,9 +106,9 @@ class Run:
 
     def status(self) -> dict:
         """status.json, with a run whose process is gone reported as interrupted, with the cause
-        (studio.train.faults.settle writes it into the file at app start). A run training on another
+        (studio.train.jobs.faults.settle writes it into the file at app start). A run training on another
         machine (a Ray worker writing into a shared run directory) is judged by its job, which the
-        studio that follows it watches (studio.train.remote), not by a pid of that machine."""
+        studio that follows it watches (studio.launch.remote), not by a pid of that machine."""
         status = self.read_json("status.json") or {"status": "unknown"}
         here = status.get("host", HOST) == HOST
         if status.get("status") in ACTIVE and here and not _alive(status.get("pid")):

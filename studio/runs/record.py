@@ -109,7 +109,7 @@ def log_traceback(handler: logging.Handler, exc: BaseException) -> None:
     """The failure's traceback into the run's train.log alone, at DEBUG: the person sees the one-line
     cause (status.json, the Train tab, the CLI), a developer finds the rest in the file."""
     trace = (type(exc), exc, exc.__traceback__)
-    record = logging.LogRecord("studio.train.jobs", logging.DEBUG, __file__, 0, "the failure's traceback", None, trace)
+    record = logging.LogRecord("studio.train.jobs.manager", logging.DEBUG, __file__, 0, "the failure's traceback", None, trace)
     handler.handle(record)  # past the handler's INFO level on purpose; the console never sees it
 
 

@@ -6,7 +6,7 @@ dicts, plotly figures) and raises ValueError with a message meant for the user.
 Methods that touch runs take ``user``: the signed-in person the UI got from the request, whose
 own runs (and the shared ones, read-only) they reach; studio.runs.owners holds the rule. None is
 the operator (scripts, tests): every run. A Start while a training runs waits in the training
-queue (studio.train.queue) instead of being refused.
+queue (studio.train.jobs.queue) instead of being refused.
 
 This module is the UI's one door: ``studio.ui`` imports only from here, ``studio.config`` and
 ``studio.schema`` (tests/test_layers.py reads the imports). The names re-exported below are the
@@ -34,6 +34,7 @@ from studio.evaluate.report import results_figure, results_table
 from studio.export.hub import RepoExists, token_hint
 from studio.generate.options import GenerateOptions, PairOptions
 from studio.generate.pairs import margin_figure
+from studio.launch import remote
 from studio.runs.curves import is_dpo, placeholder_figure, training_figure
 from studio.runs.metrics import probe_table
 from studio.runs.owners import LOCAL
@@ -50,9 +51,9 @@ from studio.services.training import TrainDoor
 from studio.train import guide
 from studio.train.checks import optimizer_choices
 from studio.train.command_line import command_text
-from studio.train.jobs import JobManager
-from studio.train.progress import duration
-from studio.train.queue import QueueFull, TrainingQueue
+from studio.train.jobs.manager import JobManager
+from studio.train.jobs.progress import duration
+from studio.train.jobs.queue import QueueFull, TrainingQueue
 
 __all__ = [
     "VERDICT_HEADERS",
@@ -96,7 +97,7 @@ class Studio(
 ):
     def __init__(self, runs_root: str | Path | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
-        self.jobs = JobManager(self.runs_root)
+        self.jobs = JobManager(self.runs_root, launcher=remote)  # a run sent elsewhere: studio.launch
         self.queue = TrainingQueue(self.jobs, self.runs_root)
         self.chat = ChatEngine()
         self.chat.source_root = self.root  # chat and evaluation load adapters from runs only

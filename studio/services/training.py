@@ -6,13 +6,14 @@ A part of :class:`studio.services.Studio` (the UI's one door); ``self`` is that 
 from __future__ import annotations
 
 from studio.config import RunConfig
+from studio.launch.cluster import cluster_problems
+from studio.launch.remote import stop_elsewhere
 from studio.models.device import detect
 from studio.runs import completions
 from studio.runs.directory import RESUMABLE, Run, delete_run
 from studio.runs.owners import check_change, may_change, visible
-from studio.train.progress import Progress
-from studio.train.queue import ordinal
-from studio.train.remote import stop_elsewhere
+from studio.train.jobs.progress import Progress
+from studio.train.jobs.queue import ordinal
 from studio.train.review import check_paths, review
 
 
@@ -104,8 +105,12 @@ class TrainDoor:
         return Progress(run_id=run.id, run_dir=str(run.path), status="queued", message=self.queued(run.id))
 
     def review(self, config: RunConfig, user: str | None = None):
-        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review)."""
-        return review(config, runs_root=self.runs_root, user=user)
+        """Problems, batch arithmetic, estimate and fit of a config, before Start (studio.train.review);
+        for a Ray run, also whether its cluster answers and has what the workers ask (over the network)."""
+        r = review(config, runs_root=self.runs_root, user=user)
+        if config.launch.on == "ray" and not any(p.field == "on" for p in r.errors):
+            r.problems += cluster_problems(config.launch)
+        return r
 
     def device(self):
         return detect()

@@ -2,7 +2,7 @@
 
 :class:`MetricsCallback` appends every log and evaluation to the run's ``metrics.jsonl`` (one
 JSON object per line, flushed, so a killed process loses at most the line being written) and
-mirrors them into the job's :class:`~studio.train.progress.Tracker`. Stop is cooperative: the job sets
+mirrors them into the job's :class:`~studio.train.jobs.progress.Tracker`. Stop is cooperative: the job sets
 an event, and the callback turns it into ``control.should_training_stop`` at the next step and
 saves a checkpoint there, so a stopped run resumes exactly where it stopped (a GRPO run that
 trains several steps on one generated batch stops at the end of that batch, ``stop_every``). A loss that turns
@@ -31,7 +31,7 @@ import torch.distributed as dist
 from transformers import TrainerCallback
 
 from studio.runs.segments import SegmentLog
-from studio.train.progress import Tracker
+from studio.train.jobs.progress import Tracker
 
 # Keys only the closing summary log carries (every step log also carries train_runtime).
 SUMMARY_KEYS = {"train_loss", "train_samples_per_second"}

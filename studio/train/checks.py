@@ -11,12 +11,12 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 
 from studio.config import METHODS, OPTIMIZERS, TARGET_PRESETS, RunConfig
 from studio.data import templates
-from studio.launch.checks import gpus_here, launch_problems
 from studio.models import families, meta
 from studio.schema import Problem, bounds_problems
 from studio.train import trackers
 from studio.train.method_data import method_data_problem
-from studio.train.rewards import regex_problem
+from studio.train.methods.grpo_rewards import regex_problem
+from studio.train.placement import gpus_here, launch_problems
 
 # Losses that read dpo_label_smoothing: its legal range for each (open at both ends, as TRL's
 # exo_pair takes log(eps) and log(1 - eps)), and the hint. Within the field's own bounds (0 to 1).
@@ -85,7 +85,7 @@ def _train_problems(config: RunConfig) -> list[Problem]:
         )
     if t.packing and t.method != "sft":
         out.append(Problem("packing", f"packing applies to SFT only; it is ignored for {t.method.upper()}", "warning"))
-    # GRPO shows the answers it samples at every step (studio.train.completions): probes before and after
+    # GRPO shows the answers it samples at every step (studio.train.methods.grpo_answers): probes before and after
     # are all it needs, and its shipped preset asks for no evaluation along the way.
     if config.probes.prompts() and t.eval_steps <= 0 and t.method != "grpo":
         out.append(

@@ -27,7 +27,7 @@ from transformers import TrainerCallback
 
 from studio.runs.metrics import read_probes
 from studio.train.callbacks import round_steps
-from studio.train.progress import Tracker
+from studio.train.jobs.progress import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa
 
 from studio.config import METHODS, DataConfig, RunConfig
 from studio.data import DataError, load_data
-from studio.data.loading import check_source
-from studio.launch.checks import cluster_problems, world
+from studio.data.sources import check_source
 from studio.models import loading
 from studio.models.device import detect, resolve_precision
 from studio.models.meta import config_cached, module_names
@@ -37,6 +36,7 @@ from studio.schema import ConfigError, Problem
 from studio.train import checks
 from studio.train.estimate import estimate, fit, time_text
 from studio.train.method_data import suggest_method
+from studio.train.placement import world
 from studio.train.plan import (
     as_kto,
     effective_batch,
@@ -236,8 +236,6 @@ def review(config: RunConfig, device=None, runs_root: Path | None = None, user: 
     device = device or detect()
     r = Review(device=device.describe())
     r.problems += checks.validate(config, device.kind)
-    if config.launch.on == "ray" and not any(p.field == "on" for p in r.errors):
-        r.problems += cluster_problems(config.launch)
     try:
         r.precision = resolve_precision(config.model.precision, device)
     except ValueError:

@@ -24,9 +24,12 @@ from studio.fastpaths.logprobs import use_plain_logprobs
 from studio.fastpaths.tokens import keep_token_total
 from studio.fastpaths.unpadded import unpad_batches
 from studio.train import trackers
-from studio.train.methods import MODULES
+from studio.train.methods import dpo, grpo, kto, orpo, reward, sft
 from studio.train.model import build_model, keep_adapter_dtype
 from studio.train.plan import Plan, generation_cycle
+
+# The builder of each row of the method table, by its name.
+MODULES = {module.__name__.rsplit(".", 1)[1]: module for module in (sft, dpo, orpo, kto, reward, grpo)}
 
 
 def _save_every(plan: Plan, evaluate: bool) -> int:

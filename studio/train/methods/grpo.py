@@ -1,4 +1,4 @@
-"""GRPO: TRL's GRPOTrainer on prompts, scored by the built-in reward functions (studio.train.rewards).
+"""GRPO: TRL's GRPOTrainer on prompts, scored by the built-in reward functions (studio.train.methods.grpo_rewards).
 
 Each optimizer step samples ``num_generations`` answers per prompt (the group), scores them with
 the weighted reward functions, and reinforces the answers above their group's mean; no value
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from trl import GRPOConfig, GRPOTrainer
 
-from studio.train.completions import CompletionLog
 from studio.train.methods.common import adapter_config, assemble, datasets
+from studio.train.methods.grpo_answers import CompletionLog
+from studio.train.methods.grpo_rewards import reward_functions
 from studio.train.plan import Plan
-from studio.train.rewards import reward_functions
 
 
 def grpo_arguments(plan: Plan, args: dict, weights: list[float]) -> GRPOConfig:

@@ -1,7 +1,7 @@
 """Admission: a run starts only when its memory estimate fits the device's free memory, and what it
 will write (checkpoints and the final adapter) fits the free disk of the runs folder.
 
-    from studio.train.admission import admit, admit_disk
+    from studio.train.jobs.admission import admit, admit_disk
     est = admit(plan)      # the Estimate, or ConfigError: the estimate, the free memory and what would fit
     admit_disk(plan, est, runs_folder)   # the DiskNeed, or ConfigError: the need against the free disk
 
@@ -10,7 +10,7 @@ loaded, so every Start, from the UI, the API or the CLI, is checked before any b
 On a shared studio one request with ``batch_size: 1000000000`` grew the server to 23 GB until
 the kernel killed it, for everyone; such a run is refused here with a message instead.
 
-The disk need comes from the same estimate (studio.train.disk): a full disk met mid-run costs the
+The disk need comes from the same estimate (studio.train.jobs.disk): a full disk met mid-run costs the
 hours trained since the last checkpoint, or everything when none was written yet.
 
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from studio.models.device import detect, free_memory
 from studio.schema import ConfigError, Problem
-from studio.train import disk
 from studio.train.estimate import fit, plan_estimate
+from studio.train.jobs import disk
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The "Where to run" section of the run config (``RunConfig.launch``), documented once like the others.
 
-It lives beside the code that reads it, and ``studio.config`` nests it in RunConfig: the Train
-form's "Where to run" group and the ``--on``, ``--strategy``, ``--ray-address``... flags come from
-these fields. This module imports only ``studio.schema``, so the config can import it.
+``studio.config`` nests it in RunConfig: the Train form's "Where to run" group and the ``--on``,
+``--strategy``, ``--ray-address``... flags come from these fields. studio.launch reads it, and so does
+training's own validation (studio.train.placement), so it lives with the config, below both.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The driver of a run's Ray job: Ray Train's TorchTrainer, one studio job per worker, one run directory.
 
-    python -m studio.train.ray_driver runs/<id>     # what studio.launch.ray_jobs submits
+    python -m studio.launch.ray_driver runs/<id>     # what studio.launch.ray_jobs submits
 
 Each worker joins the process group Ray Train sets up (gloo on CPUs, NCCL on GPUs) and trains
 exactly as a process of ``accelerate launch`` does: rank 0 writes metrics, status and checkpoints
 into the run directory, the others only train. Ray's FailureConfig restarts the workers when one
 dies; each start after the first resumes from the run's last checkpoint (metrics after it are
 trimmed, so no step is counted twice), and status.json records the restart. A file ``stop.request``
-in the run directory (studio.train.remote writes it) stops every worker after the same step.
+in the run directory (studio.launch.remote writes it) stops every worker after the same step.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from studio.launch.remote import watch_stop_file
 from studio.runs.directory import Run, open_run
-from studio.train.jobs import JobManager
-from studio.train.remote import watch_stop_file
+from studio.train.jobs.manager import JobManager
 
 log = logging.getLogger(__name__)
 

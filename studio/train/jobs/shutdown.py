@@ -6,7 +6,7 @@
 
 A Space restarting, ``docker stop`` and systemd send SIGTERM, then SIGKILL after a grace period.
 Python's default is to die at once, mid-step: the run keeps only its last periodic checkpoint and
-reads "interrupted" without a word once the next start settles it (studio.train.faults.settle).
+reads "interrupted" without a word once the next start settles it (studio.train.jobs.faults.settle).
 With the handler the job stops cooperatively (the callback saves a checkpoint at the stop step,
 then the adapter is saved), and status.json says "interrupted" with one line of cause, so Resume
 continues from that very step. A signal before any job runs ends the process as before, and so
@@ -24,8 +24,8 @@ import logging
 import signal
 
 from studio.runs.directory import TERMINAL
-from studio.train.faults import mark_interrupted
-from studio.train.progress import Progress
+from studio.train.jobs.faults import mark_interrupted
+from studio.train.jobs.progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ malformed line), so the message can name the line and the fix instead of an Arro
 A local path is read only where studio.data.access lets ``user`` read (the folders the app reads,
 their own runs and the shared ones), checked before anything about the file is looked at.
 
-    from studio.data.loading import read_source
+    from studio.data.sources import read_source
     source = read_source("data.jsonl")          # source.rows, source.notes
     read_source("org/name:test")                # a Hub dataset and its split
 """

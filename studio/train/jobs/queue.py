@@ -32,7 +32,7 @@ from studio.runs.directory import QUEUED, Run, list_runs, new_run, open_run
 from studio.runs.owners import LOCAL, check_change, claim, owner_of
 from studio.runs.record import resume_problems
 from studio.schema import ConfigError
-from studio.train.jobs import JobManager
+from studio.train.jobs.manager import JobManager
 from studio.train.plan import plan_run
 
 log = logging.getLogger(__name__)

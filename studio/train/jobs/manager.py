@@ -8,7 +8,7 @@
 
 The job lives on the server, not in a browser session, so a reloaded page re-attaches to it.
 Only one job trains at a time; a second start is refused with the running one untouched (the
-studio puts it in studio.train.queue, which starts it when this one ends). The
+studio puts it in studio.train.jobs.queue, which starts it when this one ends). The
 interface is narrow (start, stop, snapshot, wait) so a subprocess backend could replace the
 thread. Under a distributed launch each process runs a job on the same run directory; only the
 main process (``main_process=True``) writes into it.
@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from studio.config import METHODS, RunConfig
 from studio.paths import runs_root
@@ -36,18 +37,18 @@ from studio.runs.record import (
     write_records,
 )
 from studio.runs.segments import SegmentLog, read_segments, segment_totals
-from studio.schema import ConfigError
-from studio.train import disk, faults, trackers
-from studio.train.admission import admit, admit_disk, vocab_size
+from studio.schema import ConfigError, Problem
+from studio.train import trackers
 from studio.train.callbacks import MetricsCallback
 from studio.train.estimate import plan_estimate
+from studio.train.jobs import disk, faults
+from studio.train.jobs.admission import admit, admit_disk, vocab_size
+from studio.train.jobs.progress import Progress, Tracker
+from studio.train.methods.grpo_rewards import reward_model_check
 from studio.train.model import trainable_parameters
 from studio.train.peak_memory import PeakMemory
 from studio.train.plan import Plan, generation_cycle, plan_run
 from studio.train.probes import ProbeCallback
-from studio.train.progress import Progress, Tracker
-from studio.train.remote import elsewhere, follow, refuse_unready, running_job, send
-from studio.train.rewards import reward_model_check
 from studio.train.trainer import build_trainer
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,21 @@ class JobBusy(RuntimeError):
     """Another training is running in this process."""
 
 
+class Launcher(Protocol):
+    """Sends a run that trains on other processes, then follows it through its run directory
+    (studio.launch.remote, which the studio and the CLI pass in; training knows no launcher)."""
+
+    def elsewhere(self, config: RunConfig) -> bool: ...
+    def refuse_unready(self, launch) -> None: ...
+    def send(self, plan: Plan, run: Run, resuming: bool = False): ...
+    def follow(self, handle, run: Run, tracker: Tracker, stop_event: threading.Event) -> None: ...
+    def running_job(self, run: Run): ...
+
+
 class JobManager:
-    def __init__(self, runs_root: str | Path | None = None):
+    def __init__(self, runs_root: str | Path | None = None, launcher: Launcher | None = None):
         self.runs_root = Path(runs_root) if runs_root else None
+        self.launcher = launcher  # None: every run trains in this process
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -139,9 +152,9 @@ class JobManager:
                 config = run.config()
             plan = plan_run(config)
             reward_model_check(plan.config, self.runs_root)
-            remote = elsewhere(plan.config)
+            remote = self._elsewhere(plan.config)
             if remote:  # trains on other processes: their memory, not this one's; the cluster must answer
-                refuse_unready(plan.config.launch)
+                self.launcher.refuse_unready(plan.config.launch)
             elif main_process:  # before any big allocation: what does not fit memory or disk is refused
                 est = admit(plan)
                 written = disk.written_bytes(run) if resuming else 0
@@ -159,7 +172,9 @@ class JobManager:
             self._prepare(plan, run, resuming, main_process)
             self.elsewhere = remote
             body, args = (
-                (self._follow, (send(plan, run, resuming), run)) if remote else (self._train, (plan, run, resuming))
+                (self._follow, (self.launcher.send(plan, run, resuming), run))
+                if remote
+                else (self._train, (plan, run, resuming))
             )
             if background:
                 self._in_background(body, args, f"train-{run.id}")
@@ -173,10 +188,10 @@ class JobManager:
         """After a restart: follow the run a previous studio sent to a Ray cluster, if its job still
         runs, as that studio did (live curves, Stop); the run, or None."""
         with self._lock:
-            if self.active:
+            if self.active or self.launcher is None:
                 return None
             for run in list_runs(self.runs_root):
-                handle = running_job(run)
+                handle = self.launcher.running_job(run)
                 if handle is None:
                     continue
                 self._begin(run, main_process=True)
@@ -187,8 +202,26 @@ class JobManager:
         return None
 
     def _follow(self, handle, run: Run) -> None:
-        """A run sent elsewhere: mirror its run directory until its job ends (studio.train.remote)."""
-        follow(handle, run, self._tracker, self._stop)
+        """A run sent elsewhere: mirror its run directory until its job ends (studio.launch.remote)."""
+        self.launcher.follow(handle, run, self._tracker, self._stop)
+
+    def _elsewhere(self, config: RunConfig) -> bool:
+        """Whether the run trains on other processes, which this one only follows. A process that is
+        one of them (accelerate's or Ray's, with WORLD_SIZE set) trains; without a launcher, a run
+        meant for elsewhere is refused instead of trained here unasked."""
+        if self.launcher is not None:
+            return self.launcher.elsewhere(config)
+        if config.launch.on != "here" and "WORLD_SIZE" not in os.environ:
+            raise ConfigError(
+                [
+                    Problem(
+                        "on",
+                        f"this job manager trains here only; send a run to {config.launch.on} "
+                        "through the studio or `python -m studio train --on ...`",
+                    )
+                ]
+            )
+        return False
 
     def _begin(self, run: Run, main_process: bool) -> None:
         """``run`` becomes the job this manager reports on, with a fresh stop flag and tracker; a

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from studio.runs import completions
-from studio.train.rewards import completion_text
+from studio.train.methods.grpo_rewards import completion_text
 
 
 def prompt_text(prompt) -> str:

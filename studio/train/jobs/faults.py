@@ -8,7 +8,7 @@ A full disk does not say so: torch.save reports it as ``RuntimeError: [enforce f
 inline_container.cc] . unexpected pos ...``. So the exception chain is searched for ENOSPC, for
 the writers' own words, and, failing both, the free space of the run's disk is measured. What it
 then says matches what is on disk: the last complete checkpoint by name and step, and about how
-much to free before resuming (studio.train.disk, from the need recorded at the start), or, with no
+much to free before resuming (studio.train.jobs.disk, from the need recorded at the start), or, with no
 checkpoint, that there is nothing to resume and the run must start again.
 """
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from studio.runs.directory import ACTIVE, Run, list_runs
-from studio.train import disk
+from studio.train.jobs import disk
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,15 @@ from dataclasses import dataclass
 
 from studio.launch import ray_jobs
 from studio.launch.accelerate_yaml import launch_command, write_config
-from studio.launch.checks import cluster_problems, gpus_here
+from studio.launch.cluster import cluster_problems
 from studio.models.meta import meta_model
 from studio.runs.directory import ACTIVE, Run
 from studio.schema import ConfigError
-from studio.train.progress import Tracker
+from studio.train.jobs.progress import Tracker
+from studio.train.placement import gpus_here
 
 log = logging.getLogger(__name__)
-STOP_FILE = "stop.request"  # studio.train.ray_driver and the CLI's --into watch for it
+STOP_FILE = "stop.request"  # studio.launch.ray_driver and the CLI's --into watch for it
 GRACE_S = 120.0
 
 
