@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 # The environment the studio reads (STUDIO_*, SPACE_*, HF_*, Gradio's, OAuth, OpenAI, the trackers',
 # a launcher's rank): a
 # developer's shell or a Space must not steer the tests (nor turn off a fast path's switch,
-# studio.fastpaths: the tests that compare with them off set them themselves). All of it is
+# studio.patches: the tests that compare with them off set them themselves). All of it is
 # cleared but where the caches live (the embedded model is converted there once) and where tests
 # leave what a person looks at (screenshots, the load test's report), and the tests' own values are
 # set below; the autouse fixture ``studio_environment`` puts this back around every test.
@@ -52,9 +52,9 @@ os.environ["STUDIO_CHAT_BACKEND"] = "torch"
 # The folders tests read data from (studio.data.access): the checkout, the shared real data and
 # the temporary folders pytest makes.
 os.environ["STUDIO_ALLOWED_DIRS"] = os.pathsep.join([str(ROOT), str(REAL_DATA), tempfile.gettempdir()])
-# The fast paths' switches (studio.fastpaths) change what trains: a developer's shell must not turn
+# The fast paths' switches (studio.patches) change what trains: a developer's shell must not turn
 # one off under the tests; the tests that compare with them off set them themselves.
-from studio.fastpaths import ALL_OFF, FASTPATHS  # noqa: E402 - after the path above
+from studio.patches import ALL_OFF, FASTPATHS  # noqa: E402 - after the path above
 
 for _switch in (ALL_OFF, *(p.switch for p in FASTPATHS.values())):
     os.environ.pop(_switch, None)

@@ -156,8 +156,8 @@ def test_cli_chat_answers_with_a_full_fine_tune_and_prints_only_the_reply(tiny_m
 def test_fp16_weights_on_cpu_compute_what_fp32_computes(tiny_model_dir):
     """Prompts (several tokens) and attention run in fp32 from the fp16 weights; single tokens
     through the fp16 kernel: both agree with the fp32 model up to fp16 rounding."""
-    from studio.fastpaths.cpu_half import ATTENTION, prepare_half_on_cpu
     from studio.models.loading import load_model
+    from studio.patches.cpu_half import ATTENTION, prepare_half_on_cpu
 
     reference = load_model(str(tiny_model_dir), torch.float32).eval()
     half = load_model(str(tiny_model_dir), torch.float16).eval()

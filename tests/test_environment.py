@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from studio.fastpaths import ALL_OFF, FASTPATHS
+from studio.patches import ALL_OFF, FASTPATHS
 
 from .conftest import ROOT, TESTS_ENVIRONMENT, read_by_studio
 
@@ -67,7 +67,7 @@ def test_a_shell_with_odd_values_steers_no_test(tmp_path):
 def test_every_variable_the_studio_reads_is_one_the_tests_clear():
     sources = [*(ROOT / "studio").rglob("*.py"), ROOT / "app.py"]
     read = {a or b for path in sources for a, b in READ.findall(path.read_text())}
-    switches = {ALL_OFF, *(p.switch for p in FASTPATHS.values())}  # named once, in studio.fastpaths
+    switches = {ALL_OFF, *(p.switch for p in FASTPATHS.values())}  # named once, in studio.patches
     assert {"STUDIO_RUNS_DIR", "SPACE_ID", "HF_TOKEN", "WORLD_SIZE"} <= read  # the scan finds them
     assert not {n for n in read | switches if not read_by_studio(n)} - NOT_STEERING
     assert not switches & set(os.environ)

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from studio.bench.tiny import make_tiny_model
-from studio.fastpaths.packed_attention import NAME as PACKED
-from studio.fastpaths.packed_attention import use_packed_attention
 from studio.models import loading
 from studio.models.families import FAMILIES
+from studio.patches.packed_attention import NAME as PACKED
+from studio.patches.packed_attention import use_packed_attention
 from studio.schema import ConfigError
 from studio.train.plan import plan_run
 from studio.train.trainer import build_trainer
@@ -148,8 +148,8 @@ def test_a_family_outside_the_table_trains_with_a_warning_and_no_fast_path(tmp_p
 def test_the_models_page_tables_are_the_tables_in_the_code():
     from pathlib import Path
 
-    from studio import fastpaths
+    from studio import patches
     from studio.models import families
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
-    assert families.markdown_table() in page and fastpaths.markdown_table() in page
+    assert families.markdown_table() in page and patches.markdown_table() in page

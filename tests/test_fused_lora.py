@@ -1,4 +1,4 @@
-"""A LoRA layer as one product on a CPU (studio.fastpaths.fused_lora) computes PEFT's numbers.
+"""A LoRA layer as one product on a CPU (studio.patches.fused_lora) computes PEFT's numbers.
 
 Held to PEFT's own path: losses and every adapter gradient after a few optimizer steps (tiny
 model here, the embedded model under ``heavy``); and PEFT's path itself wherever the fused one
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.fastpaths import fused_lora
-from studio.fastpaths.fused_lora import fuse_lora
+from studio.patches import fused_lora
+from studio.patches.fused_lora import fuse_lora
 
 
 def _lora(model_dir, fused: bool, dtype=torch.float32, dropout: float = 0.0):

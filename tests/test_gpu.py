@@ -6,7 +6,7 @@
 What a CPU never exercises: the precision "auto" picks on a GPU (bf16 where the GPU computes it,
 else fp16); QLoRA's 4-bit NF4 base from bitsandbytes and a step through it; TRL's chunked
 log-probability kernel (Triton), which DPO and SFT use on a GPU in place of
-``studio.fastpaths.logprobs.PlainLogProb``; the train command under ``accelerate launch`` on two GPUs;
+``studio.patches.logprobs.PlainLogProb``; the train command under ``accelerate launch`` on two GPUs;
 and the memory estimate against the allocator's own peak, ``torch.cuda.max_memory_allocated``.
 The tiny random Llama (tests/conftest.py) keeps each training to seconds; the memory check uses
 the embedded SmolLM2-135M, whose shapes are a real model's.
@@ -105,7 +105,7 @@ def test_dpo_uses_trl_s_chunked_logprob_kernel_and_it_matches_the_plain_path(tin
     import trl.trainer.utils as trl_utils
     from trl.kernels import ChunkedLogProbFunction
 
-    from studio.fastpaths.logprobs import PlainLogProb, use_plain_logprobs
+    from studio.patches.logprobs import PlainLogProb, use_plain_logprobs
 
     assert use_plain_logprobs("cuda") is False
     assert trl_utils._ChunkedLogProbFunction is ChunkedLogProbFunction

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from studio.fastpaths.logprobs import PlainLogProb, use_plain_logprobs
+from studio.patches.logprobs import PlainLogProb, use_plain_logprobs
 
 OUTPUTS = ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
 
@@ -75,8 +75,8 @@ def test_scoring_only_the_labelled_positions_gives_every_output_and_gradient(tin
     from trl.kernels.chunked_logprob import _use_triton
     from trl.trainer.utils import add_fused_lm_head
 
-    from studio.fastpaths.logprobs import labelled_rows_only
     from studio.models import loading
+    from studio.patches.logprobs import labelled_rows_only
 
     torch.manual_seed(0)
     model = loading.load_model(str(tiny_model_dir), torch.float32)

@@ -1,6 +1,6 @@
 """Padding-free batches attend one example at a time on a CPU, with the numbers of transformers' sdpa.
 
-studio.fastpaths.packed_attention replaces the block-diagonal mask sdpa computes in full; these tests
+studio.patches.packed_attention replaces the block-diagonal mask sdpa computes in full; these tests
 hold it to the same losses and gradients (tiny model here, the embedded model under ``heavy``), to
 the examples run separately, and to sdpa itself wherever the batch is not padding-free.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.fastpaths.packed_attention import NAME, segments, use_packed_attention
+from studio.patches.packed_attention import NAME, segments, use_packed_attention
 
 LENGTHS = [23, 9, 31, 17]
 

@@ -1,4 +1,4 @@
-"""Padded batches computed without their padding (studio.fastpaths.unpadded) give the padded numbers.
+"""Padded batches computed without their padding (studio.patches.unpadded) give the padded numbers.
 
 Held to the padded pass: logits at the real tokens, the loss and every adapter gradient for right-
 and left-padded rows; the methods that train on padded batches (DPO, KTO, ORPO, the reward model, GRPO)
@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from studio.fastpaths.packed_attention import use_packed_attention
-from studio.fastpaths.unpadded import _real_tokens, unpad_batches
 from studio.models import loading
+from studio.patches.packed_attention import use_packed_attention
+from studio.patches.unpadded import _real_tokens, unpad_batches
 from studio.train.plan import plan_run
 from studio.train.trainer import build_trainer
 

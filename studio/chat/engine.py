@@ -41,9 +41,9 @@ from studio.chat.prefix_cache import PrefixCaches
 from studio.chat.sampling import Distribution, Picker, Sampling, logits_processors, next_token_distribution
 from studio.chat.sources import BASE, per_column, same_base, source_base, source_kind
 from studio.data.render import end_of_turn_token
-from studio.fastpaths.cpu_half import prepare_half_on_cpu
 from studio.models import loading
 from studio.models.device import TORCH_DTYPES, cpu_flags, detect, free_memory
+from studio.patches.cpu_half import prepare_half_on_cpu
 from studio.paths import cache_dir
 from studio.runs.directory import run_source
 
@@ -61,7 +61,7 @@ def inference_dtype(device=None, requested: str = "auto") -> torch.dtype:
     accumulates in fp32, so it reads half the bytes of fp32 and keeps more mantissa than bf16,
     whose one-token kernel (oneDNN) is slower here; attention, and passes of several tokens
     (the prompt, an evaluation batch), compute in fp32 from the same fp16 values, where fp16
-    kernels are slow (``studio.fastpaths.cpu_half``). Other CPUs: fp32. ``requested`` or ``$STUDIO_CHAT_DTYPE`` (fp32, bf16, fp16) overrides this.
+    kernels are slow (``studio.patches.cpu_half``). Other CPUs: fp32. ``requested`` or ``$STUDIO_CHAT_DTYPE`` (fp32, bf16, fp16) overrides this.
     """
     requested = os.environ.get("STUDIO_CHAT_DTYPE", requested) if requested == "auto" else requested
     if requested != "auto":

@@ -47,10 +47,10 @@ from peft import PeftModel
 
 from studio.chat.prefix_cache import reusable
 from studio.chat.sampling import Picker, Sampling
-from studio.fastpaths.llamacpp_prefix import drop_after
 from studio.models import loading
 from studio.models.gguf_writer import write_gguf
 from studio.models.llamacpp_runtime import available, open_model
+from studio.patches.llamacpp_prefix import drop_after
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ def run(args) -> int:
     from studio.models.loading import ModelNotAvailable, resolve_model  # lazy: cli-startup
 
     if args.action == "families":
-        from studio import fastpaths  # lazy: cli-startup
+        from studio import patches  # lazy: cli-startup
         from studio.models import families  # lazy: cli-startup
 
-        print(families.markdown_table(), fastpaths.markdown_table(), sep="\n\n")
+        print(families.markdown_table(), patches.markdown_table(), sep="\n\n")
         return 0
     try:
         start = time.perf_counter()

@@ -34,7 +34,7 @@ class Head:
     vocab_buffers: int
     chunked_on_cuda: bool
     why: str
-    labelled_only: bool = False  # the head projects only the labelled tokens (studio.fastpaths.logprobs)
+    labelled_only: bool = False  # the head projects only the labelled tokens (studio.patches.logprobs)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Method:
 
 PAIRS = "preference pairs (prompt, chosen, rejected)"
 CHAT = ("alpaca", "sharegpt", "messages")
-# studio.fastpaths.logprobs: the half-precision projection and its gradient, the fp32 copy, the
+# studio.patches.logprobs: the half-precision projection and its gradient, the fp32 copy, the
 # log-softmax cross-entropy keeps, its backward's softmax and the fp32 gradient.
 PLAIN_LOGPROBS = 5
 
@@ -102,7 +102,7 @@ METHODS = {
         "conversations or text with answers to imitate",
         "none",
         1,
-        Head(PLAIN_LOGPROBS, True, "the plain log-probabilities of studio.fastpaths.logprobs", labelled_only=True),
+        Head(PLAIN_LOGPROBS, True, "the plain log-probabilities of studio.patches.logprobs", labelled_only=True),
         ("perplexity", "answers"),
         "SFTTrainer",
         "Quick CPU demo: LoRA SFT",

@@ -7,5 +7,5 @@
 - ``device``: which device, which precision ("auto" picks bf16 only where the CPU or GPU has it),
   free memory.
 
-The studio's replacements of library internals (faster paths on a CPU) live in studio.fastpaths.
+The studio's replacements of library internals (faster paths on a CPU) live in studio.patches.
 """

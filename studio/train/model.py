@@ -19,9 +19,9 @@ from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, set_seed
 
 from studio.config import TARGET_PRESETS, RunConfig
-from studio.fastpaths.packed_attention import use_packed_attention
 from studio.models import loading
 from studio.models.device import resolve_precision, torch_dtype
+from studio.patches.packed_attention import use_packed_attention
 from studio.schema import ConfigError
 from studio.train import checks
 

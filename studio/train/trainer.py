@@ -19,10 +19,10 @@ from pathlib import Path
 from transformers import EarlyStoppingCallback
 from transformers.trainer_callback import PrinterCallback
 
-from studio.fastpaths.fused_lora import fuse_lora
-from studio.fastpaths.logprobs import use_plain_logprobs
-from studio.fastpaths.tokens import keep_token_total
-from studio.fastpaths.unpadded import unpad_batches
+from studio.patches.fused_lora import fuse_lora
+from studio.patches.logprobs import use_plain_logprobs
+from studio.patches.tokens import keep_token_total
+from studio.patches.unpadded import unpad_batches
 from studio.train import trackers
 from studio.train.methods import dpo, grpo, kto, orpo, reward, sft
 from studio.train.model import build_model, keep_adapter_dtype

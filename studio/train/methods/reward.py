@@ -13,9 +13,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, set_seed
 from trl import RewardConfig, RewardTrainer
 
-from studio.fastpaths.packed_attention import use_packed_attention
 from studio.models import loading
 from studio.models.device import torch_dtype
+from studio.patches.packed_attention import use_packed_attention
 from studio.schema import ConfigError
 from studio.train import checks
 from studio.train.methods.common import adapter_config, assemble, datasets

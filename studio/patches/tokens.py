@@ -4,7 +4,7 @@
 
 TRL 1.16's trainers (SFT, DPO, KTO, reward) count the tokens they trained on in the private
 attribute ``_total_train_tokens`` and log it as ``num_tokens``; no checkpoint holds it, so a resumed
-run would count from 0 again. studio.fastpaths' table holds the TRL versions this is proven on.
+run would count from 0 again. studio.patches' table holds the TRL versions this is proven on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from studio.fastpaths import enabled
+from studio.patches import enabled
 
 
 class TokenTotal(TrainerCallback):
@@ -46,7 +46,7 @@ class TokenTotal(TrainerCallback):
 
 def keep_token_total(trainer) -> bool:
     """Keep ``trainer``'s token count across a resume, where its TRL version counts one and the
-    path is on (studio.fastpaths); whether it does."""
+    path is on (studio.patches); whether it does."""
     if not hasattr(trainer, "_total_train_tokens") or not enabled("token_total"):
         return False
     trainer.add_callback(TokenTotal(trainer))

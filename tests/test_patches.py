@@ -15,9 +15,9 @@ import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-import studio.fastpaths as fastpaths
-from studio.fastpaths import FASTPATHS, enabled, installed, why_off
+import studio.patches as patches
 from studio.models.families import FAMILIES
+from studio.patches import FASTPATHS, enabled, installed, why_off
 
 
 @pytest.mark.parametrize("name", sorted(FASTPATHS))
@@ -42,15 +42,15 @@ def test_a_switch_or_an_unproven_version_or_family_turns_a_path_off(monkeypatch)
     monkeypatch.delenv("STUDIO_FASTPATHS")
     assert "not one it is proven on" in why_off("packed_attention", "gpt2")
     assert why_off("packed_attention", "qwen2") is None
-    monkeypatch.setattr(fastpaths, "installed", lambda library: Version("99.0"))
+    monkeypatch.setattr(patches, "installed", lambda library: Version("99.0"))
     assert "outside the versions" in why_off("unpadded")
 
 
 def test_outside_its_versions_the_library_path_runs(tiny_model_dir, monkeypatch):
-    from studio.fastpaths.packed_attention import use_packed_attention
     from studio.models import loading
+    from studio.patches.packed_attention import use_packed_attention
 
-    monkeypatch.setattr(fastpaths, "installed", lambda library: Version("99.0"))
+    monkeypatch.setattr(patches, "installed", lambda library: Version("99.0"))
     model = loading.load_model(str(tiny_model_dir), torch.float32)
     assert not use_packed_attention(model) and model.config._attn_implementation == "sdpa"
 
@@ -92,7 +92,7 @@ def test_trl_still_reads_the_kernel_and_the_question_that_plain_logprobs_replace
     from trl.kernels import ChunkedLogProbFunction
     from trl.kernels.chunked_logprob import _use_triton
 
-    from studio.fastpaths.logprobs import PlainLogProb
+    from studio.patches.logprobs import PlainLogProb
 
     source = inspect.getsource(trl_utils)
     assert "_ChunkedLogProbFunction" in source and "_use_triton(" in source

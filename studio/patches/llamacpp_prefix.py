@@ -4,13 +4,13 @@
         llm.n_tokens = kept          # the context holds the first ``kept`` tokens; evaluate the rest
 
 llama-cpp-python keeps no public call for this; its own prefix reuse (``Llama.generate``) drops the
-tail through the context's ``kv_cache_seq_rm``. studio.fastpaths' table holds the versions this
+tail through the context's ``kv_cache_seq_rm``. studio.patches' table holds the versions this
 is proven on; elsewhere the turn starts from an empty context.
 """
 
 from __future__ import annotations
 
-from studio.fastpaths import enabled
+from studio.patches import enabled
 
 
 def drop_after(llm, kept: int) -> bool:

@@ -5,7 +5,7 @@ pad every row of a batch (DPO: chosen and rejected together) to the longest, and
 DPO's own padding-free option off, so part of what the model computes is padding
 (docs/benchmark-notes.md says how much of the DPO bench job). Here the decoder (the transformer body
 under the head) takes such a batch, runs only its real tokens as one padding-free row (each example
-keeping its positions; studio.fastpaths.packed_attention then attends within each example), and puts
+keeping its positions; studio.patches.packed_attention then attends within each example), and puts
 the hidden states back where the rows had them, zeros at the padding. The heads and every loss then
 see the padded layout they asked for, and the positions they read hold the same numbers within fp32
 rounding (tests/test_unpadded.py: hidden states, losses and gradients against the padded pass).
@@ -15,7 +15,7 @@ that has padding, each row's tokens one contiguous run, no KV cache (generation 
 path), no per-layer outputs asked for, and the model on the per-example attention. Anything else
 goes to the decoder unchanged. ``STUDIO_UNPAD=0`` turns it off, to compare.
 
-    from studio.fastpaths.unpadded import unpad_batches
+    from studio.patches.unpadded import unpad_batches
     unpad_batches(model)   # True when the model's decoder now skips padding
 """
 
@@ -27,9 +27,9 @@ import types
 
 import torch
 
-from studio.fastpaths import enabled
-from studio.fastpaths.packed_attention import NAME as PACKED_ATTENTION
-from studio.fastpaths.packed_attention import segments
+from studio.patches import enabled
+from studio.patches.packed_attention import NAME as PACKED_ATTENTION
+from studio.patches.packed_attention import segments
 
 
 def _real_tokens(kwargs: dict) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -1,6 +1,6 @@
 """Every replacement of a library internal, in one package: the table of what each replaces, where it is proven, its switch.
 
-    from studio.fastpaths import enabled
+    from studio.patches import enabled
     enabled("packed_attention", model)   # False (logged once) outside its versions, families or switch
 
 The studio is faster than the plain libraries on a CPU because it replaces a few of their
@@ -12,7 +12,7 @@ upgrade, a new family) the path turns off and the plain library runs, with one l
 why. ``STUDIO_FASTPATHS=0`` turns them all off (the plain transformers + PEFT + TRL computation,
 which tests/test_families.py compares against); each also has its own switch.
 
-tests/test_fastpaths.py fails when an installed library leaves a row's range or no longer has
+tests/test_patches.py fails when an installed library leaves a row's range or no longer has
 what the row replaces: an upgrade must prove the path again before it runs.
 """
 

@@ -26,7 +26,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from studio.fastpaths import enabled
+from studio.patches import enabled
 
 ATTENTION = "sdpa_fp32_compute"
 

@@ -16,7 +16,7 @@ window inside each example, as transformers' own masks draw it (tests/test_famil
 family's logits against each example run alone, with sharp attention). Anything else (a padded
 batch, a KV cache, one example, sinks or soft-capped scores) goes to transformers' ``sdpa`` unchanged.
 
-    from studio.fastpaths.packed_attention import use_packed_attention
+    from studio.patches.packed_attention import use_packed_attention
     use_packed_attention(model)   # the model trains padding-free batches one example at a time
 """
 
@@ -27,7 +27,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface, sdpa_mask
 
-from studio.fastpaths import enabled
+from studio.patches import enabled
 
 NAME = "studio_packed_sdpa"
 
@@ -99,7 +99,7 @@ def register() -> str:
 
 def use_packed_attention(model) -> bool:
     """Switch ``model`` (sdpa attention, on a CPU) to the per-example form; False if it is not sdpa,
-    or the path is off for its family or transformers' version (studio.fastpaths)."""
+    or the path is off for its family or transformers' version (studio.patches)."""
     if getattr(model.config, "_attn_implementation", None) != "sdpa" or not enabled("packed_attention", model):
         return False
     model.set_attn_implementation(register())

@@ -19,7 +19,7 @@ vanilla LoRA adapter (no DoRA), no dropout on its input, a frozen base, no autoc
 of at least ``MIN_ROWS`` tokens (one token, as in generation, is cheaper through PEFT than
 rebuilding the weight). Anything else goes through PEFT's own forward unchanged.
 
-    from studio.fastpaths.fused_lora import fuse_lora
+    from studio.patches.fused_lora import fuse_lora
     fuse_lora(model)   # the number of LoRA layers that now take this path where they can
 """
 
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from peft.tuners.lora.layer import Linear as LoraLinear
 
-from studio.fastpaths import enabled
+from studio.patches import enabled
 
 MIN_ROWS = 64
 

@@ -23,7 +23,7 @@ import trl.trainer.utils as trl_utils
 from trl.kernels import ChunkedLogProbFunction
 from trl.kernels.chunked_logprob import _use_triton
 
-from studio.fastpaths import enabled
+from studio.patches import enabled
 
 log = logging.getLogger(__name__)
 
