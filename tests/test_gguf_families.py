@@ -100,6 +100,35 @@ def test_each_family_converts_and_reads_back_as_the_model(written, family):
     assert verify.greedy_answer(read, tokenizer, PROMPT) == verify.greedy_answer(reference, tokenizer, PROMPT)
 
 
+READS_THE_WINDOW = {"gemma3_text", "phi3"}  # llama.cpp's graphs for these slide; its converter writes the key
+
+
+@pytest.mark.parametrize("family", [f for f, row in FAMILIES.items() if row.gguf])
+def test_a_window_llama_cpp_does_not_read_is_said_and_bounds_the_chats_llama_cpp_turns(written, family, tmp_path):
+    """A model whose layers slide (the tiny ones: 512 tokens) keeps its window in the file where llama.cpp
+    reads one; elsewhere the export warns, and the chat's llama.cpp decoding stops at the window
+    (a longer turn decodes in PyTorch), where whole-context attention is still the model's."""
+    import gguf
+
+    from studio.chat.llamacpp import MAX_CONTEXT, GGUFStore, SourceSpec
+
+    folder, path, result = written[family]
+    fields = gguf.GGUFReader(str(path)).fields
+    key = f"{fields['general.architecture'].contents()}.attention.sliding_window"
+    lost = gguf_writer.lost_window(folder, path)
+    limit = GGUFStore(tmp_path, "f16").limit([SourceSpec(str(folder))], [path])
+    if family in READS_THE_WINDOW:
+        assert fields[key].contents() == 512 and lost is None and "warnings" not in result
+    elif FAMILIES[family].sliding_window:
+        assert key not in fields and lost == 512 and limit == 512
+        [warning] = result["warnings"]
+        assert "sliding window of 512 tokens" in warning and "longer than 512 tokens" in warning
+        return
+    else:
+        assert lost is None and "warnings" not in result
+    assert limit == MAX_CONTEXT
+
+
 def test_an_architecture_llama_cpp_lacks_is_named_and_the_merged_export_still_works(
     tiny_sft_run, tmp_path, monkeypatch
 ):

@@ -19,7 +19,8 @@ own picker (studio.chat.sampling.Picker: same seed, same temperature, top-k, top
 repetition penalty), so a turn's columns stay side by side as fair as before. A turn uses
 llama.cpp for every column or for none: the files are written in the background on first use
 (an adapter is merged into the base first) and until all are ready the turn
-decodes in PyTorch. A file that cannot be written (an architecture llama.cpp's writer here does
+decodes in PyTorch; so does a turn longer than a sliding window the file does not carry
+(``GGUFStore.limit``). A file that cannot be written (an architecture llama.cpp's writer here does
 not know, a full disk) leaves that source on PyTorch, logged once. ``STUDIO_CHAT_BACKEND=torch``
 turns this off.
 
@@ -48,7 +49,7 @@ from peft import PeftModel
 from studio.chat.prefix_cache import reusable
 from studio.chat.sampling import Picker, Sampling
 from studio.models import loading
-from studio.models.gguf_writer import write_gguf
+from studio.models.gguf_writer import lost_window, write_gguf
 from studio.models.llamacpp_runtime import available, open_model
 from studio.patches.llamacpp_prefix import drop_after
 
@@ -95,6 +96,7 @@ class GGUFStore:
         self.root, self.gguf_type = Path(root), gguf_type
         self._jobs: dict[SourceSpec, Future] = {}
         self._idle: dict[SourceSpec, list] = {}  # (owner, llama.cpp context) no turn holds, per source
+        self._windows: dict[SourceSpec, int | None] = {}  # a sliding window the source's file lacks
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-gguf")
         self._lock = threading.Lock()
         self._bases: dict[str, str] = {}
@@ -123,9 +125,23 @@ class GGUFStore:
                     for _, llm in self._idle.pop(spec, []):
                         llm.close()
                 return None
-        if any(p is None for p in paths) or max(map(len, prompts)) + max_new_tokens > MAX_CONTEXT:
+        if any(p is None for p in paths) or max(map(len, prompts)) + max_new_tokens > self.limit(specs, paths):
             return None
         return [self._acquire(s, path, owner, ids) for s, path, ids in zip(specs, paths, prompts, strict=True)]
+
+    def limit(self, specs: list[SourceSpec], paths: list[Path]) -> int:
+        """The longest turn (prompt and reply) llama.cpp decodes as the model would: its context, or a
+        sliding window the model attends within and the file does not carry (llama.cpp's Mistral, Qwen2,
+        Qwen3 and SmolLM3 attend over everything; within the window that is the same). Longer turns
+        decode in PyTorch."""
+        for spec, path in zip(specs, paths, strict=True):
+            if spec not in self._windows:
+                self._windows[spec] = lost_window(spec.model_dir, path)
+                if self._windows[spec]:
+                    log.info(
+                        "chat: %s decodes in llama.cpp only up to its window of %d tokens", spec, self._windows[spec]
+                    )
+        return min([MAX_CONTEXT, *filter(None, (self._windows[s] for s in specs))])
 
     def release(self, spec: SourceSpec, llm, owner=None) -> None:
         """A turn's context back to the idle ones; the least recently used beyond MAX_CONTEXTS close."""

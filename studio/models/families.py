@@ -12,7 +12,9 @@ docs/models.md's table and the refusals are written from this table (``markdown_
 
 What the columns mean:
 
-- ``train``: SFT, DPO, KTO, ORPO, reward and GRPO with LoRA, QLoRA and full fine-tuning;
+- ``train``: SFT, DPO, KTO, ORPO and GRPO with LoRA, QLoRA and full fine-tuning;
+- ``reward``: a reward model, the base with a score head (transformers' sequence-classification
+  class for the architecture; granite has none, so its reward runs are refused before loading);
 - ``chat``: the Chat tab in PyTorch (base and adapter side by side), stopping at ``end_of_turn``;
 - ``merge``: the adapter merged into the base (PEFT), saved as safetensors;
 - ``gguf``: the merged model written as GGUF by llama.cpp's converter, for llama.cpp, Ollama and
@@ -36,6 +38,7 @@ class Family:
     template: str  # its chat template's format, a key of studio.data.templates.TEMPLATES
     sliding_window: bool = False
     train: bool = True
+    reward: bool = True
     chat: bool = True
     merge: bool = True
     gguf: bool = False
@@ -57,7 +60,7 @@ FAMILIES: dict[str, Family] = {
         Family("phi3", "Phi-3 / Phi-4-mini", "Phi-3.5-mini, Phi-4-mini", "Phi3Config", "phi3", True, gguf=True),
         Family("smollm3", "SmolLM3", "SmolLM3-3B", "SmolLM3Config", "chatml", True, gguf=True),
         Family("olmo2", "OLMo 2", "OLMo-2-1B", "Olmo2Config", "tulu", gguf=True),
-        Family("granite", "Granite", "Granite 3.x", "GraniteConfig", "granite", gguf=True),
+        Family("granite", "Granite", "Granite 3.x", "GraniteConfig", "granite", reward=False, gguf=True),
     )
 }
 
@@ -86,11 +89,12 @@ def markdown_table() -> str:
     """docs/models.md's table of families and what each supports."""
     mark = {True: "yes", False: "no"}
     rows = [
-        "| family (`model_type`) | models | template, when the model has none | sliding window | train | chat | merge | GGUF |",
-        "|---|---|---|---|---|---|---|---|",
+        "| family (`model_type`) | models | template, when the model has none | sliding window | train "
+        "| reward model | chat | merge | GGUF |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in FAMILIES.values():
         cells = [f"{f.name} (`{f.model_type}`)", f.examples, f"`{f.template}`", mark[f.sliding_window]]
-        cells += [mark[f.train], mark[f.chat], mark[f.merge], mark[f.gguf]]
+        cells += [mark[f.train], mark[f.reward], mark[f.chat], mark[f.merge], mark[f.gguf]]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -98,7 +98,43 @@ def _finish(job: dict, error: str | None) -> dict:
     if job["out"] != str(path):
         quantize(Path(job["out"]), path, job["gguf_type"])
     log.info("gguf: %s written by %s (%s)", path.name, CONVERTER, job["gguf_type"])
-    return {"tensors": len(gguf.GGUFReader(str(path)).tensors), "end_of_turn": job["end"]}
+    reader = gguf.GGUFReader(str(path))
+    written = {"tensors": len(reader.tensors), "end_of_turn": job["end"]}
+    note = window_lost(json.loads((Path(job["model_dir"]) / "config.json").read_text()), reader)
+    return written | ({"warnings": [note]} if note else {})
+
+
+def sliding_window(config: dict) -> int | None:
+    """The window the model's sliding layers attend within, if any layer slides (config.json's fields:
+    ``sliding_window``, switched off by ``use_sliding_window: false`` or by ``layer_types`` with no
+    sliding layer, as Qwen2.5 and Qwen3 ship it)."""
+    window = config.get("sliding_window")
+    if not window or config.get("use_sliding_window") is False:
+        return None
+    if "layer_types" in config and "sliding_attention" not in (config["layer_types"] or []):
+        return None
+    return int(window)
+
+
+def lost_window(model_dir: str | Path, path: str | Path) -> int | None:
+    """The sliding window the model at ``model_dir`` attends within and its GGUF at ``path`` lacks, or None."""
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    return sliding_window(config) if window_lost(config, gguf.GGUFReader(str(path))) else None
+
+
+def window_lost(config: dict, reader) -> str | None:
+    """A warning when the model slides a window that the file does not carry. llama.cpp reads the window
+    for Gemma 3 and Phi-3 (``<arch>.attention.sliding_window``); its converter writes none for Mistral,
+    Qwen2, Qwen3 or SmolLM3, whose llama.cpp graphs attend over the whole context."""
+    window = sliding_window(config)
+    arch = reader.fields["general.architecture"].contents()
+    if window is None or f"{arch}.attention.sliding_window" in reader.fields:
+        return None
+    return (
+        f"this model attends within a sliding window of {window} tokens, which llama.cpp's {arch} does not "
+        f"read from the file: in llama.cpp, Ollama or LM Studio a prompt longer than {window} tokens is "
+        "answered differently from the model (the merged safetensors export keeps the window)"
+    )
 
 
 def convert(jobs: list[dict]) -> list[str | None]:

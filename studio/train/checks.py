@@ -7,7 +7,10 @@ tokenizer. The rows themselves are checked by studio.train.preflight, before any
 
 from __future__ import annotations
 
-from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+)
 
 from studio.config import METHODS, OPTIMIZERS, TARGET_PRESETS, RunConfig
 from studio.data import templates
@@ -185,15 +188,25 @@ def _method_problems(config: RunConfig) -> list[Problem]:
 # -- the model -----------------------------------------------------------------------------------
 
 
-def family_problems(model_type: str) -> list[Problem]:
+def family_problems(model_type: str, method: str = "sft") -> list[Problem]:
     """An architecture transformers cannot train as a causal LM is refused, naming the families the
-    studio proves; one outside those families trains with the plain libraries, with a warning."""
+    studio proves; so is one with no score-head class for a method that trains one (a reward model:
+    transformers 5.23 has none for granite). One outside the families trains with the plain
+    libraries, with a warning."""
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return [
             Problem(
                 "model",
                 f"the {model_type} architecture has no causal language model to train; "
                 f"pick a model of a supported family: {families.supported_text()}",
+            )
+        ]
+    if METHODS[method].scorer and model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+        return [
+            Problem(
+                "method",
+                f"a {method} model is the base with a score head, and transformers has no score-head class "
+                f"for the {model_type} architecture; pick a base of another family, or another method",
             )
         ]
     if families.family_of(model_type) is None:

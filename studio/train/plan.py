@@ -141,13 +141,13 @@ def preflight(tokenizer, config: RunConfig, pairs: list) -> Preflight:
     return preflight_sft(tokenizer, rows, numbers, t.max_length, t.assistant_only_loss)
 
 
-def _family_problems(model: str) -> list[Problem]:
+def _family_problems(model: str, method: str) -> list[Problem]:
     """The model's family against the studio's table (checks.family_problems), from its config alone."""
     try:
         model_type = meta.model_config(model)[0].model_type
     except ValueError:  # not found or offline: loading the tokenizer next says so
         return []
-    return checks.family_problems(model_type)
+    return checks.family_problems(model_type, method)
 
 
 def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedData | None = None) -> Plan:
@@ -156,7 +156,7 @@ def plan_run(config: RunConfig, device: DeviceInfo | None = None, data: LoadedDa
     problems = checks.validate(config, device.kind)
     if any(p.level == "error" for p in problems):
         raise ConfigError([p for p in problems if p.level == "error"])
-    problems += _family_problems(config.model.model)
+    problems += _family_problems(config.model.model, config.train.method)
     if any(p.level == "error" for p in problems):  # before any weight or tokenizer loads
         raise ConfigError([p for p in problems if p.level == "error"])
     precision = resolve_precision(config.model.precision, device)

@@ -170,7 +170,7 @@ def _model_problems(config: RunConfig, r: Review) -> bool:
     except ValueError as exc:
         r.problems.append(Problem("model", str(exc)))
         return False
-    r.problems += checks.family_problems(config_cached(config.model.model.strip())[0].model_type)
+    r.problems += checks.family_problems(config_cached(config.model.model.strip())[0].model_type, config.train.method)
     r.layers = checks.linear_names(set(names), set(linear))
     if config.adapter.adapter != "full" and config.adapter.target_modules.strip():
         r.problems += checks.target_problems(config.adapter.target_modules, set(names), set(linear))
