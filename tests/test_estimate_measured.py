@@ -73,3 +73,29 @@ def test_the_quick_preset_on_the_embedded_model_is_within_the_band(tmp_path, ada
     (check,) = compare_estimates("smollm2-135m-instruct", (adapter,), steps=2, extra_args=["--config", str(config)])
     ratio = ratio_of(check)
     assert BAND[0] <= ratio <= BAND[1], f"quick preset {adapter}: estimate / peak = {ratio:.2f}: {check}"
+
+
+# Every family with LoRA and QLoRA (issue 27: the estimate keeps admission's promise on the families
+# people bring, not only on Llama's shapes). CI measures one: Gemma 3 with QLoRA, the family whose
+# shapes differ most from Llama's (its own norms, a 256-wide head) under the adapter the estimate knew
+# least; the rest under heavy.
+FAMILY_CASES = [
+    pytest.param(family, adapter, marks=() if (family, adapter) == ("gemma3_text", "qlora") else HEAVY)
+    for family in ("llama", "mistral", "qwen2", "qwen3", "gemma3_text", "phi3", "smollm3", "olmo2", "granite")
+    for adapter in ("lora", "qlora")
+]
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize(("family", "adapter"), FAMILY_CASES)
+def test_the_estimate_is_within_the_band_for_every_family(tmp_path, family, adapter):
+    from studio.bench.tiny import make_tiny_model
+    from studio.train.peak_memory import compare_estimates
+
+    folder = make_tiny_model(tmp_path / family, family)
+    extra = ["--precision", "fp32", "--batch-size", "4", "--max-length", "128", "--max-rows", "24"]
+    extra += ["--method", "sft", *METHOD_ARGS["sft"]]
+    (check,) = compare_estimates(str(folder), adapters=(adapter,), steps=2, extra_args=extra)
+    ratio = ratio_of(check)
+    print(f"\n{family} {adapter}: estimate / peak = {ratio:.2f}")
+    assert BAND[0] <= ratio <= BAND[1], f"{family} {adapter}: estimate / peak = {ratio:.2f}, outside {BAND}: {check}"
