@@ -6,7 +6,8 @@
 - the packages import each other without cycles;
 - modules stay small enough to read: well under 400 lines (out of the last 5%, the biggest named when
   one is not), about 60 lines a function;
-- imports sit at the top of their module, except at a few named boundaries.
+- imports sit at the top of their module, except at a few named boundaries;
+- each package's docstring names every module and subpackage directly inside it.
 
 An import inside a function carries its reason, one of ``LAZY_REASONS``, on its first line or in a
 comment directly above it (one comment may head a run of such imports)::
@@ -210,6 +211,37 @@ def test_functions_stay_small():
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {', '.join(long)}"
+
+
+def unnamed_contents(package: Path) -> list[str]:
+    """The modules and subpackages directly inside ``package`` that its ``__init__`` docstring does not
+    name as a whole word (``gguf_check``, ``jobs``)."""
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+    inside = [p.stem for p in package.glob("*.py") if p.name != "__init__.py"]
+    inside += [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    return sorted(name for name in inside if not re.search(rf"\b{re.escape(name)}\b", doc))
+
+
+def test_each_package_docstring_names_what_is_inside_it():
+    """A reader opening a package's ``__init__`` learns what each module in it is for, by its name."""
+    missing = {
+        str(init.parent.relative_to(STUDIO.parent)): unnamed
+        for init in sorted(STUDIO.rglob("__init__.py"))
+        if (unnamed := unnamed_contents(init.parent))
+    }
+    assert not missing, "name each, with what it is for, in the package's docstring: " + "; ".join(
+        f"{package}: {', '.join(names)}" for package, names in missing.items()
+    )
+
+
+def test_unnamed_contents_sees_a_module_the_docstring_leaves_out(tmp_path):
+    (tmp_path / "__init__.py").write_text('"""- ``gguf``: the file; ``jobs``: the queue."""\n')
+    for name in ("gguf.py", "gguf_check.py", "__main__.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "__init__.py").write_text("")
+    (tmp_path / "assets").mkdir()  # a folder without __init__.py is no package
+    assert unnamed_contents(tmp_path) == ["__main__", "gguf_check"]
 
 
 STATUS_WORDS = {"queued", "starting", "running", "stopping", "completed", "stopped", "failed", "interrupted"}

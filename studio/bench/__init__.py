@@ -18,6 +18,13 @@ Sections (each a figure and, where there is a reference, a ratio):
 
 ``--quick`` runs every section at a size that takes a couple of minutes (the tiny random model
 for training), so CI keeps the benchmark from rotting; its figures say nothing about speed.
+
+Modules: ``ceiling`` (the machine's own ceilings and each figure's fraction of them);
+``throughput`` (sft and dpo against the floor and the plain TRL script); ``methods`` (reward, ORPO,
+KTO and GRPO on the studio's pipeline); ``chat`` (first token and decoding, base and adapter);
+``memory`` (peak memory beside the estimate); ``startup`` (app launch, model loads, UI latency
+during a training); ``tiny`` (tiny random models of every family, for tests and ``--quick``);
+``report`` (the report as BENCHMARKS.md's Markdown table). This file runs the sections in order.
 """
 
 from __future__ import annotations

@@ -10,7 +10,20 @@ Commands import the services inside their functions (``# lazy: cli-startup``), s
 (tests/test_layers.py, test_cli_help_loads_no_model_library).
 
 Each command lives in its own module with a ``register(subparsers)`` that adds its parser and
-sets ``func``; ``func(args)`` returns the exit code (0 ok, 1 failed, 2 bad input).
+sets ``func``; ``func(args)`` returns the exit code (0 ok, 1 failed, 2 bad input):
+
+- ``train_cmd``: ``train``, headless training (a config file and flags, ``--resume``, ``--on``);
+- ``chat_cmd``: ``chat``, one reply from a run's adapter or the base;
+- ``runs_cmd``: ``runs``, the run history;
+- ``model_cmd``: ``model prepare`` (convert the embedded model once) and ``model families``;
+- ``data_cmd``: ``data preview`` and ``data clean``; ``generate_cmd``: ``data generate`` and
+  ``data pairs`` (data from models), added to the data command's actions;
+- ``estimate_cmd``: ``estimate``, parameters and memory before a run starts (``--measure`` also
+  trains a few steps and measures the peak);
+- ``eval_cmd``: ``eval``, base versus adapter on held-out rows, benchmarks and LLM judges;
+- ``export_cmd``: ``export`` (adapter, merged, GGUF) and ``push`` (the Hub);
+- ``bench_cmd``: ``bench``, the benchmark report;
+- ``common``: what every command shares (one line per user error, JSON output, finding a run).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ generates one flag per field (``--learning-rate 1e-4`` overrides ``train.learnin
 Field names are unique across sections so flags stay flat.
 
 Inside: ``sections`` (model, adapter, data, train, probes, export), ``method_options`` (the DPO, KTO
-and GRPO sections), and one table per fact that the fields choose from and every reader looks up:
+and GRPO sections), ``launch_section`` (where to run: LaunchConfig, read by studio.launch and by
+training's validation), and one table per fact that the fields choose from and every reader looks up:
 ``method_table`` (what each training method needs) and ``choices`` (dtypes, GGUF types, data formats,
 optimizers, DPO losses, target presets, trackers, chat templates). Import from ``studio.config``.
 """

@@ -12,6 +12,16 @@ upgrade, a new family) the path turns off and the plain library runs, with one l
 why. ``STUDIO_FASTPATHS=0`` turns them all off (the plain transformers + PEFT + TRL computation,
 which tests/test_families.py compares against); each also has its own switch.
 
+One module per replacement (this file holds the table, ``FASTPATHS``, and ``enabled``):
+
+- ``packed_attention``: attention of a padding-free batch one sequence at a time (no varlen kernel on a CPU);
+- ``unpadded``: the decoder's forward on a padded batch runs only its real tokens, as one padding-free row;
+- ``fused_lora``: a LoRA layer as one matrix product, with its own backward in the fast layouts;
+- ``logprobs``: TRL's per-token log-probabilities computed plainly where its chunked kernel has no Triton;
+- ``tokens``: the Trainer's private token counter, written into each checkpoint and kept across a resume;
+- ``cpu_half``: an fp16 model on a CPU (the chat) computes in fp32 what is slow in fp16;
+- ``llamacpp_prefix``: a llama.cpp context keeps the prefix a person's next turn shares with the last.
+
 tests/test_patches.py fails when an installed library leaves a row's range or no longer has
 what the row replaces: an upgrade must prove the path again before it runs.
 """

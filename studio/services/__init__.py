@@ -12,8 +12,19 @@ This module is the UI's one door: ``studio.ui`` imports only from here, ``studio
 ``studio.schema`` (tests/test_layers.py reads the imports). The names re-exported below are the
 option dataclasses and pure render helpers (figures, tables, file writers) the tabs need.
 
-The methods live by concern, one part per module (data, training, runs, chat, evaluation, export);
-a new concern adds a module and a base of ``Studio`` below.
+The methods live by concern, one door per module, each a base of ``Studio`` below (a new concern
+adds a module and a base):
+
+- ``data``: the Data tab's tokenizers, loading a dataset a person may read, the preview;
+- ``generate``: synthetic rows from a teacher and pairs from AI feedback (the Data tab);
+- ``scoring``: an LLM judge or a reward run scores the loaded rows; a threshold filters them;
+- ``training``: the Train tab's Start (or queue), Stop, Resume, the progress snapshot, the review;
+- ``runs``: the runs a person may see, their curves, summaries, sharing and sources;
+- ``chat``: side-by-side replies, the sampling window, arena votes, batch compare;
+- ``evaluation``: base versus adapter on held-out rows, saved results and history;
+- ``benchmarks``: the Evaluate tab's benchmarks, started in the background and polled;
+- ``judges``: base versus adapter judged by LLMs, checked against the arena's people's votes;
+- ``export``: zip, merge, GGUF, model card and the Hub; only a run's owner.
 """
 
 from __future__ import annotations
