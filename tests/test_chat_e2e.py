@@ -22,6 +22,8 @@ def turn(role: str, text: str) -> dict:
     return {"role": role, "content": [{"type": "text", "text": text}]}
 
 
+# heavy: over 45 s on two cores; the chat, export and evaluation each have faster CI tests, and test_app_e2e is the journey CI keeps (CI's time, issue 30)
+@pytest.mark.heavy
 def test_chat_vote_chart_export_evaluate_compare(tiny_model_dir, tiny_sft_run, tmp_path, monkeypatch):
     from gradio_client import Client
 

@@ -70,6 +70,8 @@ def test_an_adapter_is_written_merged_into_its_base(tiny_sft_run, tiny_model_dir
     store.close()
 
 
+# heavy: over 45 s on two cores; it writes several GGUF files; the store's other tests stay in CI (CI's time, issue 30)
+@pytest.mark.heavy
 def test_trimming_keeps_every_file_in_use_and_a_removed_file_is_written_again(
     tiny_sft_run, tiny_model_dir, tmp_path, monkeypatch
 ):

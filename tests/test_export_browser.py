@@ -18,6 +18,8 @@ pytestmark = pytest.mark.browser
 SECRET = "hf_browserTESTsecret0123456789"
 
 
+# heavy: over 45 s on two cores; the export tab's endpoints run in CI through gradio_client (CI's time, issue 30)
+@pytest.mark.heavy
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 def test_export_tab_zips_writes_the_card_and_pushes(tiny_sft_run, tmp_path, monkeypatch):
     from playwright.sync_api import expect, sync_playwright
