@@ -22,7 +22,7 @@ from studio.bench.tiny import make_tiny_model
 from studio.export import merge, verify
 from studio.export.gguf import export_gguf
 from studio.export.modelfile import modelfile_text
-from studio.models import gguf_writer
+from studio.models import gguf_writer, llamacpp_runtime
 from studio.models.families import FAMILIES
 
 READ_BY_TRANSFORMERS = {"llama", "qwen2", "phi3", "gemma3_text"}
@@ -98,6 +98,28 @@ def test_each_family_converts_and_reads_back_as_the_model(written, family):
     print(f"\n{family}: max logit diff / scale {relative:.3g}")
     assert relative < 0.02
     assert verify.greedy_answer(read, tokenizer, PROMPT) == verify.greedy_answer(reference, tokenizer, PROMPT)
+
+
+@pytest.mark.skipif(not llamacpp_runtime.available(), reason="llama-cpp-python is not installed (optional)")
+@pytest.mark.parametrize("family", [f for f, row in FAMILIES.items() if row.gguf])
+def test_llama_cpp_computes_each_familys_file_as_the_model(written, family):
+    """Where llama-cpp-python is installed (it builds from source; CI's setup leaves it out): llama.cpp
+    itself, the chat's fast decoding, gives each family's file the model's next-token logits and the
+    same greedy pick, on a prompt inside the window."""
+    folder, path, _ = written[family]
+    reference, tokenizer = verify.load_plain(folder, "fp32")
+    ids = verify.prompt_ids(tokenizer, PROMPT)
+    with torch.inference_mode():
+        want = reference(input_ids=ids).logits[0, -1].numpy()
+    import llama_cpp
+
+    llm = llamacpp_runtime.open_model(path, 256)
+    llm.eval(ids[0].tolist())  # read as the chat's own column reads them (studio.chat.llamacpp.Column)
+    pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+    got = np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).copy()
+    relative = float(np.abs(want - got).max() / np.abs(want).max())
+    print(f"\n{family}: llama.cpp max logit diff / scale {relative:.3g}")
+    assert relative < 0.02 and int(want.argmax()) == int(got.argmax())
 
 
 READS_THE_WINDOW = {"gemma3_text", "phi3"}  # llama.cpp's graphs for these slide; its converter writes the key
