@@ -71,6 +71,11 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def converted_model_dir(name: str) -> Path:
+    """Where a model converted into a plain Hugging Face folder is kept (the embedded one among them)."""
+    return cache_dir() / "models" / name
+
+
 def cleaned_dir() -> Path:
     """The folder the Data tab saves cleaned datasets in (studio.data.clean.default_output)."""
     return Path(env(CLEANED_ENV) or cache_dir() / "datasets")

@@ -111,8 +111,8 @@ def test_an_unknown_embedder_is_refused_with_what_to_give(tmp_path):
         open_embedder("nobody/no-such-embedder")
 
 
-def test_the_embedded_folder_is_the_one_the_models_package_converts():
-    from studio.data.semantic import EMBEDDED_FOLDER
+def test_auto_is_the_folder_the_models_package_converts(embedded_dir):
+    from studio.data.semantic import _lm_folder
     from studio.models.loading import embedded_model_dir
 
-    assert embedded_model_dir().name == EMBEDDED_FOLDER
+    assert _lm_folder("auto") == embedded_model_dir() == embedded_dir

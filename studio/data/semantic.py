@@ -33,12 +33,11 @@ from sentence_transformers import SentenceTransformer, models, util
 
 from studio.config import EMBEDDED_MODEL
 from studio.data import access
-from studio.paths import cache_dir
+from studio.paths import converted_model_dir
 
 log = logging.getLogger(__name__)
 
 SENTENCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-EMBEDDED_FOLDER = EMBEDDED_MODEL  # the embedded model as studio.models.loading converts it
 LM_LAYERS = (
     12  # how deep the states are taken: paraphrases stand furthest from unrelated rows here (tests/test_semantic.py)
 )
@@ -101,7 +100,7 @@ def open_embedder(model: str = "auto") -> Embedder:
 
 def _lm_folder(wanted: str) -> Path:
     """A causal LM's folder: the embedded model's converted copy for ``auto``, else a readable folder."""
-    folder = cache_dir() / "models" / EMBEDDED_FOLDER if wanted == "auto" else Path(wanted).expanduser()
+    folder = converted_model_dir(EMBEDDED_MODEL) if wanted == "auto" else Path(wanted).expanduser()
     if wanted != "auto" and folder.exists():
         access.check_readable(folder, "model folder")  # the app reads only its own folders
     if (folder / "config.json").exists():
