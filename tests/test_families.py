@@ -67,7 +67,7 @@ def _train(config, tmp_path, monkeypatch, fast: bool):
 
 def _assert_same_training(fast, plain, config):
     """Same losses (rel 1e-4) and, after the steps, the same trained weights: every tensor within 1e-3
-    of its norm once its 1% most different elements are set aside, and those within one step's size.
+    of its norm once its 1% most different elements are set aside, and those within the steps' size.
     Adam divides each element's step by that element's own gradient size, so where a gradient is
     about 0 rounding noise moves the element by up to the learning rate either way (reward on olmo2:
     one element of 256 in a LoRA B by 2.9e-5 while the others agree to 4e-8, losses to 1e-9)."""
@@ -77,7 +77,7 @@ def _assert_same_training(fast, plain, config):
     lr = config.train.learning_rate
     for name in weights_a:
         diff = (weights_a[name] - weights_b[name]).flatten().abs()
-        assert diff.max() <= 2 * lr, (name, diff.max().item())
+        assert diff.max() <= 4 * lr, (name, diff.max().item())  # two steps, each at most lr either way
         kept = diff.sort().values[: max(1, int(diff.numel() * 0.99))]
         worst = (kept.norm() / weights_b[name].norm()).item()
         assert worst < 1e-3, (name, worst)
