@@ -122,33 +122,31 @@ def test_llama_cpp_computes_each_familys_file_as_the_model(written, family):
     assert relative < 0.02 and int(want.argmax()) == int(got.argmax())
 
 
-READS_THE_WINDOW = {"gemma3_text", "phi3"}  # llama.cpp's graphs for these slide; its converter writes the key
-
-
 @pytest.mark.parametrize("family", [f for f, row in FAMILIES.items() if row.gguf])
 def test_a_window_llama_cpp_does_not_read_is_said_and_bounds_the_chats_llama_cpp_turns(written, family, tmp_path):
     """A model whose layers slide (the tiny ones: 512 tokens) keeps its window in the file where llama.cpp
-    reads one; elsewhere the export warns, and the chat's llama.cpp decoding stops at the window
-    (a longer turn decodes in PyTorch), where whole-context attention is still the model's."""
-    import gguf
-
+    reads one (the table's ``gguf_window``); elsewhere the export warns, and the chat's llama.cpp decoding
+    stops at the window (a longer turn decodes in PyTorch), where whole-context attention is still the
+    model's. The warning comes from the written file's own metadata, so it holds the table to the files."""
     from studio.chat.llamacpp import MAX_CONTEXT, GGUFStore, SourceSpec
 
     folder, path, result = written[family]
-    fields = gguf.GGUFReader(str(path)).fields
-    key = f"{fields['general.architecture'].contents()}.attention.sliding_window"
-    lost = gguf_writer.lost_window(folder, path)
-    limit = GGUFStore(tmp_path, "f16").limit([SourceSpec(str(folder))], [path])
-    if family in READS_THE_WINDOW:
-        assert fields[key].contents() == 512 and lost is None and "warnings" not in result
-    elif FAMILIES[family].sliding_window:
-        assert key not in fields and lost == 512 and limit == 512
+    row = FAMILIES[family]
+    lost = row.sliding_window and not row.gguf_window
+    assert ("warnings" in result) == lost, result
+    assert gguf_writer.lost_window(folder) == (512 if lost else None)
+    assert GGUFStore(tmp_path, "f16").limit([SourceSpec(str(folder))]) == (512 if lost else MAX_CONTEXT)
+    if lost:
         [warning] = result["warnings"]
         assert "sliding window of 512 tokens" in warning and "longer than 512 tokens" in warning
-        return
-    else:
-        assert lost is None and "warnings" not in result
-    assert limit == MAX_CONTEXT
+
+
+def test_the_files_carry_the_window_where_the_table_says_llama_cpp_reads_it(written):
+    import gguf
+
+    fields = gguf.GGUFReader(str(written["phi3"][1])).fields  # one read: it parses the whole vocabulary
+    assert fields["phi3.attention.sliding_window"].contents() == 512
+    assert {f for f, row in FAMILIES.items() if row.gguf_window} == {"gemma3_text", "phi3"}
 
 
 def test_an_architecture_llama_cpp_lacks_is_named_and_the_merged_export_still_works(

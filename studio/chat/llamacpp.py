@@ -125,18 +125,18 @@ class GGUFStore:
                     for _, llm in self._idle.pop(spec, []):
                         llm.close()
                 return None
-        if any(p is None for p in paths) or max(map(len, prompts)) + max_new_tokens > self.limit(specs, paths):
+        if any(p is None for p in paths) or max(map(len, prompts)) + max_new_tokens > self.limit(specs):
             return None
         return [self._acquire(s, path, owner, ids) for s, path, ids in zip(specs, paths, prompts, strict=True)]
 
-    def limit(self, specs: list[SourceSpec], paths: list[Path]) -> int:
+    def limit(self, specs: list[SourceSpec]) -> int:
         """The longest turn (prompt and reply) llama.cpp decodes as the model would: its context, or a
         sliding window the model attends within and the file does not carry (llama.cpp's Mistral, Qwen2,
         Qwen3 and SmolLM3 attend over everything; within the window that is the same). Longer turns
         decode in PyTorch."""
-        for spec, path in zip(specs, paths, strict=True):
+        for spec in specs:
             if spec not in self._windows:
-                self._windows[spec] = lost_window(spec.model_dir, path)
+                self._windows[spec] = lost_window(spec.model_dir)
                 if self._windows[spec]:
                     log.info(
                         "chat: %s decodes in llama.cpp only up to its window of %d tokens", spec, self._windows[spec]

@@ -19,7 +19,10 @@ What the columns mean:
 - ``merge``: the adapter merged into the base (PEFT), saved as safetensors;
 - ``gguf``: the merged model written as GGUF by llama.cpp's converter, for llama.cpp, Ollama and
   LM Studio, and the Chat tab's llama.cpp decoding where llama-cpp-python is installed;
-- ``sliding_window``: some layers attend only to the last N tokens (the fast paths keep the window).
+- ``sliding_window``: some layers attend only to the last N tokens (the fast paths keep the window);
+- ``gguf_window``: llama.cpp slides that window too, read from the GGUF file. Elsewhere its graph
+  attends over the whole context, so a GGUF export warns and the chat's llama.cpp turns stop at the
+  window (studio.models.gguf_writer.lost_window); tests/test_gguf_families.py holds this to the files.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Family:
     chat: bool = True
     merge: bool = True
     gguf: bool = False
+    gguf_window: bool = False
 
     @property
     def end_of_turn(self) -> str:
@@ -56,8 +60,26 @@ FAMILIES: dict[str, Family] = {
         Family("mistral", "Mistral", "Mistral 7B, Ministral", "MistralConfig", "mistral", True, gguf=True),
         Family("qwen2", "Qwen2 / Qwen2.5", "Qwen2.5-0.5B/1.5B/7B", "Qwen2Config", "chatml", True, gguf=True),
         Family("qwen3", "Qwen3", "Qwen3-0.6B/1.7B/4B", "Qwen3Config", "qwen3", True, gguf=True),
-        Family("gemma3_text", "Gemma 3 (text)", "Gemma 3 270M/1B", "Gemma3TextConfig", "gemma", True, gguf=True),
-        Family("phi3", "Phi-3 / Phi-4-mini", "Phi-3.5-mini, Phi-4-mini", "Phi3Config", "phi3", True, gguf=True),
+        Family(
+            "gemma3_text",
+            "Gemma 3 (text)",
+            "Gemma 3 270M/1B",
+            "Gemma3TextConfig",
+            "gemma",
+            True,
+            gguf=True,
+            gguf_window=True,
+        ),
+        Family(
+            "phi3",
+            "Phi-3 / Phi-4-mini",
+            "Phi-3.5-mini, Phi-4-mini",
+            "Phi3Config",
+            "phi3",
+            True,
+            gguf=True,
+            gguf_window=True,
+        ),
         Family("smollm3", "SmolLM3", "SmolLM3-3B", "SmolLM3Config", "chatml", True, gguf=True),
         Family("olmo2", "OLMo 2", "OLMo-2-1B", "Olmo2Config", "tulu", gguf=True),
         Family("granite", "Granite", "Granite 3.x", "GraniteConfig", "granite", reward=False, gguf=True),

@@ -46,6 +46,7 @@ from transformers import AutoTokenizer
 
 from studio.config.choices import GGUF_TYPES
 from studio.data.render import end_of_turn_token
+from studio.models import families
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,12 @@ def sliding_window(config: dict) -> int | None:
     return int(window)
 
 
-def lost_window(model_dir: str | Path, path: str | Path) -> int | None:
-    """The sliding window the model at ``model_dir`` attends within and its GGUF at ``path`` lacks, or None."""
+def lost_window(model_dir: str | Path) -> int | None:
+    """The sliding window the model at ``model_dir`` attends within and llama.cpp does not (its family's
+    ``gguf_window``, from the table: reading a GGUF's metadata parses its whole vocabulary), or None."""
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    return sliding_window(config) if window_lost(config, gguf.GGUFReader(str(path))) else None
+    family = families.family_of(config.get("model_type", ""))
+    return None if family is not None and family.gguf_window else sliding_window(config)
 
 
 def window_lost(config: dict, reader) -> str | None:
