@@ -2,6 +2,7 @@
 
 import socket
 
+import pytest
 import yaml
 
 from studio.cli import build_parser
@@ -144,3 +145,21 @@ def test_ray_restarts_the_workers_only_after_a_failure_in_training():
     assert not worth_a_restart(Progress(status="failed", phase="loading", error="dataset file not found: x"))
     assert worth_a_restart(Progress(status="failed", phase="training", step=3, error="worker died"))
     assert worth_a_restart(Progress(status="failed", phase="saving", step=4, error="No space left on device"))
+
+
+def test_a_job_manager_without_a_launcher_refuses_a_run_meant_for_elsewhere(tiny_model_dir, tmp_path, monkeypatch):
+    """Training imports no launcher: a JobManager built without one (a script, the bench) refuses a
+    run sent to accelerate instead of training it here unasked, and writes no run."""
+    from studio.schema import ConfigError
+    from studio.train.jobs.manager import JobManager
+
+    from .conftest import tiny_recipe
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    config = tiny_recipe(tiny_model_dir, max_steps=1)
+    config.launch.on, config.launch.num_processes = "accelerate", 2
+    jobs = JobManager(tmp_path / "runs")
+    with pytest.raises(ConfigError) as refused:
+        jobs.start(config)
+    assert [p.field for p in refused.value.problems] == ["on"] and "trains here only" in str(refused.value)
+    assert not jobs.active and not list((tmp_path / "runs").glob("*"))

@@ -10,17 +10,15 @@ machine alone refuse is studio.train.placement's.
 from __future__ import annotations
 
 import socket
-from urllib.parse import urlparse
 
 from studio.config.launch_section import LaunchConfig
 from studio.schema import Problem
-from studio.train.placement import installed
+from studio.train.placement import dashboard, installed
 
 
 def reachable(address: str, timeout: float = 2.0) -> bool:
     """Whether the dashboard's port accepts a connection (instant when nothing listens)."""
-    address = address.strip()
-    parsed = urlparse(address if "://" in address else f"http://{address}")
+    parsed = dashboard(address)
     try:
         with socket.create_connection((parsed.hostname or "", parsed.port or 8265), timeout=timeout):
             return True

@@ -89,11 +89,6 @@ def decoder_layer_class(model: str) -> str:
     return ",".join(names)
 
 
-def elsewhere(config) -> bool:
-    """The run trains on other processes, and this is not one of them (they have WORLD_SIZE)."""
-    return config.launch.on != "here" and "WORLD_SIZE" not in os.environ
-
-
 def refuse_unready(launch) -> None:
     """Raise ConfigError when the cluster cannot take the run (unreachable, too small)."""
     errors = [p for p in cluster_problems(launch) if p.level == "error"]

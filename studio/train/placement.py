@@ -10,6 +10,7 @@ resources) goes over the network and is studio.launch.cluster's, run before a jo
 from __future__ import annotations
 
 import importlib.util
+import os
 from urllib.parse import urlparse
 
 import torch
@@ -108,7 +109,16 @@ def _ray_config_problems(config) -> list[Problem]:
     return out
 
 
-def host(address: str) -> str:
+def trains_elsewhere(config) -> bool:
+    """The run trains on other processes, and this is not one of them (they have WORLD_SIZE)."""
+    return config.launch.on != "here" and "WORLD_SIZE" not in os.environ
+
+
+def dashboard(address: str):
+    """A Ray dashboard address as given (``host:port`` or a URL), parsed as a URL."""
     address = address.strip()
-    parsed = urlparse(address if "://" in address else f"http://{address}")
-    return parsed.hostname or ""
+    return urlparse(address if "://" in address else f"http://{address}")
+
+
+def host(address: str) -> str:
+    return dashboard(address).hostname or ""

@@ -47,6 +47,7 @@ from studio.train.jobs.progress import Progress, Tracker
 from studio.train.methods.grpo_rewards import reward_model_check
 from studio.train.model import trainable_parameters
 from studio.train.peak_memory import PeakMemory
+from studio.train.placement import trains_elsewhere
 from studio.train.plan import Plan, generation_cycle, plan_run
 from studio.train.probes import ProbeCallback
 from studio.train.trainer import build_trainer
@@ -88,7 +89,6 @@ class Launcher(Protocol):
     """Sends a run that trains on other processes, then follows it through its run directory
     (studio.launch.remote, which the studio and the CLI pass in; training knows no launcher)."""
 
-    def elsewhere(self, config: RunConfig) -> bool: ...
     def refuse_unready(self, launch) -> None: ...
     def send(self, plan: Plan, run: Run, resuming: bool = False): ...
     def follow(self, handle, run: Run, tracker: Tracker, stop_event: threading.Event) -> None: ...
@@ -209,9 +209,9 @@ class JobManager:
         """Whether the run trains on other processes, which this one only follows. A process that is
         one of them (accelerate's or Ray's, with WORLD_SIZE set) trains; without a launcher, a run
         meant for elsewhere is refused instead of trained here unasked."""
-        if self.launcher is not None:
-            return self.launcher.elsewhere(config)
-        if config.launch.on != "here" and "WORLD_SIZE" not in os.environ:
+        if not trains_elsewhere(config):
+            return False
+        if self.launcher is None:
             raise ConfigError(
                 [
                     Problem(
@@ -221,7 +221,7 @@ class JobManager:
                     )
                 ]
             )
-        return False
+        return True
 
     def _begin(self, run: Run, main_process: bool) -> None:
         """``run`` becomes the job this manager reports on, with a fresh stop flag and tracker; a
