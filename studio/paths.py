@@ -71,9 +71,9 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def converted_model_dir(name: str) -> Path:
-    """Where a model converted into a plain Hugging Face folder is kept (the embedded one among them)."""
-    return cache_dir() / "models" / name
+def converted_models_dir() -> Path:
+    """Where models converted into plain Hugging Face folders are kept, one folder each (the embedded one among them)."""
+    return cache_dir() / "models"
 
 
 def cleaned_dir() -> Path:

@@ -33,7 +33,7 @@ from sentence_transformers import SentenceTransformer, models, util
 
 from studio.config import EMBEDDED_MODEL
 from studio.data import access
-from studio.paths import converted_model_dir
+from studio.paths import converted_models_dir
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def open_embedder(model: str = "auto") -> Embedder:
 
 def _lm_folder(wanted: str) -> Path:
     """A causal LM's folder: the embedded model's converted copy for ``auto``, else a readable folder."""
-    folder = converted_model_dir(EMBEDDED_MODEL) if wanted == "auto" else Path(wanted).expanduser()
+    folder = converted_models_dir() / EMBEDDED_MODEL if wanted == "auto" else Path(wanted).expanduser()
     if wanted != "auto" and folder.exists():
         access.check_readable(folder, "model folder")  # the app reads only its own folders
     if (folder / "config.json").exists():

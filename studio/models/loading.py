@@ -29,7 +29,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAn
 from studio.config import EMBEDDED_MODEL
 from studio.data.access import owner_allows, reads_anywhere
 from studio.data.templates import use_template
-from studio.paths import allowed_dirs, converted_model_dir, inside, resolved, runs_root
+from studio.paths import allowed_dirs, converted_models_dir, inside, resolved, runs_root
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def embedded_gguf_path() -> Path:
 
 
 def embedded_model_dir() -> Path:
-    return converted_model_dir(EMBEDDED_MODEL)
+    return converted_models_dir() / EMBEDDED_MODEL
 
 
 def is_converted(folder: Path) -> bool:
@@ -114,7 +114,7 @@ def ensure_embedded() -> Path:
 def model_roots() -> list[Path]:
     """The folders a base model may be loaded from: the runs folder, the studio's model cache,
     the Hugging Face cache, and the folders the operator allows data from (studio.paths)."""
-    return [runs_root(), converted_model_dir(""), Path(constants.HF_HUB_CACHE), *allowed_dirs()]
+    return [runs_root(), converted_models_dir(), Path(constants.HF_HUB_CACHE), *allowed_dirs()]
 
 
 def _allowed(path: Path, user: str | None = None) -> bool:
