@@ -101,7 +101,7 @@ def _finish(job: dict, error: str | None) -> dict:
     log.info("gguf: %s written by %s (%s)", path.name, CONVERTER, job["gguf_type"])
     reader = gguf.GGUFReader(str(path))
     written = {"tensors": len(reader.tensors), "end_of_turn": job["end"]}
-    note = window_lost(json.loads((Path(job["model_dir"]) / "config.json").read_text()), reader)
+    note = window_warning(json.loads((Path(job["model_dir"]) / "config.json").read_text()), reader)
     return written | ({"warnings": [note]} if note else {})
 
 
@@ -125,7 +125,7 @@ def lost_window(model_dir: str | Path) -> int | None:
     return None if family is not None and family.gguf_window else sliding_window(config)
 
 
-def window_lost(config: dict, reader) -> str | None:
+def window_warning(config: dict, reader) -> str | None:
     """A warning when the model slides a window that the file does not carry. llama.cpp reads the window
     for Gemma 3 and Phi-3 (``<arch>.attention.sliding_window``); its converter writes none for Mistral,
     Qwen2, Qwen3 or SmolLM3, whose llama.cpp graphs attend over the whole context."""
