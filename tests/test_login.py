@@ -179,5 +179,7 @@ def test_the_login_page_says_a_try_was_throttled_and_for_how_long(tmp_path, monk
         note = page.get_by_role("alert")
         expect(note).to_have_text(re.compile(r"Too many attempts from your address: wait \d+ s and try again\."))
         expect(wrong).to_be_hidden()  # not "Incorrect credentials" beside it
+        wait = int(re.search(r"wait (\d+) s", note.inner_text()).group(1))
+        assert 1 <= wait <= 60  # how long: within the address's one-minute window
         page.screenshot(path=str(shots / "login_throttled.png"))
         browser.close()
